@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { pinoHttp } from 'pino-http';
+import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { Api } from './http/api';
+import { Problem, problems } from './http/problem';
+import type { AppDeps } from './deps';
+import { registerOperationsRoutes } from './operations';
+import { registerAccountRoutes } from './accounts';
+import { registerWebhookRoutes } from './webhooks';
+import { createAuthenticator } from '../accounts/tokens';
+import { PostgresIdempotencyGuard } from './idempotency';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the Express app; no listening, no global state, so tests can build as many as they like. */
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.config.TRUST_PROXY);
+  app.set('query parser', 'simple');
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+    }),
+  );
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const end = deps.metrics.httpDuration.startTimer();
+    res.on('finish', () => {
+      // Route templates, not raw URLs, keep label cardinality bounded.
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const labels = { method: req.method, route, status: String(res.statusCode) };
+      deps.metrics.httpRequests.inc(labels);
+      end(labels);
+    });
+    next();
+  });
+
+  app.use(
+    express.json({
+      limit: '256kb',
+      // Kept for signature checks (Stripe webhooks sign the exact bytes).
+      verify: (req, _res, buf) => {
+        (req as Request).rawBody = buf;
+      },
+    }),
+  );
+
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  const api = new Api(express.Router(), registry, {
+    authenticate: createAuthenticator(deps),
+    idempotency: new PostgresIdempotencyGuard(deps.db, deps.config, deps.metrics),
+  });
+
+  registerAccountRoutes(api, deps);
+  registerWebhookRoutes(api, deps);
+  registerOperationsRoutes(app, api, deps);
+
+  app.use(api.router);
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    next(new Problem(404, 'route_not_found', 'Not found', `No route for ${req.method} ${req.path}.`));
+  });
+  app.use(errorHandler);
+  return app;
+}
+
+function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
+  let problem: Problem;
+  const e = err as { type?: string; status?: number; message?: string };
+  if (err instanceof Problem) problem = err;
+  else if (e?.type === 'entity.parse.failed') problem = problems.malformedJson('The request body is not valid JSON.');
+  else if (e?.type === 'entity.too.large') problem = new Problem(413, 'payload_too_large', 'Payload too large', 'The request body is too large.');
+  else if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
+    problem = new Problem(415, 'unsupported_media_type', 'Unsupported media type', e.message);
+  else if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500)
+    problem = new Problem(e.status, 'bad_request', 'Bad request', e.message);
+  else {
+    req.log?.error({ err }, 'unhandled error');
+    problem = new Problem(500, 'internal_error', 'Internal error', 'Something went wrong on our side; the request id identifies it in the logs.');
+  }
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  for (const [k, v] of Object.entries(problem.headers)) res.setHeader(k, v);
+  res.status(problem.status).type('application/problem+json').send(JSON.stringify({ ...problem.toBody(), request_id: req.id }));
+}

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * Every setting the platform reads, validated once at start-up. `.env.example` documents each one;
+ * keep the two in step. Nothing else in the code base reads process.env directly.
+ */
+const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const list = z
+  .string()
+  .default('')
+  .transform((s) =>
+    s
+      .split(',')
+      .map((e) => e.trim().toLowerCase())
+      .filter(Boolean),
+  );
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PORT: intFrom(3000).pipe(z.number().max(65535)),
+  HOST: z.string().default('0.0.0.0'),
+  TRUST_PROXY: z.string().default('false'),
+
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/pledgeflow'),
+  DATABASE_POOL_MAX: intFrom(10, 1),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379/0'),
+
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_CLI_PATH: z.string().optional(),
+  TEMPORAL_UI_PORT: intFrom(8233).pipe(z.number().max(65535)),
+  TASK_QUEUE: z.string().min(1).default('pledgeflow'),
+  PAYMENTS_ACTIVITIES_PER_SECOND: z.coerce.number().positive().default(20),
+  WORKER_SHUTDOWN_GRACE_SECONDS: intFrom(30),
+
+  JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
+  TOKEN_TTL_SECONDS: intFrom(3600, 1),
+  OPERATOR_EMAILS: list,
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: intFrom(10, 1),
+  LOGIN_MAX_ATTEMPTS_PER_IP: intFrom(100, 1),
+  LOGIN_RATE_WINDOW_SECONDS: intFrom(900, 1),
+
+  IDEMPOTENCY_KEY_TTL_HOURS: intFrom(24, 24),
+  IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: intFrom(120, 1),
+
+  STRIPE_SECRET_KEY: z.string().min(1).optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  STRIPE_API_URL: z.url().optional(),
+  STRIPE_TIMEOUT_MS: intFrom(20_000, 1),
+  STRIPE_MAX_RETRIES: intFrom(2),
+
+  DEV_SERVER_DATA_DIR: z.string().default('.data'),
+  START_API: bool(true),
+  START_WORKER: bool(true),
+});
+
+export type RawConfig = z.infer<typeof schema>;
+
+export interface Config extends Omit<RawConfig, 'JWT_SECRET' | 'TRUST_PROXY'> {
+  JWT_SECRET: string;
+  /** Express `trust proxy` value: false, true, a hop count or a list of subnets. */
+  TRUST_PROXY: boolean | number | string;
+  /** Which payment adapter is active: Stripe when a secret key is set, else the simulated gateway. */
+  paymentProvider: 'stripe' | 'simulated';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee .env.example for every setting.`);
+    this.name = 'ConfigError';
+  }
+}
+
+function parseTrustProxy(v: string): boolean | number | string {
+  if (v === 'true') return true;
+  if (v === 'false' || v === '') return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings in the environment mean "unset", as in most .env tooling.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  const raw = parsed.data;
+  if (!raw.JWT_SECRET && raw.NODE_ENV === 'production') {
+    throw new ConfigError(['JWT_SECRET: required in production (at least 32 random characters)']);
+  }
+  return {
+    ...raw,
+    // Outside production an unset secret gets a random one per process: tokens then die with the process,
+    // which is fine for development and tests and never leaves a guessable default in the repo.
+    JWT_SECRET: raw.JWT_SECRET ?? randomBytes(32).toString('hex'),
+    TRUST_PROXY: parseTrustProxy(raw.TRUST_PROXY),
+    paymentProvider: raw.STRIPE_SECRET_KEY ? 'stripe' : 'simulated',
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * The payments port. Every operation takes a deterministic business idempotency key
+ * (`pledge:<id>:charge`, `checkout:<key>:authorize`, ...): calling it again with the same key returns the
+ * first result and never creates a second charge, hold, capture or refund. Declines and
+ * authentication-required are outcomes (status + decline code), not exceptions; exceptions mean the call
+ * itself failed (network, provider outage, invalid request) and may be retried with the same key.
+ */
+
+export type PaymentIntentStatus =
+  | 'requires_action' // the customer must authenticate (3-D Secure); nothing is held yet
+  | 'requires_capture' // authorized: funds held until captured or cancelled
+  | 'succeeded' // captured / charged
+  | 'canceled' // hold released (void)
+  | 'failed'; // declined
+
+export interface NextAction {
+  type: 'use_stripe_sdk' | 'redirect_to_url';
+  /** What the client needs to finish (the PaymentIntent/SetupIntent client secret). */
+  client_secret: string;
+  redirect_url?: string;
+}
+
+export interface PaymentIntentResult {
+  /** Provider id (pi_...). */
+  id: string;
+  status: PaymentIntentStatus;
+  amountCents: number;
+  currency: string;
+  /** Total captured so far (0 until captured). */
+  capturedCents: number;
+  /** Total refunded so far. */
+  refundedCents: number;
+  paymentMethod: string;
+  customerId?: string;
+  /** Set when status is failed: Stripe's error code (card_declined, authentication_required, ...). */
+  failureCode?: string;
+  /** Set when status is failed: the card network's reason (generic_decline, insufficient_funds, ...). */
+  declineCode?: string;
+  failureMessage?: string;
+  nextAction?: NextAction;
+}
+
+export interface SetupResult {
+  /** Provider id (seti_...). */
+  id: string;
+  status: 'succeeded' | 'requires_action' | 'failed';
+  customerId: string;
+  /** The reusable payment method saved for later off-session charges. */
+  paymentMethod: string;
+  failureCode?: string;
+  declineCode?: string;
+  failureMessage?: string;
+  nextAction?: NextAction;
+}
+
+export interface RefundResult {
+  id: string;
+  paymentIntentId: string;
+  amountCents: number;
+  status: 'succeeded' | 'pending' | 'failed';
+}
+
+export interface Money {
+  amountCents: number;
+  /** ISO 4217, lower or upper case accepted; adapters normalise. */
+  currency: string;
+}
+
+export interface SavePaymentMethodInput {
+  idempotencyKey: string;
+  paymentMethod: string;
+  /** Our user id; the adapter finds or creates the provider customer for it. */
+  customerRef: string;
+  email?: string;
+  metadata?: Record<string, string>;
+}
+
+export interface AuthorizeInput extends Money {
+  idempotencyKey: string;
+  paymentMethod: string;
+  customerId?: string;
+  description?: string;
+  metadata?: Record<string, string>;
+}
+
+export interface ChargeOffSessionInput extends Money {
+  idempotencyKey: string;
+  customerId: string;
+  paymentMethod: string;
+  description?: string;
+  metadata?: Record<string, string>;
+}
+
+export interface CaptureInput {
+  idempotencyKey: string;
+  paymentIntentId: string;
+  /** Defaults to the full authorized amount. */
+  amountCents?: number;
+}
+
+export interface CancelInput {
+  idempotencyKey: string;
+  paymentIntentId: string;
+}
+
+export interface RefundInput {
+  idempotencyKey: string;
+  paymentIntentId: string;
+  /** Defaults to everything captured and not yet refunded. */
+  amountCents?: number;
+}
+
+export interface PaymentGateway {
+  readonly provider: 'stripe' | 'simulated';
+  /** Saves a card for later off-session use (SetupIntent semantics). */
+  savePaymentMethod(input: SavePaymentMethodInput): Promise<SetupResult>;
+  /** Places a hold (manual capture). */
+  authorize(input: AuthorizeInput): Promise<PaymentIntentResult>;
+  /** Captures a hold. Capturing a cancelled or failed payment throws PaymentStateError. */
+  capture(input: CaptureInput): Promise<PaymentIntentResult>;
+  /** Charges a saved payment method with the customer absent. */
+  chargeOffSession(input: ChargeOffSessionInput): Promise<PaymentIntentResult>;
+  /** Voids a hold. Cancelling a captured payment throws PaymentStateError (refund instead). */
+  cancel(input: CancelInput): Promise<PaymentIntentResult>;
+  /** Refunds captured money (never more than captured minus refunded). */
+  refund(input: RefundInput): Promise<RefundResult>;
+  retrieve(paymentIntentId: string): Promise<PaymentIntentResult>;
+}
+
+/** The operation is not allowed in the payment's current state (capture after void, refund before capture...). */
+export class PaymentStateError extends Error {
+  constructor(
+    message: string,
+    readonly paymentIntentId: string,
+    readonly currentStatus: PaymentIntentStatus,
+  ) {
+    super(message);
+    this.name = 'PaymentStateError';
+  }
+}
+
+/** The request itself is invalid (unknown payment method, unknown payment id, bad amount): never retry. */
+export class PaymentRequestError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'PaymentRequestError';
+  }
+}

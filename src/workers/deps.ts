@@ -1,0 +1,16 @@
+import type { Config } from '../config';
+import type { Db } from '../infra/db';
+import type { Metrics } from '../infra/metrics';
+import type { RedisClient } from '../infra/redis';
+import type { Logger } from '../logger';
+import type { PaymentGateway } from '../payments/gateway';
+
+/** What activities may touch. Workflows get nothing: they only call activities. */
+export interface ActivityDeps {
+  config: Config;
+  db: Db;
+  redis: RedisClient;
+  logger: Logger;
+  metrics: Metrics;
+  payments: PaymentGateway;
+}

@@ -1,0 +1,67 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, createPaymentActivities } from '../activities';
+import { paymentsTaskQueue } from '../temporal/taskQueues';
+import type { ActivityDeps } from './deps';
+
+export interface WorkerSet {
+  /** Resolves when both workers have shut down (after `shutdown()` or a fatal error). */
+  run(): Promise<void>;
+  /** Stops polling and lets running activities finish within WORKER_SHUTDOWN_GRACE_SECONDS. */
+  shutdown(): void;
+  connection: NativeConnection;
+}
+
+export interface WorkerOverrides {
+  /** A prebuilt workflow bundle (tests build it once per run); otherwise bundled from src/workflows. */
+  workflowBundlePath?: string;
+  connection?: NativeConnection;
+  /** Tests pass false so jest, not the worker, owns process signals. */
+  handleSignals?: boolean;
+}
+
+/**
+ * The platform's workers: one on the main task queue (all workflows, non-payment activities) and one on the
+ * payments queue, whose activity rate is capped under the provider's limit for every worker together.
+ */
+export async function createWorkers(deps: ActivityDeps, overrides: WorkerOverrides = {}): Promise<WorkerSet> {
+  const { config } = deps;
+  const connection = overrides.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
+  const common: Pick<WorkerOptions, 'connection' | 'namespace' | 'shutdownGraceTime'> = {
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    shutdownGraceTime: `${config.WORKER_SHUTDOWN_GRACE_SECONDS}s`,
+  };
+  const workflowSource = overrides.workflowBundlePath
+    ? { workflowBundle: { codePath: overrides.workflowBundlePath } }
+    : { workflowsPath: require.resolve('../workflows') };
+
+  const main = await Worker.create({
+    ...common,
+    ...workflowSource,
+    taskQueue: config.TASK_QUEUE,
+    activities: createActivities(deps),
+  });
+  const payments = await Worker.create({
+    ...common,
+    taskQueue: paymentsTaskQueue(config.TASK_QUEUE),
+    activities: createPaymentActivities(deps),
+    maxTaskQueueActivitiesPerSecond: config.PAYMENTS_ACTIVITIES_PER_SECOND,
+  });
+
+  const shutdown = () => {
+    for (const w of [main, payments]) {
+      if (w.getState() === 'RUNNING') w.shutdown();
+    }
+  };
+  return {
+    connection,
+    shutdown,
+    run: async () => {
+      const results = await Promise.allSettled([main.run(), payments.run()]);
+      // One worker failing must not leave the other polling alone.
+      shutdown();
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { Express } from 'express';
+import supertest from 'supertest';
+import { createApp } from '../../src/api/app';
+import type { AppDeps } from '../../src/api/deps';
+import { loadConfig, type Config } from '../../src/config';
+import { createDb } from '../../src/infra/db';
+import { Metrics } from '../../src/infra/metrics';
+import { createRedis } from '../../src/infra/redis';
+import { createLogger } from '../../src/logger';
+import { createPaymentGateway } from '../../src/payments';
+import { TemporalClientProvider } from '../../src/temporal/client';
+import { createWorkers, type WorkerSet } from '../../src/workers/worker';
+import { readTestEnvironment } from './testEnv';
+
+/**
+ * Real dependencies for a test file: the run's test database, Redis, Temporal dev server and stripe-mock.
+ * Each context gets its own task queue, so a test file's worker only ever runs that file's workflows.
+ */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  const env = readTestEnvironment();
+  const caller = path.basename(expect.getState().testPath ?? 'test').replace(/\.test\.ts$/, '');
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DATABASE_URL: env.databaseUrl,
+    DATABASE_POOL_MAX: '20',
+    REDIS_URL: env.redisUrl,
+    TEMPORAL_ADDRESS: env.temporalAddress,
+    TASK_QUEUE: `test-${caller}-${randomUUID().slice(0, 8)}`,
+    WORKER_SHUTDOWN_GRACE_SECONDS: '2',
+    ...overrides,
+  });
+}
+
+export interface TestContext {
+  deps: AppDeps;
+  app: Express;
+  http: supertest.Agent;
+  close(): Promise<void>;
+}
+
+export function createTestDeps(config: Config = testConfig()): AppDeps {
+  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  const logger = createLogger(config.LOG_LEVEL);
+  return {
+    config,
+    db,
+    redis: createRedis(config.REDIS_URL),
+    logger,
+    metrics: new Metrics(),
+    temporal: new TemporalClientProvider(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE),
+    payments: createPaymentGateway({ config, db, logger }),
+  };
+}
+
+export async function closeDeps(deps: AppDeps): Promise<void> {
+  await deps.temporal.close();
+  deps.redis.disconnect();
+  await deps.db.destroy();
+}
+
+export function createTestContext(config: Config = testConfig()): TestContext {
+  const deps = createTestDeps(config);
+  const app = createApp(deps);
+  return { deps, app, http: supertest.agent(app), close: () => closeDeps(deps) };
+}
+
+/** Starts this file's workers on its own task queues; `stop()` shuts them down gracefully. */
+export async function startTestWorker(deps: AppDeps): Promise<{ workers: WorkerSet; running: Promise<void>; stop(): Promise<void> }> {
+  const workers = await createWorkers(deps, { workflowBundlePath: readTestEnvironment().workflowBundlePath });
+  const running = workers.run();
+  return {
+    workers,
+    running,
+    stop: async () => {
+      workers.shutdown();
+      await running;
+      await workers.connection.close();
+    },
+  };
+}
+
+/** A unique, valid email for a throwaway account. */
+export const uniqueEmail = (prefix = 'user') => `${prefix}-${randomUUID()}@example.test`;

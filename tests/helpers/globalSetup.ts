@@ -1,0 +1,69 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { createDb, ensureDatabase, splitDatabaseUrl } from '../../src/infra/db';
+import { migrateLatest } from '../../src/infra/migrate';
+import { createRedis } from '../../src/infra/redis';
+import { startDevServer } from '../../src/temporal/devServer';
+import { startStripeMock } from './stripeMock';
+import { TEST_ENV_FILE, type TestEnvironment } from './testEnv';
+import pg from 'pg';
+
+/**
+ * Once per `jest` run: a fresh test database with every migration applied (proving they run from scratch),
+ * a clean Redis database, one Temporal dev server with the platform's search attributes, one stripe-mock,
+ * and the workflow bundle built once for every test file's worker.
+ */
+export default async function globalSetup(): Promise<void> {
+  const started = Date.now();
+  const databaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/pledgeflow_test';
+  const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
+
+  const { name, adminUrl } = splitDatabaseUrl(databaseUrl);
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await admin.end();
+  await ensureDatabase(databaseUrl);
+  const db = createDb(databaseUrl, 2);
+  await migrateLatest(db);
+  await db.destroy();
+
+  const redis = createRedis(redisUrl);
+  await redis.flushdb();
+  redis.disconnect();
+
+  const [temporal, stripeMock, bundle] = await Promise.all([
+    startDevServer({ cliPath: process.env.TEMPORAL_CLI_PATH, namespace: 'default', log: (m) => console.log(m) }),
+    startStripeMock(),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
+  ]);
+  const workflowBundlePath = path.join(os.tmpdir(), `pledgeflow-workflows-${process.pid}.js`);
+  fs.writeFileSync(workflowBundlePath, bundle.code);
+
+  const env: TestEnvironment = {
+    databaseUrl,
+    redisUrl,
+    temporalAddress: temporal.address,
+    stripeMockUrl: stripeMock.url,
+    workflowBundlePath,
+  };
+  fs.writeFileSync(TEST_ENV_FILE, JSON.stringify(env));
+  (globalThis as Record<string, unknown>).__pledgeflowTeardown = async () => {
+    stripeMock.process.kill();
+    await temporal.stop();
+    fs.rmSync(workflowBundlePath, { force: true });
+    fs.rmSync(TEST_ENV_FILE, { force: true });
+  };
+  console.log(`\ntest environment ready in ${Date.now() - started} ms: temporal ${temporal.address}, stripe-mock ${stripeMock.url}`);
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (m: string) => console.warn(m),
+  error: (m: string) => console.error(m),
+};

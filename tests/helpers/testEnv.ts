@@ -1,0 +1,21 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * What globalSetup started, shared with every test file through a small JSON file (process.env set in
+ * globalSetup is not reliably seen by jest's workers).
+ */
+export interface TestEnvironment {
+  databaseUrl: string;
+  redisUrl: string;
+  temporalAddress: string;
+  stripeMockUrl: string;
+  workflowBundlePath: string;
+}
+
+export const TEST_ENV_FILE = path.join(os.tmpdir(), `pledgeflow-test-env-${process.env.PLEDGEFLOW_TEST_RUN ?? 'default'}.json`);
+
+export function readTestEnvironment(): TestEnvironment {
+  return JSON.parse(fs.readFileSync(TEST_ENV_FILE, 'utf8')) as TestEnvironment;
+}
