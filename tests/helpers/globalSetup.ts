@@ -17,7 +17,9 @@ import pg from 'pg';
  */
 export default async function globalSetup(): Promise<void> {
   const started = Date.now();
-  const databaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/pledgeflow_test';
+  // PLEDGEFLOW_TEST_RUN lets several suites run side by side on one machine without sharing a database.
+  const run = (process.env.PLEDGEFLOW_TEST_RUN ?? 'main').replace(/[^a-z0-9_]/gi, '_');
+  const databaseUrl = process.env.TEST_DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/pledgeflow_test_${run}`;
   const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
 
   const { name, adminUrl } = splitDatabaseUrl(databaseUrl);
