@@ -1,9 +1,57 @@
+import jwt from 'jsonwebtoken';
 import type { Authenticator } from '../api/http/api';
 import type { AppDeps } from '../api/deps';
 import { problems } from '../api/http/problem';
-// STUB: replaced by the accounts work.
-export function createAuthenticator(_deps: AppDeps): Authenticator {
-  return async () => {
-    throw problems.unauthorized();
+import type { Config } from '../config';
+import { effectiveRole } from './authorization';
+import { findUserById } from './users';
+
+/**
+ * Bearer tokens are HS256 JWTs carrying only the user id. Role and existence are read from the database on
+ * every request, so a deleted account or a change to OPERATOR_EMAILS takes effect without waiting for expiry.
+ */
+export const TOKEN_ISSUER = 'pledgeflow';
+export const TOKEN_AUDIENCE = 'pledgeflow-api';
+const ALGORITHM = 'HS256';
+
+export interface IssuedToken {
+  token: string;
+  expiresAt: Date;
+}
+
+export function issueToken(config: Pick<Config, 'JWT_SECRET' | 'TOKEN_TTL_SECONDS'>, userId: string, now = Date.now()): IssuedToken {
+  const iat = Math.floor(now / 1000);
+  const exp = iat + config.TOKEN_TTL_SECONDS;
+  const token = jwt.sign({ iat, exp }, config.JWT_SECRET, {
+    algorithm: ALGORITHM,
+    issuer: TOKEN_ISSUER,
+    audience: TOKEN_AUDIENCE,
+    subject: userId,
+  });
+  return { token, expiresAt: new Date(exp * 1000) };
+}
+
+/** The user id a valid token names; Problem 401 for a bad signature, wrong issuer/audience, or expiry. */
+export function verifyToken(config: Pick<Config, 'JWT_SECRET'>, token: string): string {
+  let payload: string | jwt.JwtPayload;
+  try {
+    // Pinning the algorithm stops "alg: none" and algorithm-confusion tokens.
+    payload = jwt.verify(token, config.JWT_SECRET, { algorithms: [ALGORITHM], issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE });
+  } catch (err) {
+    if (err instanceof jwt.TokenExpiredError) throw problems.unauthorized('The token has expired; log in again.');
+    throw problems.unauthorized('The token is not valid.');
+  }
+  if (typeof payload === 'string' || typeof payload.sub !== 'string' || typeof payload.exp !== 'number') {
+    throw problems.unauthorized('The token is not valid.');
+  }
+  return payload.sub;
+}
+
+export function createAuthenticator(deps: Pick<AppDeps, 'config' | 'db'>): Authenticator {
+  return async (token) => {
+    const userId = verifyToken(deps.config, token);
+    const user = await findUserById(deps.db, userId);
+    if (!user) throw problems.unauthorized('The account behind this token no longer exists.');
+    return { id: user.id, email: user.email, role: effectiveRole(user.email, user.baseRole, deps.config.OPERATOR_EMAILS) };
   };
 }

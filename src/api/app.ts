@@ -75,7 +75,8 @@ export function createApp(deps: AppDeps): express.Express {
   return app;
 }
 
-function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
+/** Exported so test-only apps (built from `Api` directly) answer errors exactly as the real one does. */
+export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
   let problem: Problem;
   const e = err as { type?: string; status?: number; message?: string };
   if (err instanceof Problem) problem = err;

@@ -1,5 +1,6 @@
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
+import type { Logger } from '../logger';
 
 // bigint columns (money totals, counters) come back as strings by default; every amount we store fits
 // in a JS safe integer (< 2^53 minor units), so parse them as numbers once, here.
@@ -7,8 +8,15 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 
 export type Db = Knex;
 
-export function createDb(databaseUrl: string, poolMax = 10): Db {
+export function createDb(databaseUrl: string, poolMax = 10, logger?: Logger): Db {
   return knex({
+    // knex logs with console.* by default; send it through the structured logger instead.
+    log: logger && {
+      warn: (m: unknown) => logger.warn({ knex: m }, 'knex warning'),
+      error: (m: unknown) => logger.error({ knex: m }, 'knex error'),
+      deprecate: (m: unknown) => logger.warn({ knex: m }, 'knex deprecation'),
+      debug: (m: unknown) => logger.debug({ knex: m }, 'knex debug'),
+    },
     client: 'pg',
     connection: { connectionString: databaseUrl, connectionTimeoutMillis: 5_000 },
     pool: { min: 0, max: poolMax },

@@ -30,6 +30,9 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     TEMPORAL_ADDRESS: env.temporalAddress,
     TASK_QUEUE: `test-${caller}-${randomUUID().slice(0, 8)}`,
     WORKER_SHUTDOWN_GRACE_SECONDS: '2',
+    // Every test request comes from 127.0.0.1 and the run shares one Redis: without this the whole suite
+    // would trip the per-IP login limit. Rate-limit tests override it (and use X-Forwarded-For).
+    LOGIN_MAX_ATTEMPTS_PER_IP: '1000000',
     ...overrides,
   });
 }
@@ -42,8 +45,8 @@ export interface TestContext {
 }
 
 export function createTestDeps(config: Config = testConfig()): AppDeps {
-  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX);
   const logger = createLogger(config.LOG_LEVEL);
+  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX, logger);
   return {
     config,
     db,

@@ -145,6 +145,11 @@ export class Api {
           log: req.log,
         };
         const key = req.get('idempotency-key');
+        // API.md accepts the header on every POST, so a malformed one is a 400 there even when the route opts
+        // out of replays (e.g. login, whose body and response hold credentials that must not be stored).
+        if (key !== undefined && !IDEMPOTENCY_KEY.test(key) && (idempotency !== 'none' || def.method === 'post')) {
+          throw new Problem(400, 'invalid_idempotency_key', 'Invalid Idempotency-Key', 'The Idempotency-Key header must be 1-255 printable ASCII characters.');
+        }
         if (idempotency === 'none' || (key === undefined && idempotency === 'optional')) {
           const result = await handler(ctx);
           if (result) send(res, result);
@@ -152,9 +157,6 @@ export class Api {
         }
         if (key === undefined) {
           throw new Problem(400, 'idempotency_key_required', 'Idempotency-Key required', 'This operation needs an Idempotency-Key header (1-255 printable characters).');
-        }
-        if (!IDEMPOTENCY_KEY.test(key)) {
-          throw new Problem(400, 'invalid_idempotency_key', 'Invalid Idempotency-Key', 'The Idempotency-Key header must be 1-255 printable ASCII characters.');
         }
         const scope = principal ? `user:${principal.id}` : `guest:${req.ip ?? 'unknown'}`;
         const fingerprint = `${def.method.toUpperCase()} ${req.path} ${canonicalJson(req.body ?? null)}`;
@@ -254,7 +256,9 @@ export const pageQuery = {
   cursor: z.string().max(500).optional(),
 };
 
-export const uuidParam = (name = 'id') => z.object({ [name]: z.uuid() });
+/** Typed by name, so `params.id` is a string rather than `string | undefined`. */
+export const uuidParam = <N extends string = 'id'>(name: N = 'id' as N) =>
+  z.object({ [name]: z.uuid() } as Record<N, z.ZodUUID>);
 
 declare module 'express-serve-static-core' {
   interface Request {

@@ -1,0 +1,57 @@
+import { ensureSearchAttributes } from '../../src/temporal/client';
+import { platformSearchAttributes } from '../../src/temporal/searchAttributes';
+import { paymentsTaskQueue } from '../../src/temporal/taskQueues';
+import { ensureSchedules } from '../../src/workers/schedules';
+import { createTestContext, startTestWorker, type TestContext } from '../helpers/context';
+
+describe('worker wiring', () => {
+  let ctx: TestContext;
+  let worker: Awaited<ReturnType<typeof startTestWorker>>;
+  beforeAll(async () => {
+    ctx = createTestContext();
+    worker = await startTestWorker(ctx.deps);
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await ctx.close();
+  });
+
+  it('registers every platform search attribute on the namespace', async () => {
+    const connection = await ctx.deps.temporal.connection();
+    await ensureSearchAttributes(connection, ctx.deps.config.TEMPORAL_NAMESPACE);
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: ctx.deps.config.TEMPORAL_NAMESPACE });
+    for (const key of platformSearchAttributes) expect(Object.keys(customAttributes ?? {})).toContain(key.name);
+    // A second call finds nothing missing.
+    expect(await ensureSearchAttributes(connection, ctx.deps.config.TEMPORAL_NAMESPACE)).toEqual([]);
+  });
+
+  it('polls both the main and the rate-limited payments task queue', async () => {
+    const connection = await ctx.deps.temporal.connection();
+    const namespace = ctx.deps.config.TEMPORAL_NAMESPACE;
+    const pollers = async (name: string, taskQueueType: number) =>
+      (await connection.workflowService.describeTaskQueue({ namespace, taskQueue: { name }, taskQueueType })).pollers ?? [];
+    // Pollers show up a moment after the workers start.
+    await waitFor(async () => (await pollers(ctx.deps.config.TASK_QUEUE, 1)).length > 0);
+    await waitFor(async () => (await pollers(paymentsTaskQueue(ctx.deps.config.TASK_QUEUE), 2)).length > 0);
+    expect((await pollers(paymentsTaskQueue(ctx.deps.config.TASK_QUEUE), 2))[0]?.ratePerSecond).toBeGreaterThan(0);
+  });
+
+  it('creates the maintenance schedule once and leaves an existing one alone', async () => {
+    const client = await ctx.deps.temporal.client();
+    const first = await ensureSchedules(client, ctx.deps.config);
+    expect(first).toEqual([`${ctx.deps.config.TASK_QUEUE}:maintenance-purge`]);
+    const handle = client.schedule.getHandle(first[0]!);
+    await handle.pause('operator pause must survive a redeploy');
+    expect(await ensureSchedules(client, ctx.deps.config)).toEqual([]);
+    expect((await handle.describe()).state.paused).toBe(true);
+    await handle.delete();
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
