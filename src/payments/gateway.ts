@@ -8,6 +8,7 @@
 
 export type PaymentIntentStatus =
   | 'requires_action' // the customer must authenticate (3-D Secure); nothing is held yet
+  | 'processing' // the provider has not finished; a webhook or retrieve() settles it
   | 'requires_capture' // authorized: funds held until captured or cancelled
   | 'succeeded' // captured / charged
   | 'canceled' // hold released (void)
@@ -32,7 +33,10 @@ export interface PaymentIntentResult {
   refundedCents: number;
   paymentMethod: string;
   customerId?: string;
-  /** Set when status is failed: Stripe's error code (card_declined, authentication_required, ...). */
+  /**
+   * Set when status is failed: Stripe's error code (card_declined, ...). Also set with requires_action after an
+   * off-session attempt (authentication_required): the customer must come back and authenticate.
+   */
   failureCode?: string;
   /** Set when status is failed: the card network's reason (generic_decline, insufficient_funds, ...). */
   declineCode?: string;
@@ -118,9 +122,12 @@ export interface PaymentGateway {
   authorize(input: AuthorizeInput): Promise<PaymentIntentResult>;
   /** Captures a hold. Capturing a cancelled or failed payment throws PaymentStateError. */
   capture(input: CaptureInput): Promise<PaymentIntentResult>;
-  /** Charges a saved payment method with the customer absent. */
+  /**
+   * Charges a saved payment method with the customer absent. A card that needs authentication answers
+   * requires_action (failureCode authentication_required), never a silent retry.
+   */
   chargeOffSession(input: ChargeOffSessionInput): Promise<PaymentIntentResult>;
-  /** Voids a hold. Cancelling a captured payment throws PaymentStateError (refund instead). */
+  /** Voids a hold; voiding a voided one returns it. Cancelling a captured payment throws PaymentStateError (refund instead). */
   cancel(input: CancelInput): Promise<PaymentIntentResult>;
   /** Refunds captured money (never more than captured minus refunded). */
   refund(input: RefundInput): Promise<RefundResult>;

@@ -35,7 +35,8 @@ async function findStripeMock(): Promise<string> {
 export async function startStripeMock(): Promise<{ url: string; process: ChildProcess }> {
   const bin = await findStripeMock();
   const port = await freePort();
-  const child = spawn(bin, ['-http-addr', `127.0.0.1:${port}`], { stdio: 'ignore' });
+  // stripe-mock also opens HTTPS on :12112 unless told otherwise; a fixed port would make parallel runs collide.
+  const child = spawn(bin, ['-http-addr', `127.0.0.1:${port}`, '-https-addr', '127.0.0.1:'], { stdio: 'ignore' });
   const deadline = Date.now() + 30_000;
   for (;;) {
     const up = await new Promise<boolean>((resolve) => {

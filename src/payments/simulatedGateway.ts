@@ -1,0 +1,374 @@
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Db } from '../infra/db';
+import { refundableCents, refundBlocked } from '../domain/payments';
+import {
+  PaymentRequestError,
+  PaymentStateError,
+  type AuthorizeInput,
+  type CancelInput,
+  type CaptureInput,
+  type ChargeOffSessionInput,
+  type PaymentGateway,
+  type PaymentIntentResult,
+  type PaymentIntentStatus,
+  type RefundInput,
+  type RefundResult,
+  type SavePaymentMethodInput,
+  type SetupResult,
+} from './gateway';
+import { cardBehaviour, type CardOutcome } from './testPaymentMethods';
+import { checkAmount, checkIdempotencyKey, checkPaymentMethod, normaliseCurrency, requestHash } from './validation';
+
+/**
+ * A stand-in for Stripe with its state in Postgres, so development and tests need no account and no network.
+ * It keeps Stripe's contract where the platform relies on it: Stripe-like ids, the test cards' behaviour,
+ * one idempotency key space where a repeated key replays the first response (and a different request under
+ * the same key is refused), and capture/cancel/refund rules.
+ *
+ * Each mutating call is one transaction that first claims its key with INSERT ... ON CONFLICT DO NOTHING:
+ * concurrent callers with the same key block on the primary key until the first commits, then replay it.
+ * Unlike Stripe, keys never expire here (stricter, never weaker).
+ */
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+function randomToken(length: number): string {
+  const bytes = randomBytes(length);
+  let out = '';
+  for (const b of bytes) out += ALPHABET[b % ALPHABET.length];
+  return out;
+}
+
+export const simulatedId = (prefix: 'pi' | 'seti' | 'cus' | 're' | 'pm') => `${prefix}_${randomToken(24)}`;
+
+interface IntentRow {
+  id: string;
+  capture_method: 'manual' | 'automatic';
+  off_session: boolean;
+  amount_cents: number;
+  currency: string;
+  status: PaymentIntentStatus;
+  captured_cents: number;
+  refunded_cents: number;
+  payment_method: string;
+  customer_id: string | null;
+  client_secret: string;
+  failure_code: string | null;
+  decline_code: string | null;
+  failure_message: string | null;
+}
+
+interface SetupRow {
+  id: string;
+  customer_id: string;
+  payment_method: string;
+  status: SetupResult['status'];
+  client_secret: string;
+  failure_code: string | null;
+  decline_code: string | null;
+  failure_message: string | null;
+}
+
+function intentResult(row: IntentRow): PaymentIntentResult {
+  return {
+    id: row.id,
+    status: row.status,
+    amountCents: row.amount_cents,
+    currency: row.currency,
+    capturedCents: row.captured_cents,
+    refundedCents: row.refunded_cents,
+    paymentMethod: row.payment_method,
+    ...(row.customer_id ? { customerId: row.customer_id } : {}),
+    ...(row.failure_code ? { failureCode: row.failure_code } : {}),
+    ...(row.decline_code ? { declineCode: row.decline_code } : {}),
+    ...(row.failure_message ? { failureMessage: row.failure_message } : {}),
+    ...(row.status === 'requires_action' ? { nextAction: { type: 'use_stripe_sdk' as const, client_secret: row.client_secret } } : {}),
+  };
+}
+
+function setupResult(row: SetupRow): SetupResult {
+  return {
+    id: row.id,
+    status: row.status,
+    customerId: row.customer_id,
+    paymentMethod: row.payment_method,
+    ...(row.failure_code ? { failureCode: row.failure_code } : {}),
+    ...(row.decline_code ? { declineCode: row.decline_code } : {}),
+    ...(row.failure_message ? { failureMessage: row.failure_message } : {}),
+    ...(row.status === 'requires_action' ? { nextAction: { type: 'use_stripe_sdk' as const, client_secret: row.client_secret } } : {}),
+  };
+}
+
+/** The status and failure columns an outcome produces; `offSession` turns "needs action" into Stripe's decline code. */
+function outcomeColumns(outcome: CardOutcome, success: 'requires_capture' | 'succeeded', offSession: boolean) {
+  switch (outcome.kind) {
+    case 'ok':
+      return { status: success, failure_code: null, decline_code: null, failure_message: null };
+    case 'decline':
+      return { status: 'failed' as const, failure_code: outcome.failureCode, decline_code: outcome.declineCode, failure_message: outcome.message };
+    case 'action':
+      return offSession
+        ? {
+            status: 'requires_action' as const,
+            failure_code: 'authentication_required',
+            decline_code: 'authentication_required',
+            failure_message: 'Your card was declined. This transaction requires authentication.',
+          }
+        : { status: 'requires_action' as const, failure_code: null, decline_code: null, failure_message: null };
+  }
+}
+
+const noSuchPaymentIntent = (id: string) => new PaymentRequestError(`No such payment_intent: '${id}'.`, 'resource_missing');
+
+export class SimulatedGateway implements PaymentGateway {
+  readonly provider = 'simulated' as const;
+
+  constructor(private readonly db: Db) {}
+
+  async savePaymentMethod(input: SavePaymentMethodInput): Promise<SetupResult> {
+    checkPaymentMethod(input.paymentMethod);
+    const params = { paymentMethod: input.paymentMethod, customerRef: input.customerRef, email: input.email, metadata: input.metadata };
+    return this.idempotent(input.idempotencyKey, 'setup_intent.create', params, async (trx) => {
+      const customerId = await this.findOrCreateCustomer(trx, input.customerRef, input.email);
+      const id = simulatedId('seti');
+      const outcome = outcomeColumns(cardBehaviour(input.paymentMethod).setup, 'succeeded', false);
+      const row: SetupRow = {
+        id,
+        customer_id: customerId,
+        payment_method: input.paymentMethod,
+        client_secret: `${id}_secret_${randomToken(24)}`,
+        ...outcome,
+        status: outcome.status as SetupRow['status'],
+      };
+      await trx('sim_setup_intents').insert(row);
+      return setupResult(row);
+    });
+  }
+
+  async authorize(input: AuthorizeInput): Promise<PaymentIntentResult> {
+    const currency = this.checkMoney(input.amountCents, input.currency);
+    checkPaymentMethod(input.paymentMethod);
+    const params = { ...input, currency, idempotencyKey: undefined };
+    return this.idempotent(input.idempotencyKey, 'payment_intent.authorize', params, async (trx) => {
+      if (input.customerId) await this.mustFindCustomer(trx, input.customerId);
+      const outcome = outcomeColumns(cardBehaviour(input.paymentMethod).onSession, 'requires_capture', false);
+      return this.insertIntent(trx, input.idempotencyKey, {
+        capture_method: 'manual',
+        off_session: false,
+        amount_cents: input.amountCents,
+        currency,
+        payment_method: input.paymentMethod,
+        customer_id: input.customerId ?? null,
+        metadata: input.metadata,
+        ...outcome,
+      });
+    });
+  }
+
+  async chargeOffSession(input: ChargeOffSessionInput): Promise<PaymentIntentResult> {
+    const currency = this.checkMoney(input.amountCents, input.currency);
+    checkPaymentMethod(input.paymentMethod);
+    const params = { ...input, currency, idempotencyKey: undefined };
+    return this.idempotent(input.idempotencyKey, 'payment_intent.charge_off_session', params, async (trx) => {
+      await this.mustFindCustomer(trx, input.customerId);
+      // Stripe only charges a customer absent with a card saved to that customer.
+      const saved = await trx('sim_setup_intents')
+        .where({ customer_id: input.customerId, payment_method: input.paymentMethod, status: 'succeeded' })
+        .first('id');
+      if (!saved) {
+        throw new PaymentRequestError(
+          `The payment method ${input.paymentMethod} is not saved to customer ${input.customerId}; save it first (savePaymentMethod).`,
+          'payment_method_not_attached',
+        );
+      }
+      const outcome = outcomeColumns(cardBehaviour(input.paymentMethod).offSession, 'succeeded', true);
+      return this.insertIntent(trx, input.idempotencyKey, {
+        capture_method: 'automatic',
+        off_session: true,
+        amount_cents: input.amountCents,
+        currency,
+        payment_method: input.paymentMethod,
+        customer_id: input.customerId,
+        metadata: input.metadata,
+        ...outcome,
+        captured_cents: outcome.status === 'succeeded' ? input.amountCents : 0,
+      });
+    });
+  }
+
+  async capture(input: CaptureInput): Promise<PaymentIntentResult> {
+    if (input.amountCents !== undefined) checkAmount(input.amountCents, 'amount to capture');
+    const params = { paymentIntentId: input.paymentIntentId, amountCents: input.amountCents };
+    return this.idempotent(input.idempotencyKey, 'payment_intent.capture', params, async (trx) => {
+      const pi = await this.lockIntent(trx, input.paymentIntentId);
+      if (pi.status !== 'requires_capture') {
+        throw new PaymentStateError(
+          `This PaymentIntent could not be captured because it has a status of ${pi.status}; only requires_capture can be captured.`,
+          pi.id,
+          pi.status,
+        );
+      }
+      const amount = input.amountCents ?? pi.amount_cents;
+      if (amount > pi.amount_cents) {
+        throw new PaymentRequestError(`Cannot capture ${amount}: only ${pi.amount_cents} was authorized.`, 'amount_too_large');
+      }
+      // As with Stripe, capturing less than authorized releases the rest of the hold.
+      return this.updateIntent(trx, pi.id, { status: 'succeeded', captured_cents: amount });
+    });
+  }
+
+  async cancel(input: CancelInput): Promise<PaymentIntentResult> {
+    const params = { paymentIntentId: input.paymentIntentId };
+    return this.idempotent(input.idempotencyKey, 'payment_intent.cancel', params, async (trx) => {
+      const pi = await this.lockIntent(trx, input.paymentIntentId);
+      // Voiding twice is harmless, so compensations may run more than once.
+      if (pi.status === 'canceled') return intentResult(pi);
+      if (pi.status === 'succeeded') {
+        throw new PaymentStateError(
+          'This PaymentIntent could not be canceled because it has a status of succeeded; refund it instead.',
+          pi.id,
+          pi.status,
+        );
+      }
+      return this.updateIntent(trx, pi.id, { status: 'canceled' });
+    });
+  }
+
+  async refund(input: RefundInput): Promise<RefundResult> {
+    if (input.amountCents !== undefined) checkAmount(input.amountCents, 'refund amount');
+    const params = { paymentIntentId: input.paymentIntentId, amountCents: input.amountCents };
+    return this.idempotent(input.idempotencyKey, 'refund.create', params, async (trx) => {
+      const pi = await this.lockIntent(trx, input.paymentIntentId);
+      if (pi.status !== 'succeeded') {
+        throw new PaymentStateError(
+          `This PaymentIntent has nothing captured to refund (status ${pi.status}).`,
+          pi.id,
+          pi.status,
+        );
+      }
+      const money = { capturedCents: pi.captured_cents, refundedCents: pi.refunded_cents };
+      const amount = input.amountCents ?? pi.captured_cents - pi.refunded_cents;
+      const blocked = refundBlocked(money, amount);
+      if (blocked) {
+        throw new PaymentRequestError(blocked, refundableCents(money) === 0 ? 'charge_already_refunded' : 'amount_too_large');
+      }
+      const refund = { id: simulatedId('re'), payment_intent_id: pi.id, amount_cents: amount, status: 'succeeded' as const };
+      await trx('sim_refunds').insert(refund);
+      await this.updateIntent(trx, pi.id, { refunded_cents: pi.refunded_cents + amount });
+      return { id: refund.id, paymentIntentId: pi.id, amountCents: amount, status: refund.status };
+    });
+  }
+
+  async retrieve(paymentIntentId: string): Promise<PaymentIntentResult> {
+    const row = (await this.db('sim_payment_intents').where({ id: paymentIntentId }).first()) as IntentRow | undefined;
+    if (!row) throw noSuchPaymentIntent(paymentIntentId);
+    return intentResult(row);
+  }
+
+  /**
+   * Test hook, not part of the port: the customer completes (or abandons) 3-D Secure for a payment or setup
+   * that requires action, as they would in the browser with Stripe.js.
+   */
+  async simulateCustomerAction(id: string, outcome: 'authenticated' | 'failed'): Promise<void> {
+    const failed = { failure_code: 'payment_intent_authentication_failure', decline_code: null, failure_message: 'The customer failed to authenticate.' };
+    const table = id.startsWith('seti_') ? 'sim_setup_intents' : 'sim_payment_intents';
+    await this.db.transaction(async (trx) => {
+      const row = (await trx(table).where({ id }).forUpdate().first()) as (IntentRow & SetupRow) | undefined;
+      if (!row) throw new PaymentRequestError(`No such intent: '${id}'.`, 'resource_missing');
+      if (row.status !== 'requires_action') throw new PaymentStateError(`${id} does not require action (status ${row.status}).`, id, row.status);
+      if (outcome === 'failed') {
+        await trx(table).where({ id }).update({ status: 'failed', ...failed });
+        return;
+      }
+      const done = { failure_code: null, decline_code: null, failure_message: null };
+      if (table === 'sim_setup_intents') await trx(table).where({ id }).update({ status: 'succeeded', ...done });
+      else if (row.capture_method === 'manual') await trx(table).where({ id }).update({ status: 'requires_capture', ...done });
+      else await trx(table).where({ id }).update({ status: 'succeeded', captured_cents: row.amount_cents, ...done });
+    });
+  }
+
+  private async idempotent<T>(key: string, operation: string, params: unknown, run: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+    checkIdempotencyKey(key);
+    const hash = requestHash(params);
+    return this.db.transaction(async (trx) => {
+      const claimed = await trx.raw<{ rows: unknown[] }>(
+        'INSERT INTO sim_idempotency_keys (key, operation, request_hash) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING key',
+        [key, operation, hash],
+      );
+      if (claimed.rows.length === 0) {
+        const first = (await trx('sim_idempotency_keys').where({ key }).first()) as { operation: string; request_hash: string; response: T };
+        if (first.operation !== operation || first.request_hash !== hash) {
+          throw new PaymentRequestError(
+            `Keys for idempotent requests can only be used with the same parameters they were first used with (key '${key}' was used for ${first.operation}).`,
+            'idempotency_key_reused',
+          );
+        }
+        return first.response;
+      }
+      const result = await run(trx);
+      await trx('sim_idempotency_keys').where({ key }).update({ response: JSON.stringify(result) });
+      return result;
+    });
+  }
+
+  private checkMoney(amountCents: number, currency: string): string {
+    checkAmount(amountCents);
+    return normaliseCurrency(currency);
+  }
+
+  private async findOrCreateCustomer(trx: Knex.Transaction, customerRef: string, email?: string): Promise<string> {
+    if (typeof customerRef !== 'string' || customerRef.length < 1 || customerRef.length > 255) {
+      throw new PaymentRequestError('A customer reference (1-255 characters) is required.', 'invalid_customer_ref');
+    }
+    await trx.raw('INSERT INTO sim_customers (id, customer_ref, email) VALUES (?, ?, ?) ON CONFLICT (customer_ref) DO NOTHING', [
+      simulatedId('cus'),
+      customerRef,
+      email ?? null,
+    ]);
+    const row = (await trx('sim_customers').where({ customer_ref: customerRef }).first('id')) as { id: string };
+    return row.id;
+  }
+
+  private async mustFindCustomer(trx: Knex.Transaction, customerId: string): Promise<void> {
+    const row = await trx('sim_customers').where({ id: customerId }).first('id');
+    if (!row) throw new PaymentRequestError(`No such customer: '${customerId}'.`, 'resource_missing');
+  }
+
+  private async insertIntent(
+    trx: Knex.Transaction,
+    businessKey: string,
+    fields: Omit<IntentRow, 'id' | 'client_secret' | 'captured_cents' | 'refunded_cents'> & {
+      captured_cents?: number;
+      metadata?: Record<string, string>;
+    },
+  ): Promise<PaymentIntentResult> {
+    const id = simulatedId('pi');
+    const { metadata, ...columns } = fields;
+    const [row] = (await trx('sim_payment_intents')
+      .insert({
+        id,
+        client_secret: `${id}_secret_${randomToken(24)}`,
+        captured_cents: 0,
+        refunded_cents: 0,
+        ...columns,
+        metadata: JSON.stringify({ ...metadata, business_key: businessKey }),
+      })
+      .returning('*')) as IntentRow[];
+    return intentResult(row!);
+  }
+
+  private async lockIntent(trx: Knex.Transaction, id: string): Promise<IntentRow> {
+    const row = (await trx('sim_payment_intents').where({ id }).forUpdate().first()) as IntentRow | undefined;
+    if (!row) throw noSuchPaymentIntent(id);
+    return row;
+  }
+
+  private async updateIntent(trx: Knex.Transaction, id: string, changes: Partial<IntentRow>): Promise<PaymentIntentResult> {
+    const [row] = (await trx('sim_payment_intents')
+      .where({ id })
+      .update({ ...changes, updated_at: trx.fn.now() })
+      .returning('*')) as IntentRow[];
+    return intentResult(row!);
+  }
+}
