@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ensureSearchAttributes } from '../../src/temporal/client';
 import { platformSearchAttributes } from '../../src/temporal/searchAttributes';
 import { paymentsTaskQueue } from '../../src/temporal/taskQueues';
@@ -45,6 +46,28 @@ describe('worker wiring', () => {
     expect(await ensureSchedules(client, ctx.deps.config)).toEqual([]);
     expect((await handle.describe()).state.paused).toBe(true);
     await handle.delete();
+  });
+
+  it('purges expired idempotency keys through the maintenance workflow and keeps live ones', async () => {
+    const scope = `user:${randomUUID()}`;
+    const row = (key: string, expiresIn: string) => ({
+      scope,
+      key,
+      fingerprint: 'f',
+      state: 'completed',
+      response_status: 200,
+      response_body: JSON.stringify({ ok: true }),
+      expires_at: ctx.deps.db.raw(`now() + interval '${expiresIn}'`),
+    });
+    await ctx.deps.db('idempotency_keys').insert([row('expired', '-1 minute'), row('live', '23 hours')]);
+    const client = await ctx.deps.temporal.client();
+    const result = await client.workflow.execute('purgeExpiredRecords', {
+      taskQueue: ctx.deps.config.TASK_QUEUE,
+      workflowId: `${ctx.deps.config.TASK_QUEUE}:maintenance-purge-test`,
+    });
+    expect(result.idempotencyKeysPurged).toBeGreaterThanOrEqual(1);
+    const left = await ctx.deps.db('idempotency_keys').where({ scope }).pluck('key');
+    expect(left).toEqual(['live']);
   });
 });
 
