@@ -11,6 +11,18 @@ const bool = (def: boolean) =>
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
     .default(def ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
+/** A duration: plain seconds ("30") or with a unit ("500ms", "30s", "15m", "48h", "7d"); parsed to milliseconds. */
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const duration = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .refine((v) => /^\d+(\.\d+)?(ms|s|m|h|d)?$/.test(v.trim()), 'must be a duration such as 30, 30s, 15m, 48h or 7d')
+    .transform((v) => {
+      const [, n, unit] = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim())!;
+      return Math.round(Number(n) * UNIT_MS[unit ?? 's']!);
+    });
+
 const list = z
   .string()
   .default('')
@@ -55,6 +67,16 @@ const schema = z.object({
   STRIPE_API_URL: z.url().optional(),
   STRIPE_TIMEOUT_MS: intFrom(20_000, 1),
   STRIPE_MAX_RETRIES: intFrom(2),
+
+  // Crowdfunding timers (durations; tests set them in seconds).
+  HOLD_WINDOW: duration('6d'),
+  DROPPED_PLEDGE_WINDOW: duration('7d'),
+  REMINDER_INTERVAL: duration('48h'),
+  PLEDGE_LOCK_WINDOW: duration('24h'),
+  SETTLEMENT_BATCH_SIZE: intFrom(200, 1),
+  SETTLEMENT_CONCURRENCY: intFrom(8, 1),
+  SSE_KEEPALIVE: duration('15s'),
+  OUTBOX_POLL_INTERVAL: duration('1s'),
 
   DEV_SERVER_DATA_DIR: z.string().default('.data'),
   START_API: bool(true),
