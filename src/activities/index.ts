@@ -1,16 +1,25 @@
 import type { ActivityDeps } from '../workers/deps';
+import { createCampaignActivities } from './campaigns';
 import { createMaintenanceActivities } from './maintenance';
 import { createPaymentActivities } from './payments';
+import { createSettlementActivities } from './settlement';
 
-/** Activities served on the main task queue. */
+/** Activities served on the main task queue (database, Redis, notifications: no payment provider calls). */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createMaintenanceActivities(deps),
+    ...createCampaignActivities(deps),
   };
 }
 
-/** Activities served on the rate-limited payments task queue (every call reaches the payment provider). */
-export { createPaymentActivities };
+/** Activities served on the rate-limited payments task queue: every one of them reaches the payment provider. */
+export function createPaymentQueueActivities(deps: ActivityDeps) {
+  return {
+    ...createPaymentActivities(deps),
+    ...createSettlementActivities(deps),
+  };
+}
 
 export type Activities = ReturnType<typeof createActivities>;
+export type PaymentQueueActivities = ReturnType<typeof createPaymentQueueActivities>;
 export type PaymentActivities = ReturnType<typeof createPaymentActivities>;

@@ -8,6 +8,10 @@ import type { AppDeps } from './deps';
 import { registerOperationsRoutes } from './operations';
 import { registerAccountRoutes } from './accounts';
 import { registerWebhookRoutes } from './webhooks';
+import { registerCampaignsRoutes } from './campaigns';
+import { registerPledgesRoutes } from './pledges';
+import { registerPledgeRecoveryRoutes } from './pledgeRecovery';
+import { registerNotificationsRoutes } from './notifications';
 import { createAuthenticator } from '../accounts/tokens';
 import { PostgresIdempotencyGuard } from './idempotency';
 
@@ -65,6 +69,10 @@ export function createApp(deps: AppDeps): express.Express {
 
   registerAccountRoutes(api, deps);
   registerWebhookRoutes(api, deps);
+  registerCampaignsRoutes(api, deps);
+  registerPledgesRoutes(api, deps);
+  registerPledgeRecoveryRoutes(api, deps);
+  registerNotificationsRoutes(api, deps);
   registerOperationsRoutes(app, api, deps);
 
   app.use(api.router);

@@ -1,5 +1,6 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, createPaymentActivities } from '../activities';
+import { createActivities, createPaymentQueueActivities } from '../activities';
+import { startOutboxDispatcher } from '../notifications/dispatcher';
 import { paymentsTaskQueue } from '../temporal/taskQueues';
 import type { ActivityDeps } from './deps';
 
@@ -21,7 +22,8 @@ export interface WorkerOverrides {
 
 /**
  * The platform's workers: one on the main task queue (all workflows, non-payment activities) and one on the
- * payments queue, whose activity rate is capped under the provider's limit for every worker together.
+ * payments queue, whose activity rate is capped under the provider's limit for every worker together; plus
+ * the outbox dispatcher.
  */
 export async function createWorkers(deps: ActivityDeps, overrides: WorkerOverrides = {}): Promise<WorkerSet> {
   const { config } = deps;
@@ -44,9 +46,12 @@ export async function createWorkers(deps: ActivityDeps, overrides: WorkerOverrid
   const payments = await Worker.create({
     ...common,
     taskQueue: paymentsTaskQueue(config.TASK_QUEUE),
-    activities: createPaymentActivities(deps),
+    activities: createPaymentQueueActivities(deps),
     maxTaskQueueActivitiesPerSecond: config.PAYMENTS_ACTIVITIES_PER_SECOND,
   });
+
+  // The outbox is drained by the worker process: it already owns every other background job.
+  const dispatcher = startOutboxDispatcher(deps);
 
   const shutdown = () => {
     for (const w of [main, payments]) {
@@ -60,6 +65,7 @@ export async function createWorkers(deps: ActivityDeps, overrides: WorkerOverrid
       const results = await Promise.allSettled([main.run(), payments.run()]);
       // One worker failing must not leave the other polling alone.
       shutdown();
+      await dispatcher.stop();
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     },

@@ -1,2 +1,4 @@
-// Every workflow the worker runs; one file per domain.
+// Every workflow the worker runs; one file per workflow.
 export * from './maintenance';
+export * from './campaignLifecycle';
+export * from './droppedPledge';

@@ -1,0 +1,2 @@
+// STUB: OWNER campaigns work.
+export {};

@@ -1,0 +1,2 @@
+// STUB: OWNER settlement work.
+export {};
