@@ -70,7 +70,7 @@ export interface Services extends AppDeps {
 /** Builds every shared dependency from the configuration. Redis connects at once; Postgres and Temporal on first use. */
 export function createServices(config: Config, processName: string): Services {
   const logger = createLogger(config.LOG_LEVEL, { process: processName });
-  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX);
+  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX, logger);
   const redis = createRedis(config.REDIS_URL);
   let redisError: string | undefined;
   let logged: string | undefined;
