@@ -100,6 +100,29 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     return applied.record;
   }
 
+  /**
+   * Writes the payments row first, then asks the provider (same key on every retry); a row that already got
+   * an answer is refreshed instead of asking again.
+   */
+  async function startIntent(
+    kind: 'authorization' | 'charge',
+    input: AuthorizeRequest | ChargeOffSessionRequest,
+    call: () => Promise<PaymentIntentResult>,
+  ): Promise<PaymentRecord> {
+    const p = await records.ensure({
+      businessKey: input.businessKey,
+      provider: gateway.provider,
+      kind,
+      amountCents: input.amountCents,
+      currency: normaliseCurrency(input.currency),
+      paymentMethod: input.paymentMethod,
+      customerRef: input.customerRef,
+      providerCustomerId: input.customerId,
+    });
+    if (p.status !== 'pending') return refreshed(p);
+    return recordIntent(p, await call(), kind === 'authorization' ? 'authorize' : 'charge');
+  }
+
   return {
     /** Saves a card for off-session charges later (SetupIntent). Returns the record: providerCustomerId + providerPaymentMethod. */
     async savePaymentMethod(input: SavePaymentMethodRequest): Promise<PaymentRecord> {
@@ -125,19 +148,9 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     },
 
     /** Places a hold (manual capture) for the amount. */
-    async authorizePayment(input: AuthorizeRequest): Promise<PaymentRecord> {
-      let p = await records.ensure({
-        businessKey: input.businessKey,
-        provider: gateway.provider,
-        kind: 'authorization',
-        amountCents: input.amountCents,
-        currency: normaliseCurrency(input.currency),
-        paymentMethod: input.paymentMethod,
-        customerRef: input.customerRef,
-        providerCustomerId: input.customerId,
-      });
-      if (p.status === 'pending') {
-        const result = await gateway.authorize({
+    authorizePayment: (input: AuthorizeRequest): Promise<PaymentRecord> =>
+      startIntent('authorization', input, () =>
+        gateway.authorize({
           idempotencyKey: input.businessKey,
           amountCents: input.amountCents,
           currency: input.currency,
@@ -145,28 +158,13 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           customerId: input.customerId,
           description: input.description,
           metadata: input.metadata,
-        });
-        p = await recordIntent(p, result, 'authorize');
-      } else {
-        p = await refreshed(p);
-      }
-      return p;
-    },
+        }),
+      ),
 
     /** Charges a saved card with the customer absent (automatic capture). */
-    async chargeOffSession(input: ChargeOffSessionRequest): Promise<PaymentRecord> {
-      let p = await records.ensure({
-        businessKey: input.businessKey,
-        provider: gateway.provider,
-        kind: 'charge',
-        amountCents: input.amountCents,
-        currency: normaliseCurrency(input.currency),
-        paymentMethod: input.paymentMethod,
-        customerRef: input.customerRef,
-        providerCustomerId: input.customerId,
-      });
-      if (p.status === 'pending') {
-        const result = await gateway.chargeOffSession({
+    chargeOffSession: (input: ChargeOffSessionRequest): Promise<PaymentRecord> =>
+      startIntent('charge', input, () =>
+        gateway.chargeOffSession({
           idempotencyKey: input.businessKey,
           amountCents: input.amountCents,
           currency: input.currency,
@@ -174,13 +172,8 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           paymentMethod: input.paymentMethod,
           description: input.description,
           metadata: input.metadata,
-        });
-        p = await recordIntent(p, result, 'charge');
-      } else {
-        p = await refreshed(p);
-      }
-      return p;
-    },
+        }),
+      ),
 
     /** Captures an authorization (all of it by default). Capturing again returns the captured record. */
     async capturePayment(input: { businessKey: string; amountCents?: number }): Promise<PaymentRecord> {
