@@ -2,13 +2,14 @@ import type { ActivityDeps } from '../workers/deps';
 import { createCampaignActivities } from './campaigns';
 import { createMaintenanceActivities } from './maintenance';
 import { createPaymentActivities } from './payments';
-import { createSettlementActivities } from './settlement';
+import { createDroppedPledgeActivities, createSettlementActivities } from './settlement';
 
 /** Activities served on the main task queue (database, Redis, notifications: no payment provider calls). */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createMaintenanceActivities(deps),
     ...createCampaignActivities(deps),
+    ...createDroppedPledgeActivities(deps),
   };
 }
 

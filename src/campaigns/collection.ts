@@ -1,0 +1,406 @@
+import type { Config } from '../config';
+import { formatMoney, percentFunded, type PledgeStatus } from '../domain/campaigns';
+import type { Db } from '../infra/db';
+import type { RedisClient } from '../infra/redis';
+import type { Logger } from '../logger';
+import { notify } from '../notifications/notify';
+import { PaymentRequestError, PaymentStateError, type PaymentGateway } from '../payments/gateway';
+import type { PaymentRecord } from '../payments/paymentRecords';
+import { createPaymentService, PaymentNotAllowedError } from '../payments/paymentService';
+import { publishCampaignEvent } from './events';
+import { recordLedgerEntry } from './ledger';
+import { applyTotalsDelta } from './liveTotals';
+
+/**
+ * What happens to ONE pledge when its campaign settles or while it sits in the dropped-pledge window:
+ * collect it (capture the hold or charge the saved card), void it, retry a failed charge, or drop it.
+ *
+ * Every step is safe to repeat. Payment calls carry deterministic business keys, and every database change
+ * is guarded by the pledge's current status, so a retried activity (or a batch run twice) moves money and
+ * totals exactly once.
+ */
+
+export interface CollectionDeps {
+  config: Config;
+  db: Db;
+  redis: RedisClient;
+  logger: Logger;
+  payments: PaymentGateway;
+}
+
+export interface PledgeRow {
+  id: string;
+  campaign_id: string;
+  backer_id: string;
+  reward_tier_id: string | null;
+  amount_cents: number;
+  currency: string;
+  status: PledgeStatus;
+  payment_mode: 'authorize' | 'save_card';
+  payment_method: string;
+  payment_key: string | null;
+  provider_customer_id: string | null;
+  provider_payment_method: string | null;
+  charge_attempts: number;
+  last_failed_attempt: number;
+  failure_code: string | null;
+  failure_message: string | null;
+  drop_deadline: Date | null;
+}
+
+/** Pledges the settlement must act on, per action. */
+export const SETTLEMENT_STATUSES = {
+  // payment_failed is revisited only to make sure its dropped-pledge window exists (a crash may have hit
+  // between recording the failure and starting the window); it is never charged by the batch.
+  collect: ['active', 'payment_failed'],
+  void: ['active', 'pending', 'requires_action'],
+} as const satisfies Record<'collect' | 'void', readonly PledgeStatus[]>;
+
+export type CollectOutcome =
+  | { kind: 'collected'; pledgeId: string; amountCents: number }
+  | {
+      kind: 'failed';
+      pledge: PledgeRow;
+      attempt: number;
+      failureCode: string;
+      failureMessage: string;
+      dropDeadline: Date;
+      /** False when the pledge was already payment_failed (a retry, or a revisit). */
+      firstFailure: boolean;
+    }
+  /** Nothing to do in its current status (collected, dropped, ...). */
+  | { kind: 'skipped'; pledgeId: string; status: PledgeStatus };
+
+export type VoidOutcome = { kind: 'voided' | 'skipped' | 'refused'; pledgeId: string; detail?: string };
+
+type MoneyResult =
+  | { ok: true; record: PaymentRecord; ledgerKind: 'capture' | 'charge'; ledgerKey: string; attempt: number }
+  | { ok: false; attempt: number; code: string; message: string };
+
+export const chargeKey = (pledgeId: string, attempt: number) => `pledge:${pledgeId}:charge:${attempt}`;
+
+const COLLECTED_PAYMENT = new Set(['succeeded', 'partially_refunded', 'refunded']);
+
+export function createCollection(deps: CollectionDeps) {
+  const { db, config, logger } = deps;
+  const service = createPaymentService(deps);
+
+  async function load(pledgeId: string): Promise<PledgeRow | undefined> {
+    return (await db('pledges').where({ id: pledgeId }).first()) as PledgeRow | undefined;
+  }
+
+  /**
+   * The attempt number to charge under. An attempt above last_failed_attempt has an unknown outcome (the
+   * call may have charged before the worker died), so it is replayed with the same key; only after a
+   * recorded decline does a new attempt (a new key) begin. The increment is persisted BEFORE the call.
+   */
+  async function claimAttempt(p: PledgeRow): Promise<number> {
+    let current = p;
+    for (;;) {
+      if (current.charge_attempts > current.last_failed_attempt) return current.charge_attempts;
+      const bumped = (await db('pledges')
+        .where({ id: current.id, charge_attempts: current.charge_attempts })
+        .update({ charge_attempts: current.charge_attempts + 1, updated_at: db.fn.now() })
+        .returning('charge_attempts')) as Array<{ charge_attempts: number }>;
+      if (bumped[0]) return bumped[0].charge_attempts;
+      current = (await load(p.id))!;
+    }
+  }
+
+  /** The saved card to charge off-session: the pledge's own columns, else the setup record they came from. */
+  async function savedCard(p: PledgeRow): Promise<{ customerId: string; paymentMethod: string } | undefined> {
+    if (p.provider_customer_id && p.provider_payment_method) return { customerId: p.provider_customer_id, paymentMethod: p.provider_payment_method };
+    if (!p.payment_key) return undefined;
+    const setup = await service.refreshPayment({ businessKey: p.payment_key }).catch(() => undefined);
+    if (setup?.kind === 'setup' && setup.status === 'succeeded' && setup.providerCustomerId && setup.providerPaymentMethod) {
+      return { customerId: setup.providerCustomerId, paymentMethod: setup.providerPaymentMethod };
+    }
+    return undefined;
+  }
+
+  async function chargeSavedCard(p: PledgeRow): Promise<MoneyResult> {
+    const attempt = await claimAttempt(p);
+    const card = await savedCard(p);
+    if (!card) return { ok: false, attempt, code: 'no_saved_card', message: 'The pledge has no saved card to charge.' };
+    const businessKey = chargeKey(p.id, attempt);
+    let r: PaymentRecord;
+    try {
+      r = await service.chargeOffSession({
+        businessKey,
+        amountCents: p.amount_cents,
+        currency: p.currency,
+        customerId: card.customerId,
+        paymentMethod: card.paymentMethod,
+        customerRef: p.backer_id,
+        metadata: { pledge_id: p.id, campaign_id: p.campaign_id },
+      });
+    } catch (err) {
+      // The provider refused the request itself (card no longer attached, customer gone): the backer must
+      // give a new card, exactly as after a decline.
+      if (err instanceof PaymentRequestError) return { ok: false, attempt, code: err.code, message: err.message };
+      throw err;
+    }
+    if (COLLECTED_PAYMENT.has(r.status)) return { ok: true, record: r, ledgerKind: 'charge', ledgerKey: businessKey, attempt };
+    if (r.status === 'failed') return { ok: false, attempt, code: r.failureCode ?? 'card_declined', message: r.failureMessage ?? 'The card was declined.' };
+    if (r.status === 'requires_action') {
+      // Off-session nobody can authenticate; void the intent so it can never complete later beside a new attempt.
+      await service.cancelPayment({ businessKey }).catch((err: unknown) => logger.warn({ err, businessKey }, 'could not void an unauthenticated charge'));
+      return { ok: false, attempt, code: r.failureCode ?? 'authentication_required', message: r.failureMessage ?? 'The card requires authentication.' };
+    }
+    if (r.status === 'canceled') return { ok: false, attempt, code: 'payment_canceled', message: 'The charge was canceled.' };
+    // pending/processing: the outcome is not known yet; the activity retries and replays the same key.
+    throw new Error(`Charge ${businessKey} is still ${r.status}; will ask again.`);
+  }
+
+  async function captureHold(p: PledgeRow, businessKey: string): Promise<MoneyResult> {
+    const attempt = await claimAttempt(p);
+    try {
+      const r = await service.capturePayment({ businessKey });
+      if (COLLECTED_PAYMENT.has(r.status)) return { ok: true, record: r, ledgerKind: 'capture', ledgerKey: `${businessKey}:capture`, attempt };
+      return { ok: false, attempt, code: 'capture_failed', message: `The hold could not be captured (${r.status}).` };
+    } catch (err) {
+      // The hold expired or was voided: only a new card can pay now.
+      if (err instanceof PaymentNotAllowedError || err instanceof PaymentStateError) {
+        return { ok: false, attempt, code: 'authorization_expired', message: err.message };
+      }
+      if (err instanceof PaymentRequestError) return { ok: false, attempt, code: err.code, message: err.message };
+      throw err;
+    }
+  }
+
+  function takeMoney(p: PledgeRow): Promise<MoneyResult> {
+    if (p.payment_mode === 'authorize' && p.payment_key) return captureHold(p, p.payment_key);
+    return chargeSavedCard(p);
+  }
+
+  /** Marks the pledge collected and adds it to the campaign's collected total and the ledger, once. */
+  async function recordCollected(p: PledgeRow, m: Extract<MoneyResult, { ok: true }>): Promise<void> {
+    const amount = m.record.capturedCents;
+    await db.transaction(async (trx) => {
+      const moved = await trx('pledges')
+        .where({ id: p.id })
+        .whereIn('status', ['active', 'payment_failed'])
+        .update({
+          status: 'collected',
+          collected_cents: amount,
+          collected_at: trx.fn.now(),
+          failure_code: null,
+          failure_message: null,
+          drop_deadline: null,
+          updated_at: trx.fn.now(),
+        });
+      if (!moved) return;
+      await trx('campaigns').where({ id: p.campaign_id }).update({ collected_cents: trx.raw('collected_cents + ?', [amount]), updated_at: trx.fn.now() });
+      await recordLedgerEntry(trx, {
+        campaignId: p.campaign_id,
+        pledgeId: p.id,
+        kind: m.ledgerKind,
+        amountCents: amount,
+        currency: m.record.currency ?? p.currency,
+        provider: m.record.provider,
+        providerId: m.record.providerPaymentId!,
+        businessKey: m.ledgerKey,
+      });
+    });
+  }
+
+  /** Records a decline; the first one opens the dropped-pledge window and tells the backer. */
+  async function recordFailed(p: PledgeRow, m: Extract<MoneyResult, { ok: false }>): Promise<Extract<CollectOutcome, { kind: 'failed' }> | undefined> {
+    return db.transaction(async (trx) => {
+      const row = (await trx('pledges').where({ id: p.id }).forUpdate().first()) as PledgeRow;
+      if (row.status !== 'active' && row.status !== 'payment_failed') return undefined;
+      const firstFailure = row.status === 'active';
+      const dropDeadline = row.drop_deadline ?? new Date(Date.now() + config.DROPPED_PLEDGE_WINDOW);
+      const [updated] = (await trx('pledges')
+        .where({ id: p.id })
+        .update({
+          status: 'payment_failed',
+          failure_code: m.code,
+          failure_message: m.message.slice(0, 1000),
+          drop_deadline: dropDeadline,
+          last_failed_attempt: Math.max(row.last_failed_attempt, m.attempt),
+          updated_at: trx.fn.now(),
+        })
+        .returning('*')) as PledgeRow[];
+      if (firstFailure) {
+        await notify(trx, {
+          userId: p.backer_id,
+          type: 'payment_failed',
+          title: 'Your pledge could not be charged',
+          body: `We could not charge ${formatMoney(p.amount_cents, p.currency)} for your pledge. Update your payment method before ${dropDeadline.toISOString()} or the pledge will be dropped.`,
+          data: { pledge_id: p.id, campaign_id: p.campaign_id, failure_code: m.code, drop_deadline: dropDeadline.toISOString() },
+          dedupeKey: `payment_failed:${p.id}:${m.attempt}`,
+        });
+      }
+      return { kind: 'failed' as const, pledge: updated!, attempt: m.attempt, failureCode: m.code, failureMessage: m.message, dropDeadline, firstFailure };
+    });
+  }
+
+  async function outcomeOf(p: PledgeRow, m: MoneyResult): Promise<CollectOutcome> {
+    if (m.ok) {
+      await recordCollected(p, m);
+      return { kind: 'collected', pledgeId: p.id, amountCents: m.record.capturedCents };
+    }
+    const failed = await recordFailed(p, m);
+    if (failed) return failed;
+    const now = (await load(p.id))!;
+    return { kind: 'skipped', pledgeId: p.id, status: now.status };
+  }
+
+  return {
+    load,
+
+    /**
+     * Collects an active pledge at settlement. A payment_failed pledge is not charged again here (its
+     * window owns retries); it is reported as failed so the caller makes sure the window exists.
+     */
+    async collectPledge(p: PledgeRow): Promise<CollectOutcome> {
+      if (p.status === 'payment_failed') {
+        return {
+          kind: 'failed',
+          pledge: p,
+          attempt: p.last_failed_attempt,
+          failureCode: p.failure_code ?? 'payment_failed',
+          failureMessage: p.failure_message ?? '',
+          dropDeadline: p.drop_deadline ?? new Date(Date.now() + config.DROPPED_PLEDGE_WINDOW),
+          firstFailure: false,
+        };
+      }
+      if (p.status !== 'active') return { kind: 'skipped', pledgeId: p.id, status: p.status };
+      return outcomeOf(p, await takeMoney(p));
+    },
+
+    /** A charge retry in the dropped-pledge window (right after a new card, or the final one). */
+    async retryCharge(pledgeId: string): Promise<CollectOutcome> {
+      const p = await load(pledgeId);
+      if (!p) throw new Error(`No pledge ${pledgeId}.`);
+      if (p.status !== 'payment_failed') return { kind: 'skipped', pledgeId, status: p.status };
+      return outcomeOf(p, await takeMoney(p));
+    },
+
+    /**
+     * Voids a pledge of a failed or cancelled campaign: the hold is released at the provider (a saved card
+     * holds no money, so it needs no provider call). Tier slots are NOT freed: the campaign is over, and the
+     * pledge list keeps showing which reward each backer had chosen.
+     */
+    async voidPledge(p: PledgeRow): Promise<VoidOutcome> {
+      if (!(SETTLEMENT_STATUSES.void as readonly string[]).includes(p.status)) return { kind: 'skipped', pledgeId: p.id };
+      let released: PaymentRecord | undefined;
+      if (p.payment_mode === 'authorize' && p.payment_key) {
+        try {
+          released = await service.cancelPayment({ businessKey: p.payment_key });
+        } catch (err) {
+          // No payments row yet: the pledge never reached the provider, so there is nothing to release.
+          const missing = err instanceof PaymentRequestError && err.code === 'resource_missing';
+          if (!missing) {
+            if (err instanceof PaymentNotAllowedError || err instanceof PaymentStateError || err instanceof PaymentRequestError) {
+              logger.error({ err, pledgeId: p.id }, 'hold could not be voided; pledge left for an operator');
+              return { kind: 'refused', pledgeId: p.id, detail: err.message };
+            }
+            throw err;
+          }
+        }
+      }
+      await db.transaction(async (trx) => {
+        const moved = await trx('pledges')
+          .where({ id: p.id })
+          .whereIn('status', SETTLEMENT_STATUSES.void)
+          .update({ status: 'voided', cancelled_at: trx.fn.now(), updated_at: trx.fn.now() });
+        // A void line only answers an authorization line: holds that never became part of the pledge (an
+        // unfinished authentication) appear in neither.
+        const authorized =
+          moved && released?.status === 'canceled' && released.providerPaymentId
+            ? await trx('ledger_transactions').where({ business_key: released.businessKey, kind: 'authorization' }).first('id')
+            : undefined;
+        if (authorized && released?.providerPaymentId) {
+          await recordLedgerEntry(trx, {
+            campaignId: p.campaign_id,
+            pledgeId: p.id,
+            kind: 'void',
+            amountCents: released.amountCents,
+            currency: released.currency ?? p.currency,
+            provider: released.provider,
+            providerId: released.providerPaymentId,
+            businessKey: `${released.businessKey}:void`,
+          });
+        }
+      });
+      return { kind: 'voided', pledgeId: p.id };
+    },
+
+    /**
+     * Ends a dropped-pledge window without payment: the pledge is dropped, its reward slot freed and it leaves
+     * the campaign's totals. Returns false when it was no longer payment_failed (already dropped or collected).
+     */
+    async dropPledge(pledgeId: string): Promise<boolean> {
+      const result = await db.transaction(async (trx) => {
+        const [p] = (await trx('pledges')
+          .where({ id: pledgeId, status: 'payment_failed' })
+          .update({ status: 'dropped', drop_deadline: null, updated_at: trx.fn.now() })
+          .returning('*')) as PledgeRow[];
+        if (!p) return undefined;
+        if (p.reward_tier_id) {
+          await trx('reward_tiers').where({ id: p.reward_tier_id }).where('claimed', '>', 0).decrement('claimed', 1);
+        }
+        const [c] = (await trx('campaigns')
+          .where({ id: p.campaign_id })
+          .update({
+            pledged_cents: trx.raw('GREATEST(pledged_cents - ?, 0)', [p.amount_cents]),
+            backer_count: trx.raw('GREATEST(backer_count - 1, 0)'),
+            updated_at: trx.fn.now(),
+          })
+          .returning(['pledged_cents', 'backer_count', 'goal_cents', 'title'])) as Array<{
+          pledged_cents: number;
+          backer_count: number;
+          goal_cents: number;
+          title: string;
+        }>;
+        await notify(trx, {
+          userId: p.backer_id,
+          type: 'pledge_dropped',
+          title: 'Your pledge was dropped',
+          body: `Your pledge of ${formatMoney(p.amount_cents, p.currency)} to "${c!.title}" was dropped because it could not be charged.`,
+          data: { pledge_id: p.id, campaign_id: p.campaign_id },
+          dedupeKey: `pledge_dropped:${p.id}`,
+        });
+        return { p, c: c! };
+      });
+      if (!result) return false;
+      const { p, c } = result;
+      // After commit, and only by the call that dropped it, so the live counters move once. They are a cache
+      // rebuilt from Postgres: failing to update them must not undo (or retry) a committed drop.
+      try {
+        await applyTotalsDelta(deps.redis, p.campaign_id, { pledgedCents: -p.amount_cents, backerCount: -1 });
+        await publishCampaignEvent(deps.redis, p.campaign_id, {
+          type: 'progress',
+          pledged_cents: c.pledged_cents,
+          backer_count: c.backer_count,
+          percent_funded: percentFunded(c.pledged_cents, c.goal_cents),
+        });
+      } catch (err) {
+        logger.warn({ err, campaignId: p.campaign_id }, 'live totals or progress event not published after a drop; Postgres has the totals');
+      }
+      return true;
+    },
+
+    /** Reminder `n` of the window; nothing once the pledge has left payment_failed. */
+    async sendReminder(pledgeId: string, n: number): Promise<boolean> {
+      return db.transaction(async (trx) => {
+        const p = (await trx('pledges').where({ id: pledgeId }).first()) as PledgeRow | undefined;
+        if (!p || p.status !== 'payment_failed') return false;
+        const deadline = p.drop_deadline ? ` before ${p.drop_deadline.toISOString()}` : '';
+        await notify(trx, {
+          userId: p.backer_id,
+          type: 'payment_reminder',
+          title: 'Update your payment method to keep your pledge',
+          body: `Your pledge of ${formatMoney(p.amount_cents, p.currency)} could not be charged. Update your payment method${deadline} or it will be dropped.`,
+          data: { pledge_id: p.id, campaign_id: p.campaign_id, reminder: n, drop_deadline: p.drop_deadline?.toISOString() ?? null },
+          dedupeKey: `payment_reminder:${pledgeId}:${n}`,
+        });
+        return true;
+      });
+    },
+  };
+}
+
+export type Collection = ReturnType<typeof createCollection>;
