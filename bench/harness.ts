@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import type http from 'node:http';
+import os from 'node:os';
+import { issueToken } from '../src/accounts/tokens';
+import { createApp } from '../src/api/app';
+import { loadConfig, type Config } from '../src/config';
+import { splitDatabaseUrl } from '../src/infra/db';
+import { closeServer, createServices, listen, prepareDatabase, type Services } from '../src/main/bootstrap';
+import { startDevServer, type DevServer } from '../src/temporal/devServer';
+import pg from 'pg';
+
+/**
+ * The same real parts the tests use, for benchmarks: a fresh `pledgeflow_bench` database, a flushed Redis
+ * database, optionally a Temporal dev server, and the API listening on a random loopback port.
+ */
+export interface BenchEnvironment {
+  config: Config;
+  services: Services;
+  baseUrl: string;
+  devServer?: DevServer;
+  close(): Promise<void>;
+}
+
+export async function benchEnvironment(opts: { temporal?: boolean; settings?: Record<string, string> } = {}): Promise<BenchEnvironment> {
+  const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/pledgeflow_bench';
+  const { name, adminUrl } = splitDatabaseUrl(databaseUrl);
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await admin.end();
+
+  let devServer: DevServer | undefined;
+  if (opts.temporal) {
+    devServer = await startDevServer({ cliPath: process.env.TEMPORAL_CLI_PATH, namespace: 'default' });
+  }
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    DATABASE_URL: databaseUrl,
+    DATABASE_POOL_MAX: '20',
+    REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/5',
+    TEMPORAL_ADDRESS: devServer?.address ?? '127.0.0.1:7233',
+    TASK_QUEUE: `bench-${randomUUID().slice(0, 8)}`,
+    LOGIN_MAX_ATTEMPTS_PER_IP: '100000000',
+    ...opts.settings,
+  });
+  await prepareDatabase(config);
+  const services = createServices(config, 'bench');
+  await services.redis.flushdb();
+  const server: http.Server = await listen(createApp(services), { ...config, HOST: '127.0.0.1', PORT: 0 });
+  const address = server.address() as { port: number };
+  return {
+    config,
+    services,
+    devServer,
+    baseUrl: `http://127.0.0.1:${address.port}`,
+    close: async () => {
+      await closeServer(server, 2_000);
+      await services.close();
+      await devServer?.stop();
+    },
+  };
+}
+
+/** Accounts written in one statement (no password hashing): benchmarks measure pledging, not sign-up. */
+export async function bulkUsers(services: Services, count: number, role: 'backer' | 'creator' = 'backer'): Promise<Array<{ id: string; auth: string }>> {
+  const rows = Array.from({ length: count }, (_, i) => ({
+    id: randomUUID(),
+    email: `bench-${role}-${i}-${randomUUID().slice(0, 8)}@example.test`,
+    name: `Bench ${role} ${i}`,
+    password_hash: 'bench-account-without-password',
+    role,
+    base_role: role,
+  }));
+  for (let i = 0; i < rows.length; i += 1000) await services.db('users').insert(rows.slice(i, i + 1000));
+  return rows.map((r) => ({ id: r.id, auth: `Bearer ${issueToken(services.config, r.id).token}` }));
+}
+
+/** Runs `total` tasks with at most `concurrency` in flight; returns each task's latency in ms. */
+export async function runConcurrently(total: number, concurrency: number, task: (i: number) => Promise<void>): Promise<number[]> {
+  const latencies: number[] = new Array(total);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, total) }, async () => {
+      for (let i = next++; i < total; i = next++) {
+        const start = performance.now();
+        await task(i);
+        latencies[i] = performance.now() - start;
+      }
+    }),
+  );
+  return latencies;
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+export function machine(): string {
+  return `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
+export function report(name: string, figures: Record<string, unknown>): void {
+  console.log(JSON.stringify({ benchmark: name, machine: machine(), at: new Date().toISOString(), ...figures }, null, 2));
+}

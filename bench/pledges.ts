@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { liveTotalsKey, readTotals } from '../src/campaigns/liveTotals';
+import { benchEnvironment, bulkUsers, percentile, report, runConcurrently } from './harness';
+
+/**
+ * Pledges per second accepted into ONE hot campaign over HTTP (idempotency key, tier gate, authorization
+ * through the simulated gateway, totals, ledger, notifications), then checks the totals are exact.
+ *   npm run bench:pledges   (BENCH_PLEDGES=2000 BENCH_CONCURRENCY=32)
+ */
+async function main(): Promise<void> {
+  const total = Number(process.env.BENCH_PLEDGES ?? 2000);
+  const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
+  const env = await benchEnvironment();
+  try {
+    const { services, baseUrl } = env;
+    const [creator] = await bulkUsers(services, 1, 'creator');
+    const backers = await bulkUsers(services, total);
+    const campaignId = randomUUID();
+    await services.db('campaigns').insert({
+      id: campaignId,
+      owner_id: creator!.id,
+      title: 'Hot campaign',
+      category: 'technology',
+      goal_cents: 1_000_000,
+      currency: 'USD',
+      status: 'live',
+      starts_at: new Date(Date.now() - 60_000),
+      // Inside the hold window: every pledge authorizes at once (the heavier path).
+      ends_at: new Date(Date.now() + 3_600_000),
+      launched_at: new Date(),
+    });
+    const [tier] = await services.db('reward_tiers').insert({ campaign_id: campaignId, position: 0, title: 'Backer', min_amount_cents: 1_000 }).returning('id');
+
+    // Warm the live counters as the campaign page would, so the run also measures keeping them current.
+    await readTotals(services, campaignId);
+    const statuses = new Map<number, number>();
+    let accepted = 0;
+    let expectedCents = 0;
+    const started = performance.now();
+    const latencies = await runConcurrently(total, concurrency, async (i) => {
+      const amount = 1_000 + (i % 50) * 100;
+      const res = await fetch(`${baseUrl}/v1/campaigns/${campaignId}/pledges`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: backers[i]!.auth, 'idempotency-key': `bench-${i}` },
+        body: JSON.stringify({ amount_cents: amount, reward_tier_id: tier.id, payment_method: 'pm_card_visa' }),
+      });
+      await res.arrayBuffer();
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      if (res.status === 201) {
+        accepted++;
+        expectedCents += amount;
+      }
+    });
+    const seconds = (performance.now() - started) / 1000;
+
+    const campaign = await services.db('campaigns').where({ id: campaignId }).first('pledged_cents', 'backer_count');
+    const ledger = await services.db('ledger_transactions').where({ campaign_id: campaignId, kind: 'authorization' }).count<{ count: string }[]>('* as count');
+    const redisTotals = await services.redis.hgetall(liveTotalsKey(campaignId));
+    report('pledges', {
+      pledges: total,
+      concurrency,
+      accepted,
+      statuses: Object.fromEntries(statuses),
+      pledges_per_second: Math.round(accepted / seconds),
+      latency_ms: { p50: Math.round(percentile(latencies, 50)), p99: Math.round(percentile(latencies, 99)) },
+      totals_exact: campaign.pledged_cents === expectedCents && campaign.backer_count === accepted,
+      postgres_totals: campaign,
+      expected: { pledged_cents: expectedCents, backer_count: accepted },
+      ledger_authorizations: Number(ledger[0]?.count),
+      redis_totals_exact: Number(redisTotals.pledged_cents) === expectedCents && Number(redisTotals.backer_count) === accepted,
+    });
+  } finally {
+    await env.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
