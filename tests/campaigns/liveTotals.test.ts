@@ -1,0 +1,138 @@
+import { applyTotalsDelta, LIVE_TOTALS_TTL_SECONDS, liveTotalsKey, readTotals } from '../../src/campaigns/liveTotals';
+import type { RedisClient } from '../../src/infra/redis';
+import { createTestContext, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
+
+/**
+ * The Redis counters behind a campaign's live totals: a cache of the Postgres totals that pledges keep warm
+ * with deltas, rebuilt from Postgres whenever it is missing.
+ */
+
+let ctx: TestContext;
+let ownerId: string;
+
+beforeAll(async () => {
+  ctx = createTestContext(testConfig());
+  const reg = await ctx.http
+    .post('/v1/auth/register')
+    .send({ email: uniqueEmail('creator'), password: 'correct horse battery staple', name: 'C', role: 'creator' });
+  ownerId = reg.body.user.id;
+});
+afterAll(() => ctx.close());
+
+async function campaignWith(pledgedCents: number, backerCount: number): Promise<string> {
+  const [row] = await ctx.deps
+    .db('campaigns')
+    .insert({
+      owner_id: ownerId,
+      title: 'Counters',
+      category: 'other',
+      goal_cents: 100_000,
+      currency: 'USD',
+      status: 'live',
+      ends_at: new Date(Date.now() + 86_400_000),
+      pledged_cents: pledgedCents,
+      backer_count: backerCount,
+    })
+    .returning('id');
+  return row.id as string;
+}
+
+/** What a pledge does: move the Postgres totals in its transaction, then the Redis counters after commit. */
+async function pledge(campaignId: string, cents: number, backers: number) {
+  await ctx.deps
+    .db('campaigns')
+    .where({ id: campaignId })
+    .update({ pledged_cents: ctx.deps.db.raw('pledged_cents + ?', [cents]), backer_count: ctx.deps.db.raw('backer_count + ?', [backers]) });
+  await applyTotalsDelta(ctx.deps.redis, campaignId, { pledgedCents: cents, backerCount: backers });
+}
+
+const postgresTotals = async (id: string) => {
+  const row = await ctx.deps.db('campaigns').where({ id }).first('pledged_cents', 'backer_count');
+  return { pledged_cents: row.pledged_cents, backer_count: row.backer_count };
+};
+
+it('rebuilds missing counters from Postgres, with a bounded TTL', async () => {
+  const id = await campaignWith(12_345, 3);
+  expect(await ctx.deps.redis.exists(liveTotalsKey(id))).toBe(0);
+  expect(await readTotals(ctx.deps, id)).toEqual({ pledged_cents: 12_345, backer_count: 3 });
+  expect(await ctx.deps.redis.hgetall(liveTotalsKey(id))).toEqual({ pledged_cents: '12345', backer_count: '3' });
+  const ttl = await ctx.deps.redis.ttl(liveTotalsKey(id));
+  expect(ttl).toBeGreaterThan(0);
+  expect(ttl).toBeLessThanOrEqual(LIVE_TOTALS_TTL_SECONDS);
+});
+
+it('applies deltas to existing counters, so reads stop touching Postgres', async () => {
+  const id = await campaignWith(1_000, 1);
+  await readTotals(ctx.deps, id);
+  await pledge(id, 2_500, 1);
+  await pledge(id, -1_000, -1);
+  expect(await ctx.deps.redis.hgetall(liveTotalsKey(id))).toEqual({ pledged_cents: '2500', backer_count: '1' });
+  // Prove the read comes from Redis: change Postgres behind its back.
+  await ctx.deps.db('campaigns').where({ id }).update({ pledged_cents: 999_999 });
+  expect(await readTotals(ctx.deps, id)).toEqual({ pledged_cents: 2_500, backer_count: 1 });
+});
+
+it('never creates counters from a delta: a missing hash means "ask Postgres"', async () => {
+  const id = await campaignWith(50_000, 10);
+  await applyTotalsDelta(ctx.deps.redis, id, { pledgedCents: 700, backerCount: 1 });
+  expect(await ctx.deps.redis.exists(liveTotalsKey(id))).toBe(0);
+  expect(await readTotals(ctx.deps, id)).toEqual({ pledged_cents: 50_000, backer_count: 10 });
+});
+
+it('deltas do not extend the TTL, so a stale rebuild lives at most one TTL', async () => {
+  const id = await campaignWith(0, 0);
+  await readTotals(ctx.deps, id);
+  await ctx.deps.redis.expire(liveTotalsKey(id), 5);
+  await pledge(id, 100, 1);
+  expect(await ctx.deps.redis.ttl(liveTotalsKey(id))).toBeLessThanOrEqual(5);
+});
+
+it('after the counters are lost (key deleted), the next read equals Postgres again and deltas resume', async () => {
+  const id = await campaignWith(0, 0);
+  await readTotals(ctx.deps, id);
+  await pledge(id, 4_000, 1);
+  await pledge(id, 6_000, 1);
+  await ctx.deps.redis.del(liveTotalsKey(id));
+  // Pledges made while the counters are missing are not lost: Postgres has them.
+  await pledge(id, 500, 1);
+  expect(await readTotals(ctx.deps, id)).toEqual(await postgresTotals(id));
+  expect(await readTotals(ctx.deps, id)).toEqual({ pledged_cents: 10_500, backer_count: 3 });
+  await pledge(id, 1_500, 1);
+  expect(await readTotals(ctx.deps, id)).toEqual({ pledged_cents: 12_000, backer_count: 4 });
+  expect(await readTotals(ctx.deps, id)).toEqual(await postgresTotals(id));
+});
+
+it('after Redis loses every counter (as after FLUSHDB or a restart), each campaign reads its Postgres totals', async () => {
+  // Deleting this test's keys rather than FLUSHDB: the run's Redis database is shared with other test files.
+  const ids = [await campaignWith(100, 1), await campaignWith(200, 2), await campaignWith(300, 3)];
+  for (const id of ids) await readTotals(ctx.deps, id);
+  for (const id of ids) await pledge(id, 1_000, 1);
+  await ctx.deps.redis.del(...ids.map(liveTotalsKey));
+  // Pledges keep arriving while the cache is empty.
+  await pledge(ids[0]!, 50, 1);
+  for (const id of ids) expect(await readTotals(ctx.deps, id)).toEqual(await postgresTotals(id));
+  expect(await readTotals(ctx.deps, ids[0]!)).toEqual({ pledged_cents: 1_150, backer_count: 3 });
+  expect(await readTotals(ctx.deps, ids[2]!)).toEqual({ pledged_cents: 1_300, backer_count: 4 });
+});
+
+it('falls back to Postgres when Redis is unreachable', async () => {
+  const id = await campaignWith(777, 7);
+  // A client whose every command fails the way ioredis does when the server is gone.
+  const down = new Proxy({}, { get: () => async () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379')) }) as RedisClient;
+  expect(await readTotals({ db: ctx.deps.db, redis: down }, id)).toEqual({ pledged_cents: 777, backer_count: 7 });
+});
+
+it('reports zero for an unknown campaign without caching anything', async () => {
+  const id = '00000000-0000-4000-8000-000000000000';
+  expect(await readTotals(ctx.deps, id)).toEqual({ pledged_cents: 0, backer_count: 0 });
+  expect(await ctx.deps.redis.exists(liveTotalsKey(id))).toBe(0);
+});
+
+it('serves the detail endpoint: GET /v1/campaigns/{id} equals Postgres after the counters are lost', async () => {
+  const id = await campaignWith(0, 0);
+  await pledge(id, 3_000, 1);
+  expect((await ctx.http.get(`/v1/campaigns/${id}`)).body).toMatchObject({ pledged_cents: 3_000, backer_count: 1, percent_funded: 3 });
+  await pledge(id, 4_000, 1);
+  await ctx.deps.redis.del(liveTotalsKey(id));
+  expect((await ctx.http.get(`/v1/campaigns/${id}`)).body).toMatchObject({ pledged_cents: 7_000, backer_count: 2, percent_funded: 7 });
+});
