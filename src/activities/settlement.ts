@@ -137,7 +137,7 @@ export function createSettlementActivities(deps: ActivityDeps) {
       };
 
       await boundedPool(rows, deps.config.SETTLEMENT_CONCURRENCY, () => ctx.cancellationSignal.aborted, async (p, i) => {
-        if (input.action === 'collect') {
+        if (input.action === 'collect' && (p.status === 'active' || p.status === 'payment_failed')) {
           const o = await collection.collectPledge(p);
           await afterCollect(o);
           if (o.kind === 'collected') progress.collected++;

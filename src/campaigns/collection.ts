@@ -51,8 +51,9 @@ export interface PledgeRow {
 /** Pledges the settlement must act on, per action. */
 export const SETTLEMENT_STATUSES = {
   // payment_failed is revisited only to make sure its dropped-pledge window exists (a crash may have hit
-  // between recording the failure and starting the window); it is never charged by the batch.
-  collect: ['active', 'payment_failed'],
+  // between recording the failure and starting the window); it is never charged by the batch. Pledges still
+  // pending or awaiting authentication at the deadline never completed: they are voided, not collected.
+  collect: ['active', 'payment_failed', 'pending', 'requires_action'],
   void: ['active', 'pending', 'requires_action'],
 } as const satisfies Record<'collect' | 'void', readonly PledgeStatus[]>;
 
