@@ -2,7 +2,12 @@ import type { Knex } from 'knex';
 
 /**
  * Notifications: the in-app inbox row and its outbox push are written in the caller's transaction, so a
- * crash loses none and a retried step (same dedupeKey) sends none twice. OWNER: notifications work (stub).
+ * crash loses none and a retried step (same dedupeKey) sends none twice. Each function is one SQL statement:
+ * the outbox row exists exactly when the notification row was newly inserted, and bulk fan-out to a
+ * campaign's backers stays set-based however many pledges there are.
+ *
+ * Outbox dedupe keys are prefixed by topic (`notification:` / `webhook:`), because callers naturally use the
+ * same key for a creator's in-app notification and the webhook about the same event.
  */
 export interface NotificationInput {
   userId: string;
@@ -15,22 +20,79 @@ export interface NotificationInput {
   dedupeKey: string;
 }
 
-export async function notify(_db: Knex | Knex.Transaction, _n: NotificationInput): Promise<void> {
-  // STUB
+/** The shape pushed to clients and listed by GET /v1/me/notifications, built in SQL from an inserted row `n`. */
+const NOTIFICATION_JSON = `jsonb_build_object(
+  'id', n.id, 'type', n.type, 'title', n.title, 'body', n.body, 'data', n.data,
+  'created_at', to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'read_at', NULL)`;
+
+const PUSH_OUTBOX_INSERT = `
+  INSERT INTO outbox (topic, dedupe_key, payload)
+  SELECT 'notification_push', 'notification:' || n.dedupe_key, jsonb_build_object('user_id', n.user_id, 'notification', ${NOTIFICATION_JSON})
+  FROM n
+  ON CONFLICT (dedupe_key) DO NOTHING`;
+
+export const outboxKeyForNotification = (dedupeKey: string) => `notification:${dedupeKey}`;
+export const outboxKeyForWebhook = (dedupeKey: string) => `webhook:${dedupeKey}`;
+
+/** Returns true when the notification is new, false when `dedupeKey` was already used. */
+export async function notify(db: Knex | Knex.Transaction, n: NotificationInput): Promise<boolean> {
+  const result = await db.raw(
+    `WITH n AS (
+       INSERT INTO notifications (user_id, type, title, body, data, dedupe_key)
+       VALUES (?, ?, ?, ?, ?::jsonb, ?)
+       ON CONFLICT (dedupe_key) DO NOTHING
+       RETURNING *
+     ), pushed AS (${PUSH_OUTBOX_INSERT} RETURNING 1)
+     SELECT count(*)::int AS inserted FROM n`,
+    [n.userId, n.type, n.title, n.body ?? '', JSON.stringify(n.data ?? {}), n.dedupeKey],
+  );
+  return (result.rows[0]?.inserted ?? 0) > 0;
 }
 
-/** One notification per backer whose pledge on the campaign is in one of `statuses` (bulk, for outcomes). */
+/**
+ * One notification per distinct backer whose pledge on the campaign is in one of `pledgeStatuses` (outcomes,
+ * cancellations). Dedupe keys are `${dedupePrefix}:${backerId}`, so a retried call adds only the missing
+ * ones. Returns how many were newly created.
+ */
 export async function notifyBackers(
-  _db: Knex | Knex.Transaction,
-  _input: { campaignId: string; pledgeStatuses: readonly string[]; type: string; title: string; body?: string; dedupePrefix: string },
+  db: Knex | Knex.Transaction,
+  input: { campaignId: string; pledgeStatuses: readonly string[]; type: string; title: string; body?: string; dedupePrefix: string },
 ): Promise<number> {
-  return 0; // STUB
+  if (input.pledgeStatuses.length === 0) return 0;
+  const result = await db.raw(
+    `WITH backers AS (
+       SELECT DISTINCT backer_id FROM pledges WHERE campaign_id = ? AND status = ANY(?::text[])
+     ), n AS (
+       INSERT INTO notifications (user_id, type, title, body, data, dedupe_key)
+       SELECT backer_id, ?, ?, ?, jsonb_build_object('campaign_id', ?::uuid), ? || ':' || backer_id::text
+       FROM backers
+       ON CONFLICT (dedupe_key) DO NOTHING
+       RETURNING *
+     ), pushed AS (${PUSH_OUTBOX_INSERT} RETURNING 1)
+     SELECT count(*)::int AS inserted FROM n`,
+    [input.campaignId, [...input.pledgeStatuses], input.type, input.title, input.body ?? '', input.campaignId, input.dedupePrefix],
+  );
+  return result.rows[0]?.inserted ?? 0;
 }
 
-/** Queues an HMAC-signed webhook to the campaign owner's URL, when one is configured. */
+/**
+ * Queues a signed webhook to the campaign owner's URL, when one is configured. Only the campaign id goes into
+ * the outbox: URL and secret are read at delivery time, so a rotated secret applies to pending deliveries
+ * and the secret is never copied around. `event_id` is fixed here and sent on every attempt, so receivers
+ * can drop duplicates. Returns true when a delivery was queued.
+ */
 export async function enqueueCreatorWebhook(
-  _db: Knex | Knex.Transaction,
-  _input: { campaignId: string; event: string; data: Record<string, unknown>; dedupeKey: string },
-): Promise<void> {
-  // STUB
+  db: Knex | Knex.Transaction,
+  input: { campaignId: string; event: string; data: Record<string, unknown>; dedupeKey: string },
+): Promise<boolean> {
+  const result = await db.raw(
+    `INSERT INTO outbox (topic, dedupe_key, payload)
+     SELECT 'creator_webhook', ?, jsonb_build_object(
+       'campaign_id', c.id, 'event', ?::text, 'data', ?::jsonb, 'event_id', 'evt_' || replace(gen_random_uuid()::text, '-', ''))
+     FROM campaigns c
+     WHERE c.id = ? AND c.webhook_url IS NOT NULL
+     ON CONFLICT (dedupe_key) DO NOTHING`,
+    [outboxKeyForWebhook(input.dedupeKey), input.event, JSON.stringify(input.data), input.campaignId],
+  );
+  return (result.rowCount ?? 0) > 0;
 }
