@@ -2,6 +2,7 @@ import jwt from 'jsonwebtoken';
 import { randomUUID } from 'node:crypto';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../../src/accounts/tokens';
 import { createTestContext, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
+import { expectProblem } from '../helpers/problems';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -13,12 +14,6 @@ afterAll(() => ctx.close());
 
 function register(body: Record<string, unknown>, c: TestContext = ctx) {
   return c.http.post('/v1/auth/register').send({ password: PASSWORD, name: 'Ada', ...body });
-}
-
-function expectProblem(res: { status: number; headers: Record<string, string>; body: Record<string, unknown> }, status: number, code: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ status, code });
 }
 
 describe('register, login, me', () => {

@@ -1,6 +1,6 @@
+import { registerAccount, TEST_PASSWORD } from '../helpers/api';
 import { createTestContext, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
 
-const PASSWORD = 'correct horse battery staple';
 const MAX_FAILURES = 3;
 const MAX_PER_IP = 5;
 const WINDOW = 60;
@@ -25,12 +25,8 @@ afterAll(() => ctx.close());
 const login = (email: string, password: string, ip: string) =>
   ctx.http.post('/v1/auth/login').set('X-Forwarded-For', ip).send({ email, password });
 
-async function newAccount(): Promise<string> {
-  const email = uniqueEmail();
-  const res = await ctx.http.post('/v1/auth/register').send({ email, password: PASSWORD, name: 'Rate Limited' });
-  expect(res.status).toBe(201);
-  return email;
-}
+/** A fresh account's email; its password is TEST_PASSWORD. */
+const newAccount = async (): Promise<string> => (await registerAccount(ctx.http, { name: 'Rate Limited' })).email;
 
 function expect429(res: { status: number; headers: Record<string, string>; body: Record<string, unknown> }) {
   expect(res.status).toBe(429);
@@ -47,23 +43,23 @@ describe('login rate limiting per account', () => {
   it(`locks an account after ${MAX_FAILURES} failures, even for the right password and from other addresses`, async () => {
     const email = await newAccount();
     for (let i = 0; i < MAX_FAILURES; i++) expect((await login(email, 'wrong password', freshIp())).status).toBe(401);
-    expect429(await login(email, PASSWORD, freshIp()));
-    expect429(await login(email.toUpperCase(), PASSWORD, freshIp()));
+    expect429(await login(email, TEST_PASSWORD, freshIp()));
+    expect429(await login(email.toUpperCase(), TEST_PASSWORD, freshIp()));
   });
 
   it('leaves other accounts alone', async () => {
     const locked = await newAccount();
     const other = await newAccount();
     for (let i = 0; i < MAX_FAILURES; i++) await login(locked, 'wrong password', freshIp());
-    expect429(await login(locked, PASSWORD, freshIp()));
-    expect((await login(other, PASSWORD, freshIp())).status).toBe(200);
+    expect429(await login(locked, TEST_PASSWORD, freshIp()));
+    expect((await login(other, TEST_PASSWORD, freshIp())).status).toBe(200);
   });
 
   it('starts counting again after a successful login', async () => {
     const email = await newAccount();
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < MAX_FAILURES - 1; i++) expect((await login(email, 'wrong password', freshIp())).status).toBe(401);
-      expect((await login(email, PASSWORD, freshIp())).status).toBe(200);
+      expect((await login(email, TEST_PASSWORD, freshIp())).status).toBe(200);
     }
   });
 
@@ -88,10 +84,10 @@ describe('login rate limiting per IP', () => {
     const ip = freshIp();
     for (let i = 0; i < MAX_PER_IP - 1; i++) expect((await login(uniqueEmail('spray'), 'guess', ip)).status).toBe(401);
     // Successful logins count too: the limit is on attempts, not only failures.
-    expect((await login(email, PASSWORD, ip)).status).toBe(200);
-    expect429(await login(email, PASSWORD, ip));
+    expect((await login(email, TEST_PASSWORD, ip)).status).toBe(200);
+    expect429(await login(email, TEST_PASSWORD, ip));
     expect429(await login(uniqueEmail('spray'), 'guess', ip));
-    expect((await login(email, PASSWORD, freshIp())).status).toBe(200);
+    expect((await login(email, TEST_PASSWORD, freshIp())).status).toBe(200);
   });
 
   it('keys on the client address from X-Forwarded-For when TRUST_PROXY is set', async () => {

@@ -1,27 +1,22 @@
 import { randomUUID } from 'node:crypto';
+import { registerAccount } from '../helpers/api';
 import { createTestContext, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
+import { expectProblem } from '../helpers/problems';
 
 /**
  * Campaign CRUD over HTTP: validation, drafts, listing with filters and search, the detail shape. The
  * lifecycle (launch, timers, cancel, deadline Updates) is in lifecycle.test.ts, with a worker.
  */
 
-const PASSWORD = 'correct horse battery staple';
 const operatorEmail = uniqueEmail('operator');
 let ctx: TestContext;
 let operator: { id: string; token: string };
 
 beforeAll(async () => {
   ctx = createTestContext(testConfig({ OPERATOR_EMAILS: operatorEmail }));
-  operator = await register('backer', operatorEmail);
+  operator = await registerAccount(ctx.http, { role: 'backer', email: operatorEmail });
 });
 afterAll(() => ctx.close());
-
-async function register(role: 'creator' | 'backer', email = uniqueEmail(role)) {
-  const res = await ctx.http.post('/v1/auth/register').send({ email, password: PASSWORD, name: `A ${role}`, role });
-  expect(res.status).toBe(201);
-  return { id: res.body.user.id as string, token: res.body.token as string };
-}
 
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
 
@@ -43,18 +38,13 @@ async function create(token: string, overrides: Record<string, unknown> = {}) {
   return res.body as Record<string, any>;
 }
 
-function expectProblem(res: { status: number; headers: Record<string, string>; body: Record<string, unknown> }, status: number, code: string) {
-  expect({ status: res.status, code: res.body.code }).toEqual({ status, code });
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-}
-
 /** Makes a draft public without a workflow: listing and detail only read the row. */
 const publish = (id: string, status = 'live') => ctx.deps.db('campaigns').where({ id }).update({ status, launched_at: ctx.deps.db.fn.now() });
 
 describe('POST /v1/campaigns', () => {
   let creator: { id: string; token: string };
   beforeAll(async () => {
-    creator = await register('creator');
+    creator = await registerAccount(ctx.http, { role: 'creator' });
   });
 
   it('creates a draft with reward tiers and returns the full campaign', async () => {
@@ -159,7 +149,7 @@ describe('POST /v1/campaigns', () => {
   });
 
   it('is for creators (and operators) only', async () => {
-    const backer = await register('backer');
+    const backer = await registerAccount(ctx.http, { role: 'backer' });
     expectProblem(await ctx.http.post('/v1/campaigns').set('Authorization', `Bearer ${backer.token}`).send(campaignBody()), 403, 'forbidden');
     expectProblem(await ctx.http.post('/v1/campaigns').send(campaignBody()), 401, 'unauthorized');
     const res = await ctx.http.post('/v1/campaigns').set('Authorization', `Bearer ${operator.token}`).send(campaignBody());
@@ -169,8 +159,8 @@ describe('POST /v1/campaigns', () => {
 
 describe('GET /v1/campaigns/{id}', () => {
   it('shows a draft only to its owner and operators', async () => {
-    const owner = await register('creator');
-    const other = await register('creator');
+    const owner = await registerAccount(ctx.http, { role: 'creator' });
+    const other = await registerAccount(ctx.http, { role: 'creator' });
     const draft = await create(owner.token);
     expect((await ctx.http.get(`/v1/campaigns/${draft.id}`).set('Authorization', `Bearer ${owner.token}`)).status).toBe(200);
     expect((await ctx.http.get(`/v1/campaigns/${draft.id}`).set('Authorization', `Bearer ${operator.token}`)).status).toBe(200);
@@ -186,7 +176,7 @@ describe('GET /v1/campaigns/{id}', () => {
   });
 
   it('reports live totals, percent funded and each tier\'s remaining slots', async () => {
-    const owner = await register('creator');
+    const owner = await registerAccount(ctx.http, { role: 'creator' });
     const c = await create(owner.token, {
       goal_cents: 80_000,
       reward_tiers: [
@@ -218,7 +208,7 @@ describe('GET /v1/campaigns', () => {
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
-    owner = await register('creator');
+    owner = await registerAccount(ctx.http, { role: 'creator' });
     const specs: [string, Record<string, unknown>, string | null][] = [
       ['kiln', { title: `Solar kiln ${tag}`, category: 'community', starts_at: inSeconds(2 * 86_400) }, 'scheduled'],
       ['bike', { title: `Cargo bikes ${tag}`, description: 'Electric cargo bikes for deliveries', category: 'business' }, 'live'],
@@ -271,7 +261,7 @@ describe('GET /v1/campaigns', () => {
   it('lists drafts only with status=draft and only the caller\'s own', async () => {
     const mine = await list(`q=${tag}&status=draft`, owner.token);
     expect(titles(mine)).toEqual(['draft']);
-    const stranger = await register('creator');
+    const stranger = await registerAccount(ctx.http, { role: 'creator' });
     expect(titles(await list(`q=${tag}&status=draft`, stranger.token))).toEqual([]);
     expectProblem(await list(`q=${tag}&status=draft`), 401, 'unauthorized');
   });
@@ -342,8 +332,8 @@ describe('GET /v1/campaigns', () => {
 
 describe('drafts: cancel and deadline without a workflow', () => {
   it('cancels a draft straight to settled (outcome cancelled), owner or operator only', async () => {
-    const owner = await register('creator');
-    const other = await register('creator');
+    const owner = await registerAccount(ctx.http, { role: 'creator' });
+    const other = await registerAccount(ctx.http, { role: 'creator' });
     const c = await create(owner.token);
     expectProblem(await ctx.http.post(`/v1/campaigns/${c.id}/cancel`).set('Authorization', `Bearer ${other.token}`), 404, 'not_found');
     const res = await ctx.http.post(`/v1/campaigns/${c.id}/cancel`).set('Authorization', `Bearer ${owner.token}`);
@@ -354,7 +344,7 @@ describe('drafts: cancel and deadline without a workflow', () => {
   });
 
   it('moves a draft\'s deadline later, never earlier or into the past', async () => {
-    const owner = await register('creator');
+    const owner = await registerAccount(ctx.http, { role: 'creator' });
     const c = await create(owner.token, { ends_at: inSeconds(10 * 86_400) });
     const later = inSeconds(12 * 86_400);
     const res = await ctx.http.post(`/v1/campaigns/${c.id}/deadline`).set('Authorization', `Bearer ${owner.token}`).send({ ends_at: later });
@@ -381,8 +371,8 @@ describe('drafts: cancel and deadline without a workflow', () => {
 
 describe('launch refusals (no workflow started)', () => {
   it('refuses a launch by anyone but the owner or an operator with 403', async () => {
-    const owner = await register('creator');
-    const other = await register('creator');
+    const owner = await registerAccount(ctx.http, { role: 'creator' });
+    const other = await registerAccount(ctx.http, { role: 'creator' });
     const c = await create(owner.token);
     expectProblem(await ctx.http.post(`/v1/campaigns/${c.id}/launch`).set('Authorization', `Bearer ${other.token}`), 403, 'forbidden');
     expectProblem(await ctx.http.post(`/v1/campaigns/${c.id}/launch`), 401, 'unauthorized');
@@ -394,11 +384,9 @@ describe('launch refusals (no workflow started)', () => {
     // Temporal is reachable but the namespace is not there: the start fails after the row was updated.
     const broken = createTestContext(testConfig({ TEMPORAL_NAMESPACE: `missing-${randomUUID()}` }));
     try {
-      const reg = await broken.http
-        .post('/v1/auth/register')
-        .send({ email: uniqueEmail('creator'), password: PASSWORD, name: 'C', role: 'creator' });
-      const res = await broken.http.post('/v1/campaigns').set('Authorization', `Bearer ${reg.body.token}`).send(campaignBody());
-      const launch = await broken.http.post(`/v1/campaigns/${res.body.id}/launch`).set('Authorization', `Bearer ${reg.body.token}`);
+      const reg = await registerAccount(broken.http, { role: 'creator' });
+      const res = await broken.http.post('/v1/campaigns').set('Authorization', reg.auth).send(campaignBody());
+      const launch = await broken.http.post(`/v1/campaigns/${res.body.id}/launch`).set('Authorization', reg.auth);
       expectProblem(launch, 503, 'temporal_unavailable');
       expect(await ctx.deps.db('campaigns').where({ id: res.body.id }).first('status', 'launched_at')).toEqual({ status: 'draft', launched_at: null });
     } finally {
@@ -407,7 +395,7 @@ describe('launch refusals (no workflow started)', () => {
   });
 
   it('refuses to launch a draft whose deadline has passed with 422 campaign_ended', async () => {
-    const owner = await register('creator');
+    const owner = await registerAccount(ctx.http, { role: 'creator' });
     const c = await create(owner.token);
     await ctx.deps.db('campaigns').where({ id: c.id }).update({ ends_at: new Date(Date.now() - 1_000) });
     expectProblem(await ctx.http.post(`/v1/campaigns/${c.id}/launch`).set('Authorization', `Bearer ${owner.token}`), 422, 'campaign_ended');

@@ -4,7 +4,10 @@ import { applyTotalsDelta } from '../../src/campaigns/liveTotals';
 import { campaignSummary } from '../../src/domain/campaigns';
 import { CampaignId, CampaignStatus } from '../../src/temporal/searchAttributes';
 import { lifecycleStateQuery, type campaignLifecycle, type LifecycleState } from '../../src/workflows/campaignLifecycle';
+import { registerAccount } from '../helpers/api';
 import { createTestContext, startTestWorker, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
+import { expectProblem } from '../helpers/problems';
+import { eventually } from '../helpers/wait';
 
 /**
  * The campaign lifecycle workflow `campaign:<id>` driven over HTTP with a real worker, every timer in
@@ -12,7 +15,6 @@ import { createTestContext, startTestWorker, testConfig, uniqueEmail, type TestC
  * No pledge API is involved: the totals the decision reads are set on the row, as the pledge flow would.
  */
 
-const PASSWORD = 'correct horse battery staple';
 const operatorEmail = uniqueEmail('operator');
 type Account = { id: string; token: string };
 
@@ -22,18 +24,12 @@ let owner: Account;
 let stranger: Account;
 let operator: Account;
 
-async function register(role: 'creator' | 'backer', email = uniqueEmail(role)): Promise<Account> {
-  const res = await ctx.http.post('/v1/auth/register').send({ email, password: PASSWORD, name: `A ${role}`, role });
-  expect(res.status).toBe(201);
-  return { id: res.body.user.id, token: res.body.token };
-}
-
 beforeAll(async () => {
   ctx = createTestContext(testConfig({ OPERATOR_EMAILS: operatorEmail }));
   worker = await startTestWorker(ctx.deps);
-  owner = await register('creator');
-  stranger = await register('creator');
-  operator = await register('backer', operatorEmail);
+  owner = await registerAccount(ctx.http, { role: 'creator' });
+  stranger = await registerAccount(ctx.http, { role: 'creator' });
+  operator = await registerAccount(ctx.http, { role: 'backer', email: operatorEmail });
 });
 afterAll(async () => {
   await worker?.stop();
@@ -69,30 +65,14 @@ async function handle(id: string): Promise<WorkflowHandle<typeof campaignLifecyc
 }
 const lifecycleState = async (id: string): Promise<LifecycleState> => (await handle(id)).query(lifecycleStateQuery);
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+/** Workflow state, visibility and rows settle on worker timers: check every 150 ms, for up to 30 s. */
+const waitFor = <T>(what: string, probe: () => Promise<T>) => eventually(probe, 30_000, what, 150);
 
 const statusIs = (id: string, ...statuses: string[]) =>
   waitFor(`campaign ${id} to be ${statuses.join('|')}`, async () => {
     const r = await row(id);
     return statuses.includes(r.status) ? r : undefined;
   });
-
-function expectProblem(res: { status: number; body: Record<string, unknown> }, status: number, code: string) {
-  expect({ status: res.status, code: res.body.code }).toEqual({ status, code });
-}
 
 describe('launch', () => {
   it('goes scheduled, then live by itself at starts_at, then fails at the deadline with the goal missed, then settles', async () => {

@@ -1,6 +1,7 @@
 import { applyTotalsDelta, LIVE_TOTALS_TTL_SECONDS, liveTotalsKey, readTotals } from '../../src/campaigns/liveTotals';
 import type { RedisClient } from '../../src/infra/redis';
-import { createTestContext, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
+import { createTestContext, testConfig, type TestContext } from '../helpers/context';
+import { campaignTotals, makeCampaign, makeUser } from '../helpers/fixtures';
 
 /**
  * The Redis counters behind a campaign's live totals: a cache of the Postgres totals that pledges keep warm
@@ -12,30 +13,12 @@ let ownerId: string;
 
 beforeAll(async () => {
   ctx = createTestContext(testConfig());
-  const reg = await ctx.http
-    .post('/v1/auth/register')
-    .send({ email: uniqueEmail('creator'), password: 'correct horse battery staple', name: 'C', role: 'creator' });
-  ownerId = reg.body.user.id;
+  ownerId = (await makeUser(ctx.deps, { role: 'creator' })).id;
 });
 afterAll(() => ctx.close());
 
-async function campaignWith(pledgedCents: number, backerCount: number): Promise<string> {
-  const [row] = await ctx.deps
-    .db('campaigns')
-    .insert({
-      owner_id: ownerId,
-      title: 'Counters',
-      category: 'other',
-      goal_cents: 100_000,
-      currency: 'USD',
-      status: 'live',
-      ends_at: new Date(Date.now() + 86_400_000),
-      pledged_cents: pledgedCents,
-      backer_count: backerCount,
-    })
-    .returning('id');
-  return row.id as string;
-}
+const campaignWith = async (pledgedCents: number, backerCount: number): Promise<string> =>
+  (await makeCampaign(ctx.deps, { ownerId, title: 'Counters', pledgedCents, backerCount })).id;
 
 /** What a pledge does: move the Postgres totals in its transaction, then the Redis counters after commit. */
 async function pledge(campaignId: string, cents: number, backers: number) {
@@ -45,11 +28,6 @@ async function pledge(campaignId: string, cents: number, backers: number) {
     .update({ pledged_cents: ctx.deps.db.raw('pledged_cents + ?', [cents]), backer_count: ctx.deps.db.raw('backer_count + ?', [backers]) });
   await applyTotalsDelta(ctx.deps.redis, campaignId, { pledgedCents: cents, backerCount: backers });
 }
-
-const postgresTotals = async (id: string) => {
-  const row = await ctx.deps.db('campaigns').where({ id }).first('pledged_cents', 'backer_count');
-  return { pledged_cents: row.pledged_cents, backer_count: row.backer_count };
-};
 
 it('rebuilds missing counters from Postgres, with a bounded TTL', async () => {
   const id = await campaignWith(12_345, 3);
@@ -95,11 +73,11 @@ it('after the counters are lost (key deleted), the next read equals Postgres aga
   await ctx.deps.redis.del(liveTotalsKey(id));
   // Pledges made while the counters are missing are not lost: Postgres has them.
   await pledge(id, 500, 1);
-  expect(await readTotals(ctx.deps, id)).toEqual(await postgresTotals(id));
+  expect(await readTotals(ctx.deps, id)).toEqual(await campaignTotals(ctx.deps, id));
   expect(await readTotals(ctx.deps, id)).toEqual({ pledged_cents: 10_500, backer_count: 3 });
   await pledge(id, 1_500, 1);
   expect(await readTotals(ctx.deps, id)).toEqual({ pledged_cents: 12_000, backer_count: 4 });
-  expect(await readTotals(ctx.deps, id)).toEqual(await postgresTotals(id));
+  expect(await readTotals(ctx.deps, id)).toEqual(await campaignTotals(ctx.deps, id));
 });
 
 it('after Redis loses every counter (as after FLUSHDB or a restart), each campaign reads its Postgres totals', async () => {
@@ -110,7 +88,7 @@ it('after Redis loses every counter (as after FLUSHDB or a restart), each campai
   await ctx.deps.redis.del(...ids.map(liveTotalsKey));
   // Pledges keep arriving while the cache is empty.
   await pledge(ids[0]!, 50, 1);
-  for (const id of ids) expect(await readTotals(ctx.deps, id)).toEqual(await postgresTotals(id));
+  for (const id of ids) expect(await readTotals(ctx.deps, id)).toEqual(await campaignTotals(ctx.deps, id));
   expect(await readTotals(ctx.deps, ids[0]!)).toEqual({ pledged_cents: 1_150, backer_count: 3 });
   expect(await readTotals(ctx.deps, ids[2]!)).toEqual({ pledged_cents: 1_300, backer_count: 4 });
 });

@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { ledgerSummary } from '../../src/campaigns/ledger';
-import { createTestContext, startTestWorker, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
-import { connectSse, eventually, listen, type SseClient } from '../notifications/fixtures';
+import { postPledge, registerAccount, type RegisteredAccount } from '../helpers/api';
+import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
+import { gatewayIntents } from '../helpers/fixtures';
+import { listen } from '../helpers/server';
+import { connectSse, type SseClient } from '../helpers/sse';
+import { eventually } from '../helpers/wait';
 
 /**
  * The whole crowdfunding flow over HTTP against a real worker: create → launch → pledges → deadline →
@@ -9,22 +13,10 @@ import { connectSse, eventually, listen, type SseClient } from '../notifications
  * off-session), a missed goal and flexible funding. Money is checked in the simulated gateway's own
  * records and in the ledger, not only in our pledge rows.
  */
-const PASSWORD = 'correct horse battery staple';
-
-interface Account {
-  id: string;
-  auth: string;
-}
-
-async function register(ctx: TestContext, role: 'creator' | 'backer'): Promise<Account> {
-  const res = await ctx.http.post('/v1/auth/register').send({ email: uniqueEmail(role), password: PASSWORD, name: `A ${role}`, role });
-  expect(res.status).toBe(201);
-  return { id: res.body.user.id, auth: `Bearer ${res.body.token}` };
-}
 
 async function createCampaign(
   ctx: TestContext,
-  creator: Account,
+  creator: RegisteredAccount,
   opts: { goalCents: number; endsInSeconds: number; fundingModel?: 'all_or_nothing' | 'flexible'; tierQuantity?: number },
 ) {
   const res = await ctx.http
@@ -48,10 +40,6 @@ async function createCampaign(
   return { id: res.body.id as string, tierId: res.body.reward_tiers[0].id as string };
 }
 
-function pledge(ctx: TestContext, campaignId: string, backer: Account, body: Record<string, unknown>, key = randomUUID()) {
-  return ctx.http.post(`/v1/campaigns/${campaignId}/pledges`).set('Authorization', backer.auth).set('Idempotency-Key', key).send(body);
-}
-
 async function waitForStatus(ctx: TestContext, campaignId: string, status: string, timeoutMs = 45_000) {
   return eventually(
     async () => {
@@ -61,13 +49,6 @@ async function waitForStatus(ctx: TestContext, campaignId: string, status: strin
     timeoutMs,
     `campaign ${status}`,
   );
-}
-
-/** The gateway's intents for a pledge (its own table, keyed by our business key in metadata). */
-async function gatewayIntents(ctx: TestContext, pledgeId: string) {
-  return (await ctx.deps.db('sim_payment_intents')
-    .whereRaw("metadata->>'business_key' LIKE ?", [`pledge:${pledgeId}:%`])
-    .select('status', 'capture_method', 'amount_cents', 'captured_cents')) as Array<{ status: string; capture_method: string; amount_cents: number; captured_cents: number }>;
 }
 
 describe.each([
@@ -94,8 +75,8 @@ describe.each([
   });
 
   it('collects every active pledge exactly once and settles, with totals matching the ledger', async () => {
-    const creator = await register(ctx, 'creator');
-    const backers = await Promise.all(Array.from({ length: 5 }, () => register(ctx, 'backer')));
+    const creator = await registerAccount(ctx.http, { role: 'creator' });
+    const backers = await Promise.all(Array.from({ length: 5 }, () => registerAccount(ctx.http, { role: 'backer' })));
     const campaign = await createCampaign(ctx, creator, { goalCents: 5_000, endsInSeconds: 10 });
 
     sse = await connectSse(`${server.url}/v1/campaigns/${campaign.id}/events`);
@@ -105,21 +86,21 @@ describe.each([
     const firstKey = randomUUID();
     const accepted = [];
     for (const [i, backer] of backers.slice(0, 3).entries()) {
-      const res = await pledge(ctx, campaign.id, backer, ok, i === 0 ? firstKey : undefined);
+      const res = await postPledge(ctx.http, campaign.id, backer, ok, i === 0 ? firstKey : undefined);
       expect(res.status).toBe(201);
       expect(res.body).toMatchObject({ status: 'active', payment_mode: mode, amount_cents: 2_000 });
       accepted.push(res.body.id as string);
     }
     // A retry of the first request (same key, same body) replays the first answer and pledges nothing new.
-    const replay = await pledge(ctx, campaign.id, backers[0]!, ok, firstKey);
+    const replay = await postPledge(ctx.http, campaign.id, backers[0]!, ok, firstKey);
     expect(replay.status).toBe(201);
     expect(replay.body.id).toBe(accepted[0]);
 
-    const declined = await pledge(ctx, campaign.id, backers[3]!, { ...ok, payment_method: 'pm_card_chargeDeclined' });
+    const declined = await postPledge(ctx.http, campaign.id, backers[3]!, { ...ok, payment_method: 'pm_card_chargeDeclined' });
     expect(declined.status).toBe(402);
     expect(declined.body.code).toBe('payment_declined');
 
-    const needsAction = await pledge(ctx, campaign.id, backers[4]!, { ...ok, payment_method: 'pm_card_authenticationRequired' });
+    const needsAction = await postPledge(ctx.http, campaign.id, backers[4]!, { ...ok, payment_method: 'pm_card_authenticationRequired' });
     expect(needsAction.status).toBe(402);
     expect(needsAction.body.code).toBe('requires_action');
     expect(needsAction.body.next_action.client_secret).toEqual(expect.any(String));
@@ -142,7 +123,7 @@ describe.each([
     for (const id of accepted) {
       const p = await ctx.http.get(`/v1/pledges/${id}`).set('Authorization', creator.auth);
       expect(p.body.status).toBe('collected');
-      const intents = await gatewayIntents(ctx, id);
+      const intents = await gatewayIntents(ctx.deps, id);
       const taken = intents.filter((i) => i.status === 'succeeded');
       // Exactly one money movement per pledge at the provider, for the pledged amount.
       expect(taken).toHaveLength(1);
@@ -182,12 +163,12 @@ describe('campaign outcomes', () => {
   });
 
   it('voids every hold and captures nothing when an all-or-nothing goal is missed', async () => {
-    const creator = await register(ctx, 'creator');
-    const backers = await Promise.all([register(ctx, 'backer'), register(ctx, 'backer')]);
+    const creator = await registerAccount(ctx.http, { role: 'creator' });
+    const backers = await Promise.all([registerAccount(ctx.http, { role: 'backer' }), registerAccount(ctx.http, { role: 'backer' })]);
     const campaign = await createCampaign(ctx, creator, { goalCents: 100_000, endsInSeconds: 6 });
     const ids = [];
     for (const backer of backers) {
-      const res = await pledge(ctx, campaign.id, backer, { amount_cents: 1_500, payment_method: 'pm_card_visa' });
+      const res = await postPledge(ctx.http, campaign.id, backer, { amount_cents: 1_500, payment_method: 'pm_card_visa' });
       expect(res.status).toBe(201);
       ids.push(res.body.id as string);
     }
@@ -196,7 +177,7 @@ describe('campaign outcomes', () => {
     expect(settled.collected_cents).toBe(0);
     for (const id of ids) {
       expect((await ctx.deps.db('pledges').where({ id }).first('status')).status).toBe('voided');
-      const intents = await gatewayIntents(ctx, id);
+      const intents = await gatewayIntents(ctx.deps, id);
       expect(intents).toHaveLength(1);
       expect(intents[0]).toMatchObject({ status: 'canceled', captured_cents: 0 });
     }
@@ -209,15 +190,15 @@ describe('campaign outcomes', () => {
   });
 
   it('collects a flexible campaign below its goal anyway', async () => {
-    const creator = await register(ctx, 'creator');
-    const backer = await register(ctx, 'backer');
+    const creator = await registerAccount(ctx.http, { role: 'creator' });
+    const backer = await registerAccount(ctx.http, { role: 'backer' });
     const campaign = await createCampaign(ctx, creator, { goalCents: 100_000, endsInSeconds: 5, fundingModel: 'flexible' });
-    const res = await pledge(ctx, campaign.id, backer, { amount_cents: 2_500, payment_method: 'pm_card_visa' });
+    const res = await postPledge(ctx.http, campaign.id, backer, { amount_cents: 2_500, payment_method: 'pm_card_visa' });
     expect(res.status).toBe(201);
     const settled = await waitForStatus(ctx, campaign.id, 'settled');
     expect(settled.outcome).toBe('succeeded');
     expect(settled.collected_cents).toBe(2_500);
-    const intents = await gatewayIntents(ctx, res.body.id);
+    const intents = await gatewayIntents(ctx.deps, res.body.id);
     expect(intents.filter((i) => i.status === 'succeeded')).toHaveLength(1);
   });
 });

@@ -1,4 +1,3 @@
-import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import { pinoHttp } from 'pino-http';
@@ -10,7 +9,10 @@ import { Api, type HandlerResult } from '../../src/api/http/api';
 import { problems } from '../../src/api/http/problem';
 import { PostgresIdempotencyGuard, purgeExpiredIdempotencyKeys } from '../../src/api/idempotency';
 import { createAuthenticator } from '../../src/accounts/tokens';
-import { closeDeps, createTestDeps, testConfig, uniqueEmail } from '../helpers/context';
+import { registerAccount } from '../helpers/api';
+import { closeDeps, createTestDeps, testConfig } from '../helpers/context';
+import { listen } from '../helpers/server';
+import { eventually } from '../helpers/wait';
 import type { AppDeps } from '../../src/api/deps';
 
 /**
@@ -18,7 +20,7 @@ import type { AppDeps } from '../../src/api/deps';
  * their executions, can be slowed down, and can fail on demand.
  */
 let deps: AppDeps;
-let server: http.Server;
+let server: Awaited<ReturnType<typeof listen>>;
 let request: supertest.Agent;
 const executions = new Map<string, number>();
 let flakyMode: 'fail' | 'throw' | 'ok' = 'ok';
@@ -29,13 +31,7 @@ const ran = (route: string) => executions.get(route) ?? 0;
 const count = (route: string) => executions.set(route, ran(route) + 1);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Waits for a condition instead of guessing a delay, so the concurrency tests hold on a loaded machine. */
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await sleep(5);
-  }
-}
+const until = (condition: () => boolean) => eventually(condition, 10_000, 'condition', 5);
 
 function buildApp(): express.Express {
   const app = express();
@@ -87,12 +83,11 @@ function buildApp(): express.Express {
 
 beforeAll(async () => {
   deps = createTestDeps(testConfig());
-  server = http.createServer(buildApp());
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  request = supertest.agent(server);
+  server = await listen(buildApp());
+  request = supertest.agent(server.url);
 });
 afterAll(async () => {
-  await new Promise((r) => server.close(r));
+  await server?.close();
   await closeDeps(deps);
 });
 
@@ -103,13 +98,7 @@ const post = (path: string, key: string | undefined, body: object, token?: strin
   return req.send(body);
 };
 
-async function userToken(): Promise<{ id: string; token: string }> {
-  const res = await supertest(createApp(deps))
-    .post('/v1/auth/register')
-    .send({ email: uniqueEmail(), password: 'correct horse battery staple', name: 'Idem' });
-  expect(res.status).toBe(201);
-  return { id: res.body.user.id, token: res.body.token };
-}
+const userToken = () => registerAccount(supertest(createApp(deps)), { name: 'Idem' });
 
 describe('Idempotency-Key', () => {
   it('replays the first response (same status, body and headers) without running the handler again', async () => {

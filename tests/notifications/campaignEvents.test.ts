@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { campaignEventsChannel, publishCampaignEvent, type CampaignEvent } from '../../src/campaigns/events';
 import { pushHub } from '../../src/notifications/push';
 import { createTestContext, testConfig, type TestContext } from '../helpers/context';
-import { connectSse, createCampaign, createUser, eventually, listen, type SseClient } from './fixtures';
+import { makeCampaign } from '../helpers/fixtures';
+import { listen } from '../helpers/server';
+import { connectSse, type SseClient } from '../helpers/sse';
+import { eventually } from '../helpers/wait';
 
 /**
  * GET /v1/campaigns/{id}/events across two API replicas (two apps with their own Redis connections and
@@ -40,8 +43,7 @@ async function connect(campaignId: string, headers: Record<string, string> = {})
 const progress = (pledged: number, backers: number): CampaignEvent => ({ type: 'progress', pledged_cents: pledged, backer_count: backers, percent_funded: Math.floor(pledged / 1000) });
 
 async function liveCampaign(extra: { pledgedCents?: number; backerCount?: number; status?: string } = {}): Promise<string> {
-  const owner = await createUser(a.deps.db, 'creator');
-  return createCampaign(a.deps.db, { ownerId: owner, goalCents: 100_000, ...extra });
+  return (await makeCampaign(a.deps, { goalCents: 100_000, ...extra })).id;
 }
 
 describe('campaign event stream', () => {

@@ -6,7 +6,10 @@ import { enqueueCampaignEvent } from '../../src/campaigns/events';
 import { createDb } from '../../src/infra/db';
 import { verifyWebhookSignature } from '../../src/notifications/webhookSignature';
 import { createTestContext, testConfig, type TestContext } from '../helpers/context';
-import { connectSse, createCampaign, createUser, eventually, listen, tokenFor, type SseClient } from './fixtures';
+import { makeCampaign, makeUser } from '../helpers/fixtures';
+import { listen } from '../helpers/server';
+import { connectSse, type SseClient } from '../helpers/sse';
+import { eventually } from '../helpers/wait';
 
 /**
  * The outbox dispatcher: pushes reach SSE clients, creator webhooks arrive signed, failures are retried
@@ -69,8 +72,7 @@ function start(options: Parameters<typeof startOutboxDispatcher>[1] = {}): Outbo
 }
 
 async function campaignWithHook(url: string): Promise<string> {
-  const owner = await createUser(ctx.deps.db, 'creator');
-  return createCampaign(ctx.deps.db, { ownerId: owner, webhookUrl: `${url}/hooks`, webhookSecret: SECRET });
+  return (await makeCampaign(ctx.deps, { webhookUrl: `${url}/hooks`, webhookSecret: SECRET })).id;
 }
 
 const outboxRow = (key: string) => ctx.deps.db('outbox').where({ dedupe_key: `webhook:${key}` }).first();
@@ -79,9 +81,9 @@ describe('notification pushes', () => {
   it('delivers a new notification to the user\'s SSE stream on /v1/me/notifications/stream', async () => {
     const server = await listen(ctx.app);
     servers.push(server);
-    const userId = await createUser(ctx.deps.db);
-    const other = await createUser(ctx.deps.db);
-    const client = await connectSse(`${server.url}/v1/me/notifications/stream`, { Authorization: `Bearer ${tokenFor(ctx.deps.config, userId)}` });
+    const { id: userId, auth } = await makeUser(ctx.deps);
+    const { id: other } = await makeUser(ctx.deps);
+    const client = await connectSse(`${server.url}/v1/me/notifications/stream`, { Authorization: auth });
     clients.push(client);
     expect(client.status).toBe(200);
     expect(client.headers['content-type']).toMatch(/^text\/event-stream/);
@@ -114,8 +116,8 @@ describe('notification pushes', () => {
   it('replays notifications missed while disconnected when the stream resumes with Last-Event-ID', async () => {
     const server = await listen(ctx.app);
     servers.push(server);
-    const userId = await createUser(ctx.deps.db);
-    const auth = { Authorization: `Bearer ${tokenFor(ctx.deps.config, userId)}` };
+    const { id: userId, auth: authorization } = await makeUser(ctx.deps);
+    const auth = { Authorization: authorization };
     const first = await connectSse(`${server.url}/v1/me/notifications/stream`, auth);
     clients.push(first);
     start();
@@ -285,8 +287,7 @@ describe('campaign events through the outbox', () => {
   it('publishes a queued campaign event once its transaction commits, to the campaign\'s SSE clients', async () => {
     const server = await listen(ctx.app);
     servers.push(server);
-    const owner = await createUser(ctx.deps.db, 'creator');
-    const campaignId = await createCampaign(ctx.deps.db, { ownerId: owner });
+    const { id: campaignId } = await makeCampaign(ctx.deps);
     const client = await connectSse(`${server.url}/v1/campaigns/${campaignId}/events`);
     clients.push(client);
     await client.waitForEvents(2);

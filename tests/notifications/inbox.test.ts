@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { notify } from '../../src/notifications/notify';
 import { createTestContext, testConfig, type TestContext } from '../helpers/context';
-import { createUser, tokenFor } from './fixtures';
+import { makeUser } from '../helpers/fixtures';
 
 /** GET /v1/me/notifications and POST /v1/me/notifications/{id}/read. */
 let ctx: TestContext;
@@ -11,7 +11,7 @@ beforeAll(() => {
 afterAll(() => ctx.close());
 
 async function userWithNotifications(count: number): Promise<{ userId: string; auth: string; keys: string[] }> {
-  const userId = await createUser(ctx.deps.db);
+  const { id: userId, auth } = await makeUser(ctx.deps);
   const keys: string[] = [];
   for (let i = 0; i < count; i++) {
     const key = `inbox:${randomUUID()}`;
@@ -19,7 +19,7 @@ async function userWithNotifications(count: number): Promise<{ userId: string; a
     // Several in one transaction share created_at (now() is the transaction's start): ties must page correctly.
     await notify(ctx.deps.db, { userId, type: 'pledge_received', title: `n${i}`, body: `body ${i}`, data: { i }, dedupeKey: key });
   }
-  return { userId, auth: `Bearer ${tokenFor(ctx.deps.config, userId)}`, keys };
+  return { userId, auth, keys };
 }
 
 describe('inbox', () => {
@@ -47,11 +47,10 @@ describe('inbox', () => {
   });
 
   it('pages through notifications that share a timestamp without skipping or repeating', async () => {
-    const userId = await createUser(ctx.deps.db);
+    const { id: userId, auth } = await makeUser(ctx.deps);
     await ctx.deps.db.transaction(async (trx) => {
       for (let i = 0; i < 7; i++) await notify(trx, { userId, type: 't', title: `same-${i}`, dedupeKey: `tie:${randomUUID()}` });
     });
-    const auth = `Bearer ${tokenFor(ctx.deps.config, userId)}`;
     const seen: string[] = [];
     let cursor: string | null = null;
     do {

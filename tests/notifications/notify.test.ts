@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { enqueueCreatorWebhook, notify, notifyBackers } from '../../src/notifications/notify';
+import type { AppDeps } from '../../src/api/deps';
 import { createTestContext, testConfig, type TestContext } from '../helpers/context';
-import { createCampaign, createPledges, createUser, createUsers } from './fixtures';
+import { makeCampaign, makeUser, makeUsers } from '../helpers/fixtures';
 
 /**
  * Writing notifications: the inbox row and its outbox row are written together, in the caller's
@@ -15,9 +16,23 @@ afterAll(() => ctx.close());
 
 const outboxRows = (key: string) => ctx.deps.db('outbox').where('dedupe_key', 'like', `%${key}%`);
 
+/** Bare pledge rows in the given statuses (no payments): all notifyBackers reads. */
+async function insertPledgeRows(deps: AppDeps, campaignId: string, pledges: { backerId: string; status: string }[]): Promise<void> {
+  const rows = pledges.map((p) => ({
+    campaign_id: campaignId,
+    backer_id: p.backerId,
+    amount_cents: 2_500,
+    currency: 'USD',
+    status: p.status,
+    payment_mode: 'save_card',
+    payment_method: 'pm_card_visa',
+  }));
+  for (let i = 0; i < rows.length; i += 1000) await deps.db('pledges').insert(rows.slice(i, i + 1000));
+}
+
 describe('notify', () => {
   it('is idempotent by dedupe key: twice gives one notification and one outbox push', async () => {
-    const userId = await createUser(ctx.deps.db);
+    const { id: userId } = await makeUser(ctx.deps);
     const dedupeKey = `pledge_received:${randomUUID()}`;
     const input = { userId, type: 'pledge_received', title: 'New pledge', body: '$25.00 from Ada', data: { amount_cents: 2500 }, dedupeKey };
 
@@ -47,7 +62,7 @@ describe('notify', () => {
   });
 
   it('writes nothing when the caller\'s transaction rolls back', async () => {
-    const userId = await createUser(ctx.deps.db);
+    const { id: userId } = await makeUser(ctx.deps);
     const dedupeKey = `rollback:${randomUUID()}`;
     await expect(
       ctx.deps.db.transaction(async (trx) => {
@@ -63,11 +78,10 @@ describe('notify', () => {
 describe('notifyBackers', () => {
   it('notifies 1,000 backers in one set-based call, once each, and only those in the given statuses', async () => {
     const { db } = ctx.deps;
-    const owner = await createUser(db, 'creator');
-    const campaignId = await createCampaign(db, { ownerId: owner });
-    const backers = await createUsers(db, 1_000);
-    const cancelledOnly = await createUsers(db, 50);
-    await createPledges(db, campaignId, [
+    const { id: campaignId } = await makeCampaign(ctx.deps);
+    const backers = await makeUsers(ctx.deps, 1_000);
+    const cancelledOnly = await makeUsers(ctx.deps, 50);
+    await insertPledgeRows(ctx.deps, campaignId, [
       ...backers.map((backerId) => ({ backerId, status: 'active' })),
       // a backer who cancelled and pledged again is one backer, notified once
       ...backers.slice(0, 100).map((backerId) => ({ backerId, status: 'cancelled' })),
@@ -94,8 +108,7 @@ describe('notifyBackers', () => {
   });
 
   it('returns 0 for a campaign without matching pledges', async () => {
-    const owner = await createUser(ctx.deps.db, 'creator');
-    const campaignId = await createCampaign(ctx.deps.db, { ownerId: owner });
+    const { id: campaignId } = await makeCampaign(ctx.deps);
     expect(await notifyBackers(ctx.deps.db, { campaignId, pledgeStatuses: ['active'], type: 'campaign_failed', title: 'x', dedupePrefix: `x:${campaignId}` })).toBe(0);
     expect(await notifyBackers(ctx.deps.db, { campaignId, pledgeStatuses: [], type: 'campaign_failed', title: 'x', dedupePrefix: `x:${campaignId}` })).toBe(0);
   });
@@ -104,9 +117,8 @@ describe('notifyBackers', () => {
 describe('enqueueCreatorWebhook', () => {
   it('queues a webhook only when the campaign has a URL, without copying the secret, once per dedupe key', async () => {
     const { db } = ctx.deps;
-    const owner = await createUser(db, 'creator');
-    const withHook = await createCampaign(db, { ownerId: owner, webhookUrl: 'http://127.0.0.1:1/hooks', webhookSecret: 'whsec_do_not_copy' });
-    const withoutHook = await createCampaign(db, { ownerId: owner });
+    const { id: withHook, ownerId } = await makeCampaign(ctx.deps, { webhookUrl: 'http://127.0.0.1:1/hooks', webhookSecret: 'whsec_do_not_copy' });
+    const { id: withoutHook } = await makeCampaign(ctx.deps, { ownerId });
     const key = `pledge_created:${randomUUID()}`;
     const input = { campaignId: withHook, event: 'pledge.created', data: { pledge_id: 'p1', amount_cents: 2500 }, dedupeKey: key };
 
@@ -123,8 +135,7 @@ describe('enqueueCreatorWebhook', () => {
 
   it('does not collide with an in-app notification that uses the same dedupe key', async () => {
     const { db } = ctx.deps;
-    const owner = await createUser(db, 'creator');
-    const campaignId = await createCampaign(db, { ownerId: owner, webhookUrl: 'http://127.0.0.1:1/hooks' });
+    const { id: campaignId, ownerId: owner } = await makeCampaign(ctx.deps, { webhookUrl: 'http://127.0.0.1:1/hooks' });
     const key = `pledge_received:${randomUUID()}`;
     await db.transaction(async (trx) => {
       expect(await notify(trx, { userId: owner, type: 'pledge_received', title: 'New pledge', dedupeKey: key })).toBe(true);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { registerAccount } from '../helpers/api';
 import { createTestContext, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
 
 /**
@@ -40,12 +41,9 @@ describe('bad input on every route', () => {
 
   beforeAll(async () => {
     ctx = createTestContext(testConfig({ OPERATOR_EMAILS: operatorEmail }));
-    const reg = await ctx.http
-      .post('/v1/auth/register')
-      .send({ email: operatorEmail, password: 'correct horse battery staple', name: 'Op' });
-    expect(reg.status).toBe(201);
-    expect(reg.body.user.role).toBe('operator');
-    token = reg.body.token;
+    const op = await registerAccount(ctx.http, { email: operatorEmail, name: 'Op' });
+    expect(op.role).toBe('operator');
+    token = op.token;
     const doc = (await ctx.http.get('/openapi.json')).body as { paths: Record<string, Record<string, Operation>> };
     operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, op]) => ({ method, path, op })),
@@ -59,7 +57,7 @@ describe('bad input on every route', () => {
       .set('Authorization', `Bearer ${token}`)
       .set('Idempotency-Key', randomUUID());
 
-  function expectProblem(res: import('supertest').Response, label: string, status = 400) {
+  function expectRejected(res: import('supertest').Response, label: string, status = 400) {
     expect({ label, status: res.status }).toEqual({ label, status });
     expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
     const body = JSON.parse(res.text);
@@ -73,7 +71,7 @@ describe('bad input on every route', () => {
   it('rejects malformed JSON with 400 malformed_json (or the route\'s own 400)', async () => {
     for (const { method, path, op } of operations.filter((o) => o.op.requestBody)) {
       const res = await call(method, concrete(path)).set('Content-Type', 'application/json').send('{"amount_cents": 12,');
-      expectProblem(res, `${method} ${path}`);
+      expectRejected(res, `${method} ${path}`);
     }
   });
 
@@ -81,7 +79,7 @@ describe('bad input on every route', () => {
     for (const { method, path } of operations.filter((o) => o.op.requestBody)) {
       for (const body of ['[1,2,3]', '"text"', '42', 'null']) {
         const res = await call(method, concrete(path)).set('Content-Type', 'application/json').send(body);
-        expectProblem(res, `${method} ${path} ${body}`);
+        expectRejected(res, `${method} ${path} ${body}`);
       }
     }
   });
@@ -90,13 +88,13 @@ describe('bad input on every route', () => {
     for (const { method, path, op } of operations.filter((o) => o.op.requestBody?.content['application/json'])) {
       const schema = op.requestBody!.content['application/json']!.schema;
       const unknown = await call(method, concrete(path)).send({ definitely_not_a_field: true });
-      expectProblem(unknown, `${method} ${path} unknown field`);
+      expectRejected(unknown, `${method} ${path} unknown field`);
 
       for (const [field, fieldSchema] of Object.entries(schema.properties ?? {})) {
         const value = wrongValue(fieldSchema);
         if (value === Symbol.for('skip')) continue;
         const res = await call(method, concrete(path)).send({ [field]: value });
-        expectProblem(res, `${method} ${path} ${field}=${JSON.stringify(value)}`);
+        expectRejected(res, `${method} ${path} ${field}=${JSON.stringify(value)}`);
       }
     }
   });
@@ -105,13 +103,13 @@ describe('bad input on every route', () => {
     for (const { method, path, op } of operations) {
       if (path.includes('{')) {
         const res = await call(method, path.replace(/\{[^}]+\}/g, 'not-a-uuid')).send({});
-        expectProblem(res, `${method} ${path} with a malformed id`);
+        expectRejected(res, `${method} ${path} with a malformed id`);
       }
       for (const param of (op.parameters ?? []).filter((p) => p.in === 'query')) {
         const value = wrongValue(param.schema);
         if (value === Symbol.for('skip') || typeof value !== 'string') continue;
         const res = await call(method, `${concrete(path)}?${param.name}=${encodeURIComponent(value)}`);
-        expectProblem(res, `${method} ${path}?${param.name}`);
+        expectRejected(res, `${method} ${path}?${param.name}`);
       }
     }
   });
@@ -121,7 +119,7 @@ describe('bad input on every route', () => {
       .post('/v1/auth/login')
       .set('Idempotency-Key', 'k'.repeat(256))
       .send({ email: operatorEmail, password: 'whatever-password' });
-    expectProblem(res, 'long idempotency key');
+    expectRejected(res, 'long idempotency key');
     expect(JSON.parse(res.text).code).toBe('invalid_idempotency_key');
   });
 });

@@ -6,6 +6,7 @@ import type { PaymentGateway } from '../../src/payments/gateway';
 import { PaymentRecords } from '../../src/payments/paymentRecords';
 import { SimulatedGateway } from '../../src/payments/simulatedGateway';
 import { closeDeps, createTestDeps } from '../helpers/context';
+import { gatewayIntentCount } from '../helpers/fixtures';
 
 /** Activities called directly (they use no activity Context), on the simulated gateway and a real database. */
 
@@ -25,11 +26,6 @@ afterAll(() => closeDeps(deps));
 const bk = (what: string) => `pledge:${randomUUID()}:${what}`;
 const hold = (paymentMethod = 'pm_card_visa', amountCents = 10_000, businessKey = bk('authorize')) =>
   activities.authorizePayment({ businessKey, amountCents, currency: 'USD', paymentMethod });
-
-async function simIntents(businessKey: string): Promise<number> {
-  const [row] = await deps.db('sim_payment_intents').whereRaw("metadata->>'business_key' = ?", [businessKey]).count<{ count: string }[]>('* as count');
-  return Number(row!.count);
-}
 
 const typed = (type: string, details?: Record<string, unknown>) =>
   expect.objectContaining({ type, nonRetryable: true, ...(details ? { details: [expect.objectContaining(details)] } : {}) });
@@ -78,7 +74,7 @@ describe('payment activities', () => {
     await expect(attempt()).rejects.toBeInstanceOf(ApplicationFailure);
     await expect(attempt()).rejects.toEqual(typed('PaymentDeclined', { businessKey, failureCode: 'card_declined', declineCode: 'insufficient_funds' }));
     expect(await records.findByBusinessKey(businessKey)).toMatchObject({ status: 'failed', declineCode: 'insufficient_funds' });
-    expect(await simIntents(businessKey)).toBe(1);
+    expect(await gatewayIntentCount(deps, businessKey)).toBe(1);
   });
 
   it('authentication required is a PaymentActionRequired failure carrying the client secret; refresh picks up the result', async () => {
@@ -92,7 +88,7 @@ describe('payment activities', () => {
     expect(await activities.refreshPayment({ businessKey })).toMatchObject({ status: 'requires_capture' });
     // A retried authorize now returns the hold rather than the old action.
     expect(await hold('pm_card_authenticationRequired', 3_000, businessKey)).toMatchObject({ status: 'requires_capture' });
-    expect(await simIntents(businessKey)).toBe(1);
+    expect(await gatewayIntentCount(deps, businessKey)).toBe(1);
   });
 
   it('saves a card, then charges it off-session; pm_card_chargeCustomerFail saves but its charge is declined', async () => {
@@ -131,7 +127,7 @@ describe('payment activities', () => {
     );
     expect(new Set(results.map((r) => r.providerPaymentId)).size).toBe(1);
     expect(results.every((r) => r.status === 'succeeded')).toBe(true);
-    expect(await simIntents(businessKey)).toBe(1);
+    expect(await gatewayIntentCount(deps, businessKey)).toBe(1);
     const rows = await deps.db('payments').where({ business_key: businessKey });
     expect(rows).toHaveLength(1);
     const events = await records.events(rows[0].id);

@@ -3,6 +3,7 @@ import { createDb, type Db } from '../../src/infra/db';
 import { PaymentRequestError, PaymentStateError } from '../../src/payments/gateway';
 import { SimulatedGateway } from '../../src/payments/simulatedGateway';
 import { testConfig } from '../helpers/context';
+import { gatewayIntentCount } from '../helpers/fixtures';
 
 let db: Db;
 let gateway: SimulatedGateway;
@@ -22,11 +23,6 @@ const authorize = (paymentMethod: string, amountCents = 2500, idempotencyKey = k
 async function savedCustomer(paymentMethod = 'pm_card_visa') {
   const setup = await gateway.savePaymentMethod({ idempotencyKey: key('setup'), paymentMethod, customerRef: randomUUID() });
   return setup;
-}
-
-async function intentsFor(businessKey: string): Promise<number> {
-  const [row] = await db('sim_payment_intents').whereRaw("metadata->>'business_key' = ?", [businessKey]).count<{ count: string }[]>('* as count');
-  return Number(row!.count);
 }
 
 describe('SimulatedGateway: Stripe test payment methods', () => {
@@ -139,7 +135,7 @@ describe('SimulatedGateway: idempotency', () => {
     const first = await authorize('pm_card_visa', 1200, k);
     const second = await authorize('pm_card_visa', 1200, k);
     expect(second).toEqual(first);
-    expect(await intentsFor(k)).toBe(1);
+    expect(await gatewayIntentCount({ db }, k)).toBe(1);
   });
 
   it('20 concurrent charges with the same key make exactly one charge', async () => {
@@ -152,7 +148,7 @@ describe('SimulatedGateway: idempotency', () => {
     );
     expect(new Set(results.map((r) => r.id)).size).toBe(1);
     expect(results.every((r) => r.status === 'succeeded' && r.capturedCents === 5000)).toBe(true);
-    expect(await intentsFor(k)).toBe(1);
+    expect(await gatewayIntentCount({ db }, k)).toBe(1);
     const [{ total }] = (await db('sim_payment_intents').where({ customer_id: setup.customerId }).sum('captured_cents as total')) as [{ total: string }];
     expect(Number(total)).toBe(5000);
   });
@@ -161,14 +157,14 @@ describe('SimulatedGateway: idempotency', () => {
     const k = key('authorize');
     const results = await Promise.all(Array.from({ length: 20 }, () => authorize('pm_card_visa', 777, k)));
     expect(new Set(results.map((r) => r.id)).size).toBe(1);
-    expect(await intentsFor(k)).toBe(1);
+    expect(await gatewayIntentCount({ db }, k)).toBe(1);
   });
 
   it('a repeated declined key replays the decline, not a new attempt', async () => {
     const k = key('authorize');
     const first = await authorize('pm_card_chargeDeclined', 900, k);
     expect(await authorize('pm_card_chargeDeclined', 900, k)).toEqual(first);
-    expect(await intentsFor(k)).toBe(1);
+    expect(await gatewayIntentCount({ db }, k)).toBe(1);
   });
 
   it('the same key with different parameters is refused', async () => {
@@ -176,7 +172,7 @@ describe('SimulatedGateway: idempotency', () => {
     await authorize('pm_card_visa', 1000, k);
     await expect(authorize('pm_card_visa', 2000, k)).rejects.toMatchObject({ name: 'PaymentRequestError', code: 'idempotency_key_reused' });
     await expect(gateway.capture({ idempotencyKey: k, paymentIntentId: 'pi_x' })).rejects.toMatchObject({ code: 'idempotency_key_reused' });
-    expect(await intentsFor(k)).toBe(1);
+    expect(await gatewayIntentCount({ db }, k)).toBe(1);
   });
 
   it('a concurrent repeated capture captures once', async () => {

@@ -1,30 +1,29 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import supertest from 'supertest';
 import { createTestContext, testConfig, type TestContext } from '../helpers/context';
-import { campaignTotals, claimed, countRows, makeCampaign, makeUser, type TestUser } from './fixtures';
+import { campaignTotals, makeCampaign, makeUser, type TestUser } from '../helpers/fixtures';
+import { listen } from '../helpers/server';
+import { claimed, countRows } from './fixtures';
 
 let ctx: TestContext;
-let server: http.Server;
+let server: Awaited<ReturnType<typeof listen>>;
 let agent: supertest.Agent;
 
 beforeAll(async () => {
   ctx = createTestContext(testConfig());
   // One listening server for every request, as a real replica would be, rather than one per request.
-  server = http.createServer(ctx.app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  agent = supertest.agent(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  server = await listen(ctx.app);
+  agent = supertest.agent(server.url);
 });
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await server?.close();
   await ctx.close();
 });
 
 describe('limited reward tier under concurrency', () => {
   it('accepts exactly 10 of 200 concurrent pledges on a tier with 10 slots; the rest are 409 reward_sold_out', async () => {
     const creator = await makeUser(ctx.deps, { role: 'creator' });
-    const campaign = await makeCampaign(ctx.deps, creator.id, { tiers: [{ minAmountCents: 1_000, quantity: 10 }] });
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id, tiers: [{ minAmountCents: 1_000, quantity: 10 }] });
     const tierId = campaign.tiers[0]!.id;
     const backers: TestUser[] = await Promise.all(Array.from({ length: 200 }, () => makeUser(ctx.deps)));
 

@@ -3,7 +3,10 @@ import { SimulatedGateway } from '../../src/payments/simulatedGateway';
 import { readCampaignEventsAfter, STREAM_START_ID } from '../../src/campaigns/events';
 import { liveTotalsKey, readTotals } from '../../src/campaigns/liveTotals';
 import { createTestContext, testConfig, type TestContext } from '../helpers/context';
-import { campaignTotals, claimed, countRows, expectProblem, makeCampaign, makeUser, paymentRow, type TestUser } from './fixtures';
+import { postPledge } from '../helpers/api';
+import { campaignTotals, makeCampaign, makeUser, type TestUser } from '../helpers/fixtures';
+import { expectProblem } from '../helpers/problems';
+import { claimed, countRows, paymentRow } from './fixtures';
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
@@ -18,15 +21,14 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.close());
 
-function pledge(campaignId: string, user: TestUser, body: Record<string, unknown>, key: string = randomUUID()) {
-  return ctx.http.post(`/v1/campaigns/${campaignId}/pledges`).set('Authorization', user.auth).set('Idempotency-Key', key).send(body);
-}
+const pledge = (campaignId: string, user: TestUser, body: Record<string, unknown>, key?: string) => postPledge(ctx.http, campaignId, user, body, key);
 
 const gateway = () => ctx.deps.payments as SimulatedGateway;
 
 describe('POST /v1/campaigns/{id}/pledges', () => {
   it('authorizes now when the deadline is inside the hold window, activates the pledge and moves the totals', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id, {
+    const campaign = await makeCampaign(ctx.deps, {
+      ownerId: creator.id,
       endsInMs: HOUR,
       goalCents: 10_000,
       webhookUrl: 'https://creator.example.test/hooks',
@@ -77,7 +79,7 @@ describe('POST /v1/campaigns/{id}/pledges', () => {
   });
 
   it('saves the card when the deadline is beyond the hold window (charged off-session later)', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id, { endsInMs: 10 * DAY });
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id, endsInMs: 10 * DAY });
     const backer = await makeUser(ctx.deps);
     const res = await pledge(campaign.id, backer, { amount_cents: 1_000, payment_method: 'pm_card_visa' });
 
@@ -95,7 +97,7 @@ describe('POST /v1/campaigns/{id}/pledges', () => {
   });
 
   it('rejects malformed input with 400 and requires an Idempotency-Key', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id);
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id });
     const backer = await makeUser(ctx.deps);
     expectProblem(await pledge(campaign.id, backer, { amount_cents: 1_000, payment_method: 'card_visa' }), 400, 'validation_failed');
     expectProblem(await pledge(campaign.id, backer, { amount_cents: 0, payment_method: 'pm_card_visa' }), 400, 'validation_failed');
@@ -119,18 +121,18 @@ describe('POST /v1/campaigns/{id}/pledges', () => {
     const backer = await makeUser(ctx.deps);
     const body = { amount_cents: 1_000, payment_method: 'pm_card_visa' };
     expectProblem(await pledge(randomUUID(), backer, body), 404, 'not_found');
-    const draft = await makeCampaign(ctx.deps, creator.id, { status: 'draft' });
+    const draft = await makeCampaign(ctx.deps, { ownerId: creator.id, status: 'draft' });
     expectProblem(await pledge(draft.id, backer, body), 422, 'campaign_not_live');
-    const settled = await makeCampaign(ctx.deps, creator.id, { status: 'succeeded' });
+    const settled = await makeCampaign(ctx.deps, { ownerId: creator.id, status: 'succeeded' });
     expectProblem(await pledge(settled.id, backer, body), 422, 'campaign_not_live');
-    const overdue = await makeCampaign(ctx.deps, creator.id, { endsInMs: 1_000 });
+    const overdue = await makeCampaign(ctx.deps, { ownerId: creator.id, endsInMs: 1_000 });
     await ctx.deps.db('campaigns').where({ id: overdue.id }).update({ ends_at: new Date(Date.now() - 1_000) });
     expectProblem(await pledge(overdue.id, backer, body), 422, 'campaign_not_live');
   });
 
   it('refuses the owner backing their own campaign, a tier of another campaign and an amount below the tier minimum', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id, { tiers: [{ minAmountCents: 5_000 }] });
-    const other = await makeCampaign(ctx.deps, creator.id, { tiers: [{ minAmountCents: 100 }] });
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id, tiers: [{ minAmountCents: 5_000 }] });
+    const other = await makeCampaign(ctx.deps, { ownerId: creator.id, tiers: [{ minAmountCents: 100 }] });
     const backer = await makeUser(ctx.deps);
     expectProblem(await pledge(campaign.id, creator, { amount_cents: 5_000, payment_method: 'pm_card_visa' }), 422, 'cannot_back_own_campaign');
     expectProblem(
@@ -146,7 +148,7 @@ describe('POST /v1/campaigns/{id}/pledges', () => {
   });
 
   it('answers 409 already_pledged with the open pledge id when the backer pledges twice', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id);
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id });
     const backer = await makeUser(ctx.deps);
     const first = await pledge(campaign.id, backer, { amount_cents: 1_000, payment_method: 'pm_card_visa' });
     expect(first.status).toBe(201);
@@ -159,7 +161,7 @@ describe('POST /v1/campaigns/{id}/pledges', () => {
 
 describe('idempotent replay', () => {
   it('replays the first 201 for the same key and body, with one pledge and one hold', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id, { tiers: [{ minAmountCents: 1_000, quantity: 3 }] });
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id, tiers: [{ minAmountCents: 1_000, quantity: 3 }] });
     const backer = await makeUser(ctx.deps);
     const key = randomUUID();
     const body = { amount_cents: 1_500, reward_tier_id: campaign.tiers[0]!.id, payment_method: 'pm_card_visa' };
@@ -180,7 +182,7 @@ describe('idempotent replay', () => {
   });
 
   it('replays a decline as the same 402', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id);
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id });
     const backer = await makeUser(ctx.deps);
     const key = randomUUID();
     const body = { amount_cents: 1_000, payment_method: 'pm_card_chargeDeclined' };
@@ -193,7 +195,7 @@ describe('idempotent replay', () => {
   });
 
   it('resumes a pledge left pending by a crash when the same request is retried, without a second hold', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id, { tiers: [{ minAmountCents: 1_000, quantity: 1 }] });
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id, tiers: [{ minAmountCents: 1_000, quantity: 1 }] });
     const backer = await makeUser(ctx.deps);
     // What a crash between claiming the slot and calling the provider leaves behind.
     const id = randomUUID();
@@ -227,7 +229,7 @@ describe('declined cards', () => {
     ['pm_card_chargeDeclinedInsufficientFunds', 'insufficient_funds', HOUR],
     ['pm_card_chargeDeclined', 'generic_decline', 10 * DAY],
   ])('%s answers 402 payment_declined (%s) and frees the reward slot (deadline in %d ms)', async (card, declineCode, endsInMs) => {
-    const campaign = await makeCampaign(ctx.deps, creator.id, { endsInMs, tiers: [{ minAmountCents: 1_000, quantity: 1 }] });
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id, endsInMs, tiers: [{ minAmountCents: 1_000, quantity: 1 }] });
     const backer = await makeUser(ctx.deps);
     const tierId = campaign.tiers[0]!.id;
     const res = await pledge(campaign.id, backer, { amount_cents: 1_000, reward_tier_id: tierId, payment_method: card });
@@ -248,7 +250,7 @@ describe('declined cards', () => {
 
 describe('3-D Secure: requires_action, then confirm', () => {
   async function startAuthRequired(endsInMs = HOUR) {
-    const campaign = await makeCampaign(ctx.deps, creator.id, { endsInMs, tiers: [{ minAmountCents: 1_000, quantity: 1 }] });
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id, endsInMs, tiers: [{ minAmountCents: 1_000, quantity: 1 }] });
     const backer = await makeUser(ctx.deps);
     const res = await pledge(campaign.id, backer, { amount_cents: 3_000, reward_tier_id: campaign.tiers[0]!.id, payment_method: 'pm_card_authenticationRequired' });
     return { campaign, backer, res };

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { readCampaignEventsAfter, STREAM_START_ID } from '../../src/campaigns/events';
 import { createTestContext, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
-import { campaignTotals, claimed, expectProblem, makeCampaign, makeUser, paymentRow, type TestUser } from './fixtures';
+import { postPledge } from '../helpers/api';
+import { campaignTotals, makeCampaign, makeUser, type TestUser } from '../helpers/fixtures';
+import { expectProblem } from '../helpers/problems';
+import { claimed, paymentRow } from './fixtures';
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
@@ -25,10 +28,7 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.close());
 
-async function pledge(campaignId: string, user: TestUser, body: Record<string, unknown>) {
-  const res = await ctx.http.post(`/v1/campaigns/${campaignId}/pledges`).set('Authorization', user.auth).set('Idempotency-Key', randomUUID()).send(body);
-  return res;
-}
+const pledge = (campaignId: string, user: TestUser, body: Record<string, unknown>) => postPledge(ctx.http, campaignId, user, body);
 async function activePledge(campaignId: string, user: TestUser, body: Record<string, unknown>): Promise<string> {
   const res = await pledge(campaignId, user, { payment_method: 'pm_card_visa', ...body });
   expect(res.status).toBe(201);
@@ -39,7 +39,7 @@ const cancel = (id: string, user: TestUser) => ctx.http.delete(`/v1/pledges/${id
 
 describe('who sees pledges', () => {
   it('GET /v1/pledges/{id}: the backer, the campaign owner and operators; anyone else gets 404', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id);
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id });
     const backer = await makeUser(ctx.deps);
     const id = await activePledge(campaign.id, backer, { amount_cents: 1_200 });
     for (const user of [backer, creator, operator]) {
@@ -55,7 +55,7 @@ describe('who sees pledges', () => {
   });
 
   it('GET /v1/campaigns/{id}/pledges: owner and operator only, with backer name and tier, paged newest first', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id, { tiers: [{ title: 'Sticker', minAmountCents: 500 }] });
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id, tiers: [{ title: 'Sticker', minAmountCents: 500 }] });
     const backers = await Promise.all(['Ann', 'Bob', 'Cy'].map((name) => makeUser(ctx.deps, { name })));
     const ids: string[] = [];
     for (const [i, b] of backers.entries()) {
@@ -87,8 +87,8 @@ describe('who sees pledges', () => {
   });
 
   it("GET /v1/me/pledges: the caller's pledges newest first with their campaign, declined attempts left out", async () => {
-    const older = await makeCampaign(ctx.deps, creator.id, { title: 'Older one' });
-    const newer = await makeCampaign(ctx.deps, creator.id, { title: 'Newer one' });
+    const older = await makeCampaign(ctx.deps, { ownerId: creator.id, title: 'Older one' });
+    const newer = await makeCampaign(ctx.deps, { ownerId: creator.id, title: 'Newer one' });
     const backer = await makeUser(ctx.deps);
     const a = await activePledge(older.id, backer, { amount_cents: 1_000 });
     expect((await pledge(newer.id, backer, { amount_cents: 2_000, payment_method: 'pm_card_chargeDeclined' })).status).toBe(402);
@@ -110,7 +110,7 @@ describe('who sees pledges', () => {
 
 describe('PATCH /v1/pledges/{id}', () => {
   it('raises an authorized amount with a new hold under a revision key and voids the old hold', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id, { endsInMs: HOUR });
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id, endsInMs: HOUR });
     const backer = await makeUser(ctx.deps);
     const id = await activePledge(campaign.id, backer, { amount_cents: 1_000 });
 
@@ -136,7 +136,7 @@ describe('PATCH /v1/pledges/{id}', () => {
   });
 
   it('leaves the pledge and its hold as they were when the card refuses the new amount', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id, { endsInMs: HOUR });
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id, endsInMs: HOUR });
     const backer = await makeUser(ctx.deps);
     const id = await activePledge(campaign.id, backer, { amount_cents: 1_000 });
     // The card on file starts declining (simulated by pointing the pledge at a declining test card).
@@ -155,7 +155,7 @@ describe('PATCH /v1/pledges/{id}', () => {
   });
 
   it('changes only the amount of a saved-card pledge (charged at the deadline)', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id, { endsInMs: 10 * DAY });
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id, endsInMs: 10 * DAY });
     const backer = await makeUser(ctx.deps);
     const id = await activePledge(campaign.id, backer, { amount_cents: 1_000 });
     const res = await edit(id, backer, { amount_cents: 1_750 });
@@ -166,7 +166,8 @@ describe('PATCH /v1/pledges/{id}', () => {
   });
 
   it('moves between tiers in one step, refuses a sold-out tier or an amount below the minimum, and removes the tier with null', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id, {
+    const campaign = await makeCampaign(ctx.deps, {
+      ownerId: creator.id,
       tiers: [
         { minAmountCents: 1_000, quantity: 5 },
         { minAmountCents: 5_000, quantity: 1 },
@@ -198,13 +199,13 @@ describe('PATCH /v1/pledges/{id}', () => {
     expect((await edit(rivalId, rival, { reward_tier_id: big.id })).status).toBe(200);
     expect([await claimed(ctx.deps, small.id), await claimed(ctx.deps, big.id)]).toEqual([0, 1]);
 
-    const other = await makeCampaign(ctx.deps, creator.id, { tiers: [{ minAmountCents: 100 }] });
+    const other = await makeCampaign(ctx.deps, { ownerId: creator.id, tiers: [{ minAmountCents: 100 }] });
     expectProblem(await edit(id, backer, { reward_tier_id: other.tiers[0]!.id }), 422, 'invalid_reward_tier');
     expect(await campaignTotals(ctx.deps, campaign.id)).toEqual({ pledged_cents: 11_000, backer_count: 2 });
   });
 
   it('is for the backer of an active pledge on a live campaign only', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id);
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id });
     const backer = await makeUser(ctx.deps);
     const id = await activePledge(campaign.id, backer, { amount_cents: 1_000 });
     const stranger = await makeUser(ctx.deps);
@@ -226,7 +227,7 @@ describe('PATCH /v1/pledges/{id}', () => {
 
 describe('DELETE /v1/pledges/{id}', () => {
   it('voids the hold, frees the slot for the next backer and takes the pledge out of the totals', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id, { endsInMs: HOUR, tiers: [{ minAmountCents: 1_000, quantity: 1 }] });
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id, endsInMs: HOUR, tiers: [{ minAmountCents: 1_000, quantity: 1 }] });
     const tierId = campaign.tiers[0]!.id;
     const first = await makeUser(ctx.deps);
     const next = await makeUser(ctx.deps);
@@ -260,7 +261,7 @@ describe('DELETE /v1/pledges/{id}', () => {
   });
 
   it('is for the backer only, and only while the campaign is live', async () => {
-    const campaign = await makeCampaign(ctx.deps, creator.id);
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id });
     const backer = await makeUser(ctx.deps);
     const id = await activePledge(campaign.id, backer, { amount_cents: 1_000 });
     const stranger = await makeUser(ctx.deps);
@@ -275,7 +276,7 @@ describe('DELETE /v1/pledges/{id}', () => {
 describe('the last-window rule (PLEDGE_LOCK_WINDOW)', () => {
   it('refuses a cancel or reduction that takes a funded all-or-nothing campaign below its goal in the last window', async () => {
     // Ends in 5 minutes: inside the 10-minute lock window.
-    const campaign = await makeCampaign(ctx.deps, creator.id, { goalCents: 10_000, endsInMs: 5 * 60 * 1000 });
+    const campaign = await makeCampaign(ctx.deps, { ownerId: creator.id, goalCents: 10_000, endsInMs: 5 * 60 * 1000 });
     const a = await makeUser(ctx.deps);
     const b = await makeUser(ctx.deps);
     const pa = await activePledge(campaign.id, a, { amount_cents: 6_000 });
@@ -297,9 +298,9 @@ describe('the last-window rule (PLEDGE_LOCK_WINDOW)', () => {
   });
 
   it('does not apply before the window, to flexible campaigns, or to campaigns still below their goal', async () => {
-    const early = await makeCampaign(ctx.deps, creator.id, { goalCents: 10_000, endsInMs: HOUR });
-    const flexible = await makeCampaign(ctx.deps, creator.id, { goalCents: 10_000, endsInMs: 5 * 60 * 1000, fundingModel: 'flexible' });
-    const short = await makeCampaign(ctx.deps, creator.id, { goalCents: 10_000, endsInMs: 5 * 60 * 1000 });
+    const early = await makeCampaign(ctx.deps, { ownerId: creator.id, goalCents: 10_000, endsInMs: HOUR });
+    const flexible = await makeCampaign(ctx.deps, { ownerId: creator.id, goalCents: 10_000, endsInMs: 5 * 60 * 1000, fundingModel: 'flexible' });
+    const short = await makeCampaign(ctx.deps, { ownerId: creator.id, goalCents: 10_000, endsInMs: 5 * 60 * 1000 });
     for (const campaign of [early, flexible]) {
       const backer = await makeUser(ctx.deps);
       const id = await activePledge(campaign.id, backer, { amount_cents: 12_000 });

@@ -3,7 +3,9 @@ import { ledgerSummary } from '../../src/campaigns/ledger';
 import { createPaymentService } from '../../src/payments/paymentService';
 import { Status } from '../../src/temporal/searchAttributes';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
-import { batchRunner, bearer, intentsFor, makeCampaign, makePledge, makeUsers, takenByPledge } from './fixtures';
+import { bearer, gatewayIntents, makePledge, makeUsers, takenByPledge } from '../helpers/fixtures';
+import { eventually } from '../helpers/wait';
+import { batchRunner, makeSettlementCampaign } from './fixtures';
 
 /**
  * The dropped-pledge window on a real worker with real timers (window 6 s, reminders every 2 s), and
@@ -24,16 +26,6 @@ afterAll(async () => {
   await ctx.close();
 });
 
-async function eventually<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const notificationsOf = (userId: string, type: string) =>
   ctx.deps.db('notifications').where({ user_id: userId, type }).orderBy('created_at') as Promise<Array<{ dedupe_key: string; data: Record<string, unknown> }>>;
 
@@ -44,11 +36,11 @@ const windowOf = async (pledgeId: string): Promise<WorkflowHandle> => (await ctx
 
 describe('dropped-pledge window', () => {
   it('failed charge → reminders → a declined new card keeps the window → a good card collects at once; the one never fixed is dropped and frees its slot', async () => {
-    const campaign = await makeCampaign(ctx.deps, { tierQuantity: 10, goalCents: 1_000 });
+    const campaign = await makeSettlementCampaign(ctx.deps, { tierQuantity: 10, goalCents: 1_000 });
     const [rescuer, neglecter, fine, stranger] = await makeUsers(ctx.deps, 4);
-    const rescued = await makePledge(ctx.deps, campaign, { backerId: rescuer!, paymentMethod: 'pm_card_chargeCustomerFail', amountCents: 3_000, tier: true });
-    const dropped = await makePledge(ctx.deps, campaign, { backerId: neglecter!, paymentMethod: 'pm_card_chargeCustomerFail', amountCents: 2_000, tier: true });
-    await makePledge(ctx.deps, campaign, { backerId: fine!, amountCents: 5_000, tier: true });
+    const rescued = await makePledge(ctx.deps, campaign, { backerId: rescuer!, paymentMethod: 'pm_card_chargeCustomerFail', amountCents: 3_000, tierId: campaign.tierId });
+    const dropped = await makePledge(ctx.deps, campaign, { backerId: neglecter!, paymentMethod: 'pm_card_chargeCustomerFail', amountCents: 2_000, tierId: campaign.tierId });
+    await makePledge(ctx.deps, campaign, { backerId: fine!, amountCents: 5_000, tierId: campaign.tierId });
     expect(await ctx.deps.db('campaigns').where({ id: campaign.id }).first('pledged_cents', 'backer_count')).toEqual({ pledged_cents: 10_000, backer_count: 3 });
 
     const { result } = await runner.run({ campaignId: campaign.id, action: 'collect', afterPledgeId: null, batchSize: 10 });
@@ -57,10 +49,15 @@ describe('dropped-pledge window', () => {
     expect(await notificationsOf(rescuer!, 'payment_failed')).toHaveLength(1);
 
     // The first reminder comes one interval after the failure.
-    const reminders = await eventually(async () => {
-      const r = await notificationsOf(rescuer!, 'payment_reminder');
-      return r.length >= 1 && r;
-    });
+    const reminders = await eventually(
+      async () => {
+        const r = await notificationsOf(rescuer!, 'payment_reminder');
+        return r.length >= 1 && r;
+      },
+      15_000,
+      'the first payment reminder',
+      100,
+    );
     expect(reminders[0]!.dedupe_key).toBe(`payment_reminder:${rescued}:1`);
 
     // Only the pledge's backer may touch it.
@@ -84,7 +81,7 @@ describe('dropped-pledge window', () => {
     expect(rescuedWindow.typedSearchAttributes.get(Status)).toBe('collected');
 
     // Three charge attempts at the gateway, one key each, and only the last took money.
-    const attempts = await intentsFor(ctx.deps, rescued);
+    const attempts = await gatewayIntents(ctx.deps, rescued);
     expect(attempts.map((a) => [a.business_key, a.status]).sort()).toEqual([
       [`pledge:${rescued}:charge:1`, 'failed'],
       [`pledge:${rescued}:charge:2`, 'failed'],
@@ -102,7 +99,7 @@ describe('dropped-pledge window', () => {
     ]);
     expect(await notificationsOf(neglecter!, 'pledge_dropped')).toHaveLength(1);
     expect(await ctx.deps.db('pledges').where({ id: dropped }).first()).toMatchObject({ status: 'dropped', charge_attempts: 2 });
-    expect((await intentsFor(ctx.deps, dropped)).map((a) => a.status)).toEqual(['failed', 'failed']);
+    expect((await gatewayIntents(ctx.deps, dropped)).map((a) => a.status)).toEqual(['failed', 'failed']);
     expect((await ctx.deps.db('reward_tiers').where({ id: campaign.tierId }).first()).claimed).toBe(2);
     expect(await ctx.deps.db('campaigns').where({ id: campaign.id }).first('pledged_cents', 'backer_count', 'collected_cents')).toEqual({
       pledged_cents: 8_000,
@@ -118,7 +115,7 @@ describe('dropped-pledge window', () => {
 
 describe('dropped-pledge window for an expired hold', () => {
   it('a hold that can no longer be captured fails the pledge; a new card is saved and charged off-session at once', async () => {
-    const campaign = await makeCampaign(ctx.deps);
+    const campaign = await makeSettlementCampaign(ctx.deps);
     const [backer] = await makeUsers(ctx.deps, 1);
     const id = await makePledge(ctx.deps, campaign, { backerId: backer!, mode: 'authorize', amountCents: 6_000 });
     // The card network let the hold lapse before the deadline.
@@ -132,7 +129,7 @@ describe('dropped-pledge window for an expired hold', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'collected', payment_mode: 'save_card' });
     expect(await ctx.deps.db('pledges').where({ id }).first()).toMatchObject({ payment_key: `pledge:${id}:setup:1`, collected_cents: 6_000 });
-    expect((await intentsFor(ctx.deps, id)).find((i) => i.captured_cents > 0)).toMatchObject({ business_key: `pledge:${id}:charge:2`, off_session: true, captured_cents: 6_000 });
+    expect((await gatewayIntents(ctx.deps, id)).find((i) => i.captured_cents > 0)).toMatchObject({ business_key: `pledge:${id}:charge:2`, off_session: true, captured_cents: 6_000 });
     expect(await (await windowOf(id)).result()).toEqual({ status: 'collected', attempts: 1 });
     expect(await ledgerSummary(ctx.deps.db, campaign.id)).toMatchObject({ netCollectedCents: 6_000, reconciled: true });
   });
@@ -140,7 +137,7 @@ describe('dropped-pledge window for an expired hold', () => {
 
 describe('PUT /v1/pledges/{id}/payment-method while the campaign is live', () => {
   it('replaces a saved card under a new key; the pledge keeps counting', async () => {
-    const campaign = await makeCampaign(ctx.deps, { status: 'live', endsInMs: 3_600_000 });
+    const campaign = await makeSettlementCampaign(ctx.deps, { status: 'live', endsInMs: 3_600_000 });
     const [backer] = await makeUsers(ctx.deps, 1);
     const id = await makePledge(ctx.deps, campaign, { backerId: backer!, amountCents: 2_000 });
     const res = await putCard(id, backer!, 'pm_card_mastercard');
@@ -157,7 +154,7 @@ describe('PUT /v1/pledges/{id}/payment-method while the campaign is live', () =>
   });
 
   it('moves an authorized pledge to a new hold on the new card, then voids the old hold; a declined card leaves the old hold', async () => {
-    const campaign = await makeCampaign(ctx.deps, { status: 'live', endsInMs: 3_600_000 });
+    const campaign = await makeSettlementCampaign(ctx.deps, { status: 'live', endsInMs: 3_600_000 });
     const [backer] = await makeUsers(ctx.deps, 1);
     const id = await makePledge(ctx.deps, campaign, { backerId: backer!, mode: 'authorize', amountCents: 4_000 });
 
@@ -170,7 +167,7 @@ describe('PUT /v1/pledges/{id}/payment-method while the campaign is live', () =>
     expect(res.status).toBe(200);
     const row = await ctx.deps.db('pledges').where({ id }).first();
     expect(row).toMatchObject({ status: 'active', payment_mode: 'authorize', payment_method: 'pm_card_amex', payment_key: `pledge:${id}:authorize:2` });
-    const intents = new Map((await intentsFor(ctx.deps, id)).map((i) => [i.business_key, i.status]));
+    const intents = new Map((await gatewayIntents(ctx.deps, id)).map((i) => [i.business_key, i.status]));
     expect(intents).toEqual(
       new Map([
         [`pledge:${id}:authorize`, 'canceled'],
@@ -190,11 +187,11 @@ describe('PUT /v1/pledges/{id}/payment-method while the campaign is live', () =>
     await makeCampaignDecided(campaign.id);
     await runner.run({ campaignId: campaign.id, action: 'collect', afterPledgeId: null, batchSize: 10 });
     expect(await ctx.deps.db('pledges').where({ id }).first('status', 'collected_cents')).toEqual({ status: 'collected', collected_cents: 4_000 });
-    expect((await intentsFor(ctx.deps, id)).find((i) => i.business_key === `pledge:${id}:authorize:2`)).toMatchObject({ status: 'succeeded', captured_cents: 4_000 });
+    expect((await gatewayIntents(ctx.deps, id)).find((i) => i.business_key === `pledge:${id}:authorize:2`)).toMatchObject({ status: 'succeeded', captured_cents: 4_000 });
   });
 
   it('refuses pledges that are neither live nor in their window, and malformed requests', async () => {
-    const campaign = await makeCampaign(ctx.deps, { status: 'succeeded' });
+    const campaign = await makeSettlementCampaign(ctx.deps, { status: 'succeeded' });
     const [backer] = await makeUsers(ctx.deps, 1);
     const id = await makePledge(ctx.deps, campaign, { backerId: backer! });
     // Active, but the campaign is decided: settlement owns it now.

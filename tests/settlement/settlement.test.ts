@@ -7,7 +7,8 @@ import type { PaymentGateway } from '../../src/payments/gateway';
 import { createPaymentService } from '../../src/payments/paymentService';
 import { CampaignId, CustomerId, Status } from '../../src/temporal/searchAttributes';
 import { closeDeps, createTestDeps, testConfig } from '../helpers/context';
-import { batchRunner, intentsFor, makeCampaign, makePledge, makePledges, makeUsers, pledgeStatuses, takenByPledge, type PledgeSpec } from './fixtures';
+import { gatewayIntents, makePledge, makePledges, makeUsers, takenByPledge, type PledgeSpec } from '../helpers/fixtures';
+import { batchRunner, makeSettlementCampaign, pledgeStatuses } from './fixtures';
 
 /**
  * settlePledgeBatch against the real database and simulated gateway, in a mocked activity context (so
@@ -39,11 +40,11 @@ async function collectedSum(ids: string[]): Promise<number> {
 
 describe('settlePledgeBatch: collect', () => {
   it('captures holds and charges saved cards exactly once, even when the batch runs twice; a decline opens the dropped-pledge window', async () => {
-    const campaign = await makeCampaign(deps, { status: 'succeeded' });
+    const campaign = await makeSettlementCampaign(deps, { status: 'succeeded' });
     const backers = await makeUsers(deps, 8);
     const saved = await makePledges(deps, campaign, specs(4, { mode: 'save_card', amountCents: 1_500 }, backers.slice(0, 4)));
     const held = await makePledges(deps, campaign, specs(3, { mode: 'authorize', amountCents: 2_500 }, backers.slice(4, 7)));
-    const failing = await makePledge(deps, campaign, { backerId: backers[7]!, mode: 'save_card', paymentMethod: 'pm_card_chargeCustomerFail', amountCents: 1_000, tier: true });
+    const failing = await makePledge(deps, campaign, { backerId: backers[7]!, mode: 'save_card', paymentMethod: 'pm_card_chargeCustomerFail', amountCents: 1_000, tierId: campaign.tierId });
     windows.push(`pledge:${failing}`);
 
     const input = { campaignId: campaign.id, action: 'collect' as const, afterPledgeId: null, batchSize: 50 };
@@ -57,7 +58,7 @@ describe('settlePledgeBatch: collect', () => {
     for (const id of saved) expect(taken.get(id)).toEqual({ intents: 1, charged: 1, capturedCents: 1_500 });
     for (const id of held) expect(taken.get(id)).toEqual({ intents: 1, charged: 1, capturedCents: 2_500 });
     expect(taken.get(failing)).toEqual({ intents: 1, charged: 0, capturedCents: 0 });
-    expect((await intentsFor(deps, saved[0]!))[0]).toMatchObject({ off_session: true, business_key: `pledge:${saved[0]}:charge:1` });
+    expect((await gatewayIntents(deps, saved[0]!))[0]).toMatchObject({ off_session: true, business_key: `pledge:${saved[0]}:charge:1` });
 
     expect(await pledgeStatuses(deps, [...saved, ...held, failing])).toEqual({ collected: 7, payment_failed: 1 });
     expect(await collectedSum([...saved, ...held])).toBe(4 * 1_500 + 3 * 2_500);
@@ -95,7 +96,7 @@ describe('settlePledgeBatch: collect', () => {
   });
 
   it('pages through the campaign by id: each batch continues after the last, and the last one says done', async () => {
-    const campaign = await makeCampaign(deps);
+    const campaign = await makeSettlementCampaign(deps);
     const backers = await makeUsers(deps, 25);
     const ids = await makePledges(deps, campaign, specs(25, { amountCents: 700 }, backers));
     let cursor: string | null = null;
@@ -117,7 +118,7 @@ describe('settlePledgeBatch: collect', () => {
   });
 
   it('cancelled mid-batch, then resumed from its last heartbeat: 300 pledges, each collected exactly once', async () => {
-    const campaign = await makeCampaign(deps);
+    const campaign = await makeSettlementCampaign(deps);
     const backers = await makeUsers(deps, 300);
     const ids = await makePledges(
       deps,
@@ -157,7 +158,7 @@ describe('settlePledgeBatch: collect', () => {
   }, 120_000);
 
   it('a charge whose outcome was never recorded (worker died mid-call) is replayed under the same key, not charged again', async () => {
-    const campaign = await makeCampaign(deps);
+    const campaign = await makeSettlementCampaign(deps);
     const [backer] = await makeUsers(deps, 1);
     const id = await makePledge(deps, campaign, { backerId: backer!, amountCents: 4_200 });
     // What the dead attempt left behind: attempt 1 claimed and the provider charged, nothing recorded on the pledge.
@@ -199,7 +200,7 @@ describe('settlePledgeBatch: collect', () => {
     });
     const countingRunner = batchRunner({ ...deps, payments: counting });
 
-    const campaign = await makeCampaign(deps, { fundingModel: 'flexible' });
+    const campaign = await makeSettlementCampaign(deps, { fundingModel: 'flexible' });
     const backers = await makeUsers(deps, 100);
     const ids = await makePledges(deps, campaign, specs(100, { amountCents: 900 }, backers));
     const { result, heartbeats } = await countingRunner.run({ campaignId: campaign.id, action: 'collect', afterPledgeId: null, batchSize: 100 });
@@ -217,9 +218,9 @@ describe('settlePledgeBatch: collect', () => {
 
 describe('settlePledgeBatch: void', () => {
   it('releases every hold of a failed campaign and voids every open pledge; saved cards need no provider call', async () => {
-    const campaign = await makeCampaign(deps, { status: 'failed' });
+    const campaign = await makeSettlementCampaign(deps, { status: 'failed' });
     const backers = await makeUsers(deps, 7);
-    const held = await makePledges(deps, campaign, specs(3, { mode: 'authorize', amountCents: 3_000, tier: true }, backers.slice(0, 3)));
+    const held = await makePledges(deps, campaign, specs(3, { mode: 'authorize', amountCents: 3_000, tierId: campaign.tierId }, backers.slice(0, 3)));
     const saved = await makePledges(deps, campaign, specs(2, { mode: 'save_card', amountCents: 2_000 }, backers.slice(3, 5)));
     // Never reached the provider.
     const pending = await makePledge(deps, campaign, { backerId: backers[5]!, mode: 'authorize', pending: true });
@@ -243,11 +244,11 @@ describe('settlePledgeBatch: void', () => {
 
     expect(await pledgeStatuses(deps, all)).toEqual({ voided: 7 });
     for (const id of [...held, waiting]) {
-      const intents = await intentsFor(deps, id);
+      const intents = await gatewayIntents(deps, id);
       expect(intents).toHaveLength(1);
       expect(intents[0]).toMatchObject({ status: 'canceled', captured_cents: 0 });
     }
-    for (const id of [...saved, pending]) expect(await intentsFor(deps, id)).toHaveLength(0);
+    for (const id of [...saved, pending]) expect(await gatewayIntents(deps, id)).toHaveLength(0);
 
     const summary = await ledgerSummary(deps.db, campaign.id);
     // Every authorization answered by a void, nothing collected.
@@ -261,7 +262,7 @@ describe('settlePledgeBatch: void', () => {
 
 describe('ledger', () => {
   it('records each business key once and reconciles collected_cents with captures + charges - refunds', async () => {
-    const campaign = await makeCampaign(deps);
+    const campaign = await makeSettlementCampaign(deps);
     const [backer] = await makeUsers(deps, 1);
     const id = await makePledge(deps, campaign, { backerId: backer!, amountCents: 5_000 });
     await runner.run({ campaignId: campaign.id, action: 'collect', afterPledgeId: null, batchSize: 10 });

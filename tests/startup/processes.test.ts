@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { splitDatabaseUrl } from '../../src/infra/db';
+import { freePort } from '../helpers/server';
 import { readTestEnvironment } from '../helpers/testEnv';
-import { entryEnv, freePort, runEntry, startEntry } from './processHelpers';
+import { entryEnv, runEntry, startEntry } from './processHelpers';
 
 /** The production-style single processes: `npm run api`, `npm run worker`, `npm run migrate`. */
 describe('separate processes', () => {

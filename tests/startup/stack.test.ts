@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import { freePort } from '../helpers/server';
 import { readTestEnvironment } from '../helpers/testEnv';
-import { entryEnv, freePort, startEntry, type Running } from './processHelpers';
+import { entryEnv, startEntry, type Running } from './processHelpers';
 
 /**
  * `npm start` against the run's Temporal, Postgres and Redis: the real entry point boots the worker and

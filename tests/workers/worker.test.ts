@@ -4,6 +4,7 @@ import { platformSearchAttributes } from '../../src/temporal/searchAttributes';
 import { paymentsTaskQueue } from '../../src/temporal/taskQueues';
 import { ensureSchedules } from '../../src/workers/schedules';
 import { createTestContext, startTestWorker, type TestContext } from '../helpers/context';
+import { eventually } from '../helpers/wait';
 
 describe('worker wiring', () => {
   let ctx: TestContext;
@@ -32,8 +33,8 @@ describe('worker wiring', () => {
     const pollers = async (name: string, taskQueueType: number) =>
       (await connection.workflowService.describeTaskQueue({ namespace, taskQueue: { name }, taskQueueType })).pollers ?? [];
     // Pollers show up a moment after the workers start.
-    await waitFor(async () => (await pollers(ctx.deps.config.TASK_QUEUE, 1)).length > 0);
-    await waitFor(async () => (await pollers(paymentsTaskQueue(ctx.deps.config.TASK_QUEUE), 2)).length > 0);
+    await eventually(async () => (await pollers(ctx.deps.config.TASK_QUEUE, 1)).length > 0, 15_000, 'workflow pollers on the main queue', 200);
+    await eventually(async () => (await pollers(paymentsTaskQueue(ctx.deps.config.TASK_QUEUE), 2)).length > 0, 15_000, 'activity pollers on the payments queue', 200);
     expect((await pollers(paymentsTaskQueue(ctx.deps.config.TASK_QUEUE), 2))[0]?.ratePerSecond).toBeGreaterThan(0);
   });
 
@@ -70,11 +71,3 @@ describe('worker wiring', () => {
     expect(left).toEqual(['live']);
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
