@@ -67,6 +67,7 @@ const schema = z.object({
   STRIPE_API_URL: z.url().optional(),
   STRIPE_TIMEOUT_MS: intFrom(20_000, 1),
   STRIPE_MAX_RETRIES: intFrom(2),
+  STRIPE_CALLS_PER_SECOND: intFrom(80, 1),
 
   // Crowdfunding timers (durations; tests set them in seconds).
   HOLD_WINDOW: duration('6d'),
@@ -77,6 +78,7 @@ const schema = z.object({
   SETTLEMENT_CONCURRENCY: intFrom(8, 1),
   SSE_KEEPALIVE: duration('15s'),
   OUTBOX_POLL_INTERVAL: duration('1s'),
+  OUTBOX_DISPATCHER: bool(true),
 
   DEV_SERVER_DATA_DIR: z.string().default('.data'),
   START_API: bool(true),

@@ -94,7 +94,7 @@ export function createServices(config: Config, processName: string): Services {
     redis,
     metrics: new Metrics({ process: processName }),
     temporal,
-    payments: createPaymentGateway({ config, db, logger }),
+    payments: createPaymentGateway({ config, db, logger, redis }),
     lastRedisError: () => redisError,
     startupVerified: () => {
       verified = true;

@@ -16,14 +16,17 @@ export interface WorkerOverrides {
   /** A prebuilt workflow bundle (tests build it once per run); otherwise bundled from src/workflows. */
   workflowBundlePath?: string;
   connection?: NativeConnection;
-  /** Tests pass false so jest, not the worker, owns process signals. */
-  handleSignals?: boolean;
+  /**
+   * Whether this process drains the outbox (default OUTBOX_DISPATCHER). Test workers leave it to the
+   * dispatcher tests, which must be the only ones claiming rows from the shared test database.
+   */
+  outboxDispatcher?: boolean;
 }
 
 /**
  * The platform's workers: one on the main task queue (all workflows, non-payment activities) and one on the
- * payments queue, whose activity rate is capped under the provider's limit for every worker together; plus
- * the outbox dispatcher.
+ * payments queue, whose activity rate is capped for every worker together (the provider's own call budget is
+ * enforced per call by the gateway, see src/payments/rateLimitedGateway.ts); plus the outbox dispatcher.
  */
 export async function createWorkers(deps: ActivityDeps, overrides: WorkerOverrides = {}): Promise<WorkerSet> {
   const { config } = deps;
@@ -51,7 +54,7 @@ export async function createWorkers(deps: ActivityDeps, overrides: WorkerOverrid
   });
 
   // The outbox is drained by the worker process: it already owns every other background job.
-  const dispatcher = startOutboxDispatcher(deps);
+  const dispatcher = (overrides.outboxDispatcher ?? config.OUTBOX_DISPATCHER) ? startOutboxDispatcher(deps) : { stop: async () => undefined };
 
   const shutdown = () => {
     for (const w of [main, payments]) {

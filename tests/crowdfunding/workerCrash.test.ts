@@ -68,6 +68,7 @@ describe('worker crash during settlement', () => {
         SETTLEMENT_BATCH_SIZE: '40',
         SETTLEMENT_CONCURRENCY: '1',
         LOG_LEVEL: 'warn',
+        OUTBOX_DISPATCHER: 'false',
       }),
     );
     const collected = async () =>

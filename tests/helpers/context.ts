@@ -47,14 +47,15 @@ export interface TestContext {
 export function createTestDeps(config: Config = testConfig()): AppDeps {
   const logger = createLogger(config.LOG_LEVEL);
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX, logger);
+  const redis = createRedis(config.REDIS_URL);
   return {
     config,
     db,
-    redis: createRedis(config.REDIS_URL),
+    redis,
     logger,
     metrics: new Metrics(),
     temporal: new TemporalClientProvider(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE),
-    payments: createPaymentGateway({ config, db, logger }),
+    payments: createPaymentGateway({ config, db, logger, redis }),
   };
 }
 
@@ -72,7 +73,7 @@ export function createTestContext(config: Config = testConfig()): TestContext {
 
 /** Starts this file's workers on its own task queues; `stop()` shuts them down gracefully. */
 export async function startTestWorker(deps: AppDeps): Promise<{ workers: WorkerSet; running: Promise<void>; stop(): Promise<void> }> {
-  const workers = await createWorkers(deps, { workflowBundlePath: readTestEnvironment().workflowBundlePath });
+  const workers = await createWorkers(deps, { workflowBundlePath: readTestEnvironment().workflowBundlePath, outboxDispatcher: false });
   const running = workers.run();
   return {
     workers,
