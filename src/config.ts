@@ -51,6 +51,7 @@ const schema = z.object({
   TASK_QUEUE: z.string().min(1).default('pledgeflow'),
   PAYMENTS_ACTIVITIES_PER_SECOND: z.coerce.number().positive().default(20),
   WORKER_SHUTDOWN_GRACE_SECONDS: intFrom(30),
+  TEMPORAL_UPDATE_TIMEOUT: duration('10s'),
 
   JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
   TOKEN_TTL_SECONDS: intFrom(3600, 1),

@@ -14,6 +14,7 @@ import { registerPledgeRecoveryRoutes } from './pledgeRecovery';
 import { registerNotificationsRoutes } from './notifications';
 import { createAuthenticator } from '../accounts/tokens';
 import { PostgresIdempotencyGuard } from './idempotency';
+import { TemporalTimeoutError } from '../temporal/client';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -88,6 +89,8 @@ export function errorHandler(err: unknown, req: Request, res: Response, _next: N
   let problem: Problem;
   const e = err as { type?: string; status?: number; message?: string };
   if (err instanceof Problem) problem = err;
+  else if (err instanceof TemporalTimeoutError)
+    problem = new Problem(503, 'workflow_unavailable', 'Service unavailable', 'The workflow did not answer in time; retry shortly. Retrying is safe.', {}, { 'Retry-After': '5' });
   else if (e?.type === 'entity.parse.failed') problem = problems.malformedJson('The request body is not valid JSON.');
   else if (e?.type === 'entity.too.large') problem = new Problem(413, 'payload_too_large', 'Payload too large', 'The request body is too large.');
   else if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')

@@ -415,9 +415,10 @@ export function registerCampaignsRoutes(api: Api, deps: AppDeps): void {
         await announce(row.id, 'settled');
         return { status: 200, body: await reload(row.id, principal) };
       }
-      const handle = (await temporal()).workflow.getHandle(campaignWorkflowId(row.id));
       try {
-        await handle.executeUpdate(cancelCampaignUpdate, { args: [{}] });
+        await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) =>
+          client.workflow.getHandle(campaignWorkflowId(row.id)).executeUpdate(cancelCampaignUpdate, { args: [{}] }),
+        );
       } catch (err) {
         throw updateProblem(err) ?? err;
       }
@@ -460,9 +461,10 @@ export function registerCampaignsRoutes(api: Api, deps: AppDeps): void {
         if (await setDraftDeadline(db, row.id, requested)) return { status: 200, body: await reload(row.id, principal) };
         // Launched meanwhile: the workflow owns the deadline now.
       }
-      const handle = (await temporal()).workflow.getHandle(campaignWorkflowId(row.id));
       try {
-        await handle.executeUpdate(extendDeadlineUpdate, { args: [{ endsAt: requested.toISOString() }] });
+        await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) =>
+          client.workflow.getHandle(campaignWorkflowId(row.id)).executeUpdate(extendDeadlineUpdate, { args: [{ endsAt: requested.toISOString() }] }),
+        );
       } catch (err) {
         throw updateProblem(err) ?? err;
       }

@@ -138,10 +138,11 @@ export function registerPledgeRecoveryRoutes(api: Api, deps: AppDeps): void {
       throw now.status === 'payment_failed' ? pledgeChanged() : notUpdatable(now.status);
     }
 
-    const handle = (await deps.temporal.client()).workflow.getHandle(`pledge:${p.id}`);
     let result: RetryPaymentResult;
     try {
-      result = await handle.executeUpdate<RetryPaymentResult, []>('retryPayment');
+      result = await deps.temporal.withDeadline(deps.config.TEMPORAL_UPDATE_TIMEOUT, (client) =>
+        client.workflow.getHandle(`pledge:${p.id}`).executeUpdate<RetryPaymentResult, []>('retryPayment'),
+      );
     } catch (err) {
       const now = (await load(p.id))!;
       if (now.status === 'collected') return { status: 200, body: pledgeJson(now) };

@@ -28,12 +28,43 @@ export class TemporalClientProvider {
     return this.clientInstance;
   }
 
+  /**
+   * Runs `fn` with a deadline on every Temporal call it makes. An Update waits for a worker to run its handler;
+   * with no worker polling it would wait forever, so HTTP handlers bound it and answer 503 instead.
+   */
+  async withDeadline<T>(ms: number, fn: (client: Client) => Promise<T>): Promise<T> {
+    const client = await this.client();
+    const connection = await this.connection();
+    try {
+      return await connection.withDeadline(Date.now() + ms, () => fn(client));
+    } catch (err) {
+      if (isDeadlineExceeded(err)) throw new TemporalTimeoutError(ms);
+      throw err;
+    }
+  }
+
   async close(): Promise<void> {
     const c = this.connecting;
     this.connecting = undefined;
     this.clientInstance = undefined;
     if (c) await (await c.catch(() => undefined))?.close();
   }
+}
+
+/** A Temporal call did not finish within its deadline (no worker answered, or the server is overloaded). */
+export class TemporalTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`Temporal did not answer within ${timeoutMs} ms`);
+    this.name = 'TemporalTimeoutError';
+  }
+}
+
+function isDeadlineExceeded(err: unknown): boolean {
+  // gRPC status 4 (DEADLINE_EXCEEDED), possibly wrapped by the SDK as the cause of its own error.
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.code === 4) return true;
+  }
+  return false;
 }
 
 const indexedValueType: Record<string, number> = {
