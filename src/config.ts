@@ -80,6 +80,7 @@ const schema = z.object({
   SSE_KEEPALIVE: duration('15s'),
   OUTBOX_POLL_INTERVAL: duration('1s'),
   OUTBOX_DISPATCHER: bool(true),
+  WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(['true', 'false']).optional(),
 
   DEV_SERVER_DATA_DIR: z.string().default('.data'),
   START_API: bool(true),
@@ -88,7 +89,9 @@ const schema = z.object({
 
 export type RawConfig = z.infer<typeof schema>;
 
-export interface Config extends Omit<RawConfig, 'JWT_SECRET' | 'TRUST_PROXY'> {
+export interface Config extends Omit<RawConfig, 'JWT_SECRET' | 'TRUST_PROXY' | 'WEBHOOK_ALLOW_PRIVATE_URLS'> {
+  /** Creator webhooks may target loopback/private addresses: default only outside production. */
+  WEBHOOK_ALLOW_PRIVATE_URLS: boolean;
   JWT_SECRET: string;
   /** Express `trust proxy` value: false, true, a hop count or a list of subnets. */
   TRUST_PROXY: boolean | number | string;
@@ -127,6 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // which is fine for development and tests and never leaves a guessable default in the repo.
     JWT_SECRET: raw.JWT_SECRET ?? randomBytes(32).toString('hex'),
     TRUST_PROXY: parseTrustProxy(raw.TRUST_PROXY),
+    WEBHOOK_ALLOW_PRIVATE_URLS: raw.WEBHOOK_ALLOW_PRIVATE_URLS ? raw.WEBHOOK_ALLOW_PRIVATE_URLS === 'true' : raw.NODE_ENV !== 'production',
     paymentProvider: raw.STRIPE_SECRET_KEY ? 'stripe' : 'simulated',
   };
 }

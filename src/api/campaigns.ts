@@ -7,6 +7,7 @@ import { Problem, problems } from './http/problem';
 import type { AppDeps } from './deps';
 import { requireManager, requirePrincipal } from '../accounts/authorization';
 import { publishCampaignEvent } from '../campaigns/events';
+import { webhookUrlProblem } from '../notifications/webhookUrl';
 import { readTotals } from '../campaigns/liveTotals';
 import {
   campaignJson,
@@ -230,6 +231,8 @@ export function registerCampaignsRoutes(api: Api, deps: AppDeps): void {
       if (endsAt.getTime() <= now) errors.push({ path: 'body.ends_at', message: 'must be in the future' });
       else if (endsAt.getTime() - now > MAX_DEADLINE_AHEAD_MS) errors.push({ path: 'body.ends_at', message: 'must be within two years' });
       if (startsAt && startsAt.getTime() >= endsAt.getTime()) errors.push({ path: 'body.ends_at', message: 'must be after starts_at' });
+      const badWebhook = body.webhook_url && webhookUrlProblem(body.webhook_url, { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_URLS });
+      if (badWebhook) errors.push({ path: 'body.webhook_url', message: badWebhook });
       if (errors.length) throw problems.validation(errors);
 
       const webhook = body.webhook_url ? { url: body.webhook_url, secret: `whsec_${randomBytes(32).toString('base64url')}` } : null;

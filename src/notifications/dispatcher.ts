@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { Knex } from 'knex';
 import type { ActivityDeps } from '../workers/deps';
 import { publishCampaignEvent, type CampaignEvent } from '../campaigns/events';
+import { webhookUrlProblem } from './webhookUrl';
 import { errorText } from '../infra/dependencies';
 import { userNotificationsChannel, type NotificationJson } from './push';
 import { webhookHeaders } from './webhookSignature';
@@ -172,6 +173,12 @@ export function startOutboxDispatcher(deps: ActivityDeps, options: OutboxDispatc
         const target = targets.get(String(r.payload.campaign_id));
         if (!target?.webhook_url || !target.webhook_secret) {
           outcomes.set(r.id, { result: 'skipped', note: 'campaign has no webhook configured any more' });
+          continue;
+        }
+        // Re-checked at delivery: the rules may have tightened since the URL was stored.
+        const refused = webhookUrlProblem(target.webhook_url, { allowPrivate: deps.config.WEBHOOK_ALLOW_PRIVATE_URLS });
+        if (refused) {
+          outcomes.set(r.id, { result: 'skipped', note: `webhook URL refused: ${refused}` });
           continue;
         }
         outcomes.set(r.id, await sendWebhook(r, target.webhook_url, target.webhook_secret));
