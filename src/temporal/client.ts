@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { platformSearchAttributes } from './searchAttributes';
 
 /**
@@ -60,7 +60,9 @@ export class TemporalTimeoutError extends Error {
 }
 
 function isDeadlineExceeded(err: unknown): boolean {
-  // gRPC status 4 (DEADLINE_EXCEEDED), possibly wrapped by the SDK as the cause of its own error.
+  // The Update's long-poll gives up with its own error; plain calls fail with gRPC status 4
+  // (DEADLINE_EXCEEDED), possibly wrapped by the SDK as the cause of its own error.
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
   for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
     if (e.code === 4) return true;
   }
