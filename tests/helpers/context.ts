@@ -11,6 +11,7 @@ import { createRedis } from '../../src/infra/redis';
 import { createLogger } from '../../src/logger';
 import { createPaymentGateway } from '../../src/payments';
 import { TemporalClientProvider } from '../../src/temporal/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createWorkers, type WorkerSet } from '../../src/workers/worker';
 import { readTestEnvironment } from './testEnv';
 
@@ -71,8 +72,18 @@ export function createTestContext(config: Config = testConfig()): TestContext {
   return { deps, app, http: supertest.agent(app), close: () => closeDeps(deps) };
 }
 
+/** Worker SDK logs at WARN (INFO drowns the test output); once per jest process, which owns one Runtime. */
+function quietTemporalRuntime(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger((process.env.TEST_TEMPORAL_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN'), shutdownSignals: [] });
+  } catch {
+    // Already installed by an earlier test file in this process.
+  }
+}
+
 /** Starts this file's workers on its own task queues; `stop()` shuts them down gracefully. */
 export async function startTestWorker(deps: AppDeps): Promise<{ workers: WorkerSet; running: Promise<void>; stop(): Promise<void> }> {
+  quietTemporalRuntime();
   const workers = await createWorkers(deps, { workflowBundlePath: readTestEnvironment().workflowBundlePath, outboxDispatcher: false });
   const running = workers.run();
   return {
