@@ -151,6 +151,7 @@ export function createSettlementActivities(deps: ActivityDeps) {
       });
       // Cancelled (or the worker is shutting down): the heartbeat holds the resumable cursor.
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('settlement batch cancelled; resume from the last heartbeat');
+      if (progress.collected > 0) await collection.refreshCollectedCents(input.campaignId);
 
       return {
         lastPledgeId: rows.length ? rows[rows.length - 1]!.id : progress.lastPledgeId,
@@ -165,7 +166,10 @@ export function createSettlementActivities(deps: ActivityDeps) {
     /** The dropped-pledge window's charge retry (a new card, or the final attempt). */
     async retryPledgeCharge(input: { pledgeId: string }): Promise<RetryChargeResult> {
       const o = await collection.retryCharge(input.pledgeId);
-      if (o.kind === 'collected') return { status: 'collected' };
+      if (o.kind === 'collected') {
+        await collection.refreshCollectedCents(o.campaignId);
+        return { status: 'collected' };
+      }
       if (o.kind === 'failed') return { status: 'payment_failed', failure_code: o.failureCode };
       // Already collected by an earlier try of this very step; any other status is not ours to retry.
       return o.status === 'collected' ? { status: 'collected' } : { status: 'payment_failed', failure_code: `pledge_${o.status}` };

@@ -58,7 +58,7 @@ export const SETTLEMENT_STATUSES = {
 } as const satisfies Record<'collect' | 'void', readonly PledgeStatus[]>;
 
 export type CollectOutcome =
-  | { kind: 'collected'; pledgeId: string; amountCents: number }
+  | { kind: 'collected'; pledgeId: string; campaignId: string; amountCents: number }
   | {
       kind: 'failed';
       pledge: PledgeRow;
@@ -174,7 +174,11 @@ export function createCollection(deps: CollectionDeps) {
     return chargeSavedCard(p);
   }
 
-  /** Marks the pledge collected and adds it to the campaign's collected total and the ledger, once. */
+  /**
+   * Marks the pledge collected and records the money in the ledger, once. The campaign's collected_cents is
+   * not touched here: every pledge of a settling campaign would queue on that one row. It is recomputed
+   * from the pledge rows by `refreshCollectedCents` after each batch (idempotent, unlike adding deltas).
+   */
   async function recordCollected(p: PledgeRow, m: Extract<MoneyResult, { ok: true }>): Promise<void> {
     const amount = m.record.capturedCents;
     await db.transaction(async (trx) => {
@@ -191,7 +195,6 @@ export function createCollection(deps: CollectionDeps) {
           updated_at: trx.fn.now(),
         });
       if (!moved) return;
-      await trx('campaigns').where({ id: p.campaign_id }).update({ collected_cents: trx.raw('collected_cents + ?', [amount]), updated_at: trx.fn.now() });
       await recordLedgerEntry(trx, {
         campaignId: p.campaign_id,
         pledgeId: p.id,
@@ -240,7 +243,7 @@ export function createCollection(deps: CollectionDeps) {
   async function outcomeOf(p: PledgeRow, m: MoneyResult): Promise<CollectOutcome> {
     if (m.ok) {
       await recordCollected(p, m);
-      return { kind: 'collected', pledgeId: p.id, amountCents: m.record.capturedCents };
+      return { kind: 'collected', pledgeId: p.id, campaignId: p.campaign_id, amountCents: m.record.capturedCents };
     }
     const failed = await recordFailed(p, m);
     if (failed) return failed;
@@ -249,6 +252,19 @@ export function createCollection(deps: CollectionDeps) {
   }
 
   return {
+    /** collected_cents := what the campaign's collected pledges hold; safe to repeat at any time. */
+    async refreshCollectedCents(campaignId: string): Promise<number> {
+      const { rows } = await db.raw<{ rows: Array<{ collected_cents: number }> }>(
+        `UPDATE campaigns c
+            SET collected_cents = t.total, updated_at = now()
+           FROM (SELECT coalesce(sum(collected_cents), 0) AS total FROM pledges WHERE campaign_id = ? AND status = 'collected') t
+          WHERE c.id = ?
+         RETURNING c.collected_cents`,
+        [campaignId, campaignId],
+      );
+      return rows[0]?.collected_cents ?? 0;
+    },
+
     load,
 
     /**

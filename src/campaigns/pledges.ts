@@ -303,6 +303,8 @@ export function createPledgeService(deps: PledgeDeps) {
   async function activate(pledge: PledgeRow, record: PaymentRecord): Promise<PledgeRow> {
     let totals: Totals | undefined;
     let activated: PledgeRow | undefined;
+    // Read outside the transaction: owner and title are not what the totals depend on.
+    const campaign = (await loadCampaign(db, pledge.campaign_id))!;
     try {
       await db.transaction(async (trx) => {
         [activated] = (await trx('pledges')
@@ -320,9 +322,6 @@ export function createPledgeService(deps: PledgeDeps) {
           })
           .returning('*')) as PledgeRow[];
         if (!activated) return; // a concurrent confirm or retry activated it first
-        totals = await moveTotals(trx, pledge.campaign_id, pledge.amount_cents, 1);
-        if (!totals) throw new CampaignClosed();
-        const campaign = (await loadCampaign(trx, pledge.campaign_id))!;
         if (record.kind === 'authorization' && record.providerPaymentId) {
           await recordLedgerEntry(trx, {
             campaignId: pledge.campaign_id,
@@ -341,8 +340,6 @@ export function createPledgeService(deps: PledgeDeps) {
           amount_cents: pledge.amount_cents,
           currency: pledge.currency.trim(),
           reward_tier_id: pledge.reward_tier_id,
-          pledged_cents: totals.pledged_cents,
-          backer_count: totals.backer_count,
         };
         await notify(trx, {
           userId: campaign.owner_id,
@@ -353,6 +350,10 @@ export function createPledgeService(deps: PledgeDeps) {
           dedupeKey: `pledge_received:${pledge.id}`,
         });
         await enqueueCreatorWebhook(trx, { campaignId: pledge.campaign_id, event: 'pledge.created', data, dedupeKey: `pledge.created:${pledge.id}` });
+        // Last before COMMIT: every pledge of a hot campaign queues on this row, so hold its lock briefly.
+        // No row means the campaign was decided meanwhile, and the whole transaction rolls back.
+        totals = await moveTotals(trx, pledge.campaign_id, pledge.amount_cents, 1);
+        if (!totals) throw new CampaignClosed();
       });
     } catch (err) {
       if (!(err instanceof CampaignClosed)) throw err;
