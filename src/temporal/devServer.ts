@@ -13,6 +13,8 @@ export interface DevServerOptions {
   uiPort?: number;
   /** SQLite file, so workflows survive a restart; in-memory when omitted. */
   dbFilename?: string;
+  /** Extra dev-server flags, e.g. dynamic config for tests. */
+  extraArgs?: string[];
   log?: (msg: string) => void;
 }
 
@@ -38,6 +40,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       dbFilename: opts.dbFilename,
       searchAttributes: platformSearchAttributes,
       log: { format: 'json', level: 'warn' },
+      extraArgs: opts.extraArgs,
     },
   });
   return {

@@ -7,7 +7,7 @@ import { migrateLatest } from '../../src/infra/migrate';
 import { createRedis } from '../../src/infra/redis';
 import { startDevServer } from '../../src/temporal/devServer';
 import { startStripeMock } from './stripeMock';
-import { TEST_ENV_FILE, type TestEnvironment } from './testEnv';
+import { CONTINUE_AS_NEW_SUGGESTED_AT, TEST_ENV_FILE, type TestEnvironment } from './testEnv';
 import pg from 'pg';
 
 /**
@@ -37,7 +37,14 @@ export default async function globalSetup(): Promise<void> {
   redis.disconnect();
 
   const [temporal, stripeMock, bundle] = await Promise.all([
-    startDevServer({ cliPath: process.env.TEMPORAL_CLI_PATH, namespace: 'default', log: (m) => console.log(m) }),
+    startDevServer({
+      cliPath: process.env.TEMPORAL_CLI_PATH,
+      namespace: 'default',
+      // The server suggests continue-as-new after this many history events, so tests can drive a real
+      // continue-as-new with a few dozen settlement batches instead of thousands.
+      extraArgs: ['--dynamic-config-value', `limit.historyCount.suggestContinueAsNew=${CONTINUE_AS_NEW_SUGGESTED_AT}`],
+      log: (m) => console.log(m),
+    }),
     startStripeMock(),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
   ]);

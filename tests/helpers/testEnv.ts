@@ -14,6 +14,9 @@ export interface TestEnvironment {
   workflowBundlePath: string;
 }
 
+/** History length at which the test Temporal server suggests continue-as-new (the default is thousands). */
+export const CONTINUE_AS_NEW_SUGGESTED_AT = 60;
+
 export const TEST_ENV_FILE = path.join(os.tmpdir(), `pledgeflow-test-env-${process.env.PLEDGEFLOW_TEST_RUN ?? 'default'}.json`);
 
 export function readTestEnvironment(): TestEnvironment {
