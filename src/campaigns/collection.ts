@@ -10,6 +10,7 @@ import { createPaymentService, PaymentNotAllowedError } from '../payments/paymen
 import { publishCampaignEvent } from './events';
 import { recordLedgerEntry } from './ledger';
 import { applyTotalsDelta } from './liveTotals';
+import type { PledgeRow } from './pledgeRow';
 
 /**
  * What happens to ONE pledge when its campaign settles or while it sits in the dropped-pledge window:
@@ -20,6 +21,8 @@ import { applyTotalsDelta } from './liveTotals';
  * totals exactly once.
  */
 
+export type { PledgeRow };
+
 export interface CollectionDeps {
   config: Config;
   db: Db;
@@ -28,25 +31,6 @@ export interface CollectionDeps {
   payments: PaymentGateway;
 }
 
-export interface PledgeRow {
-  id: string;
-  campaign_id: string;
-  backer_id: string;
-  reward_tier_id: string | null;
-  amount_cents: number;
-  currency: string;
-  status: PledgeStatus;
-  payment_mode: 'authorize' | 'save_card';
-  payment_method: string;
-  payment_key: string | null;
-  provider_customer_id: string | null;
-  provider_payment_method: string | null;
-  charge_attempts: number;
-  last_failed_attempt: number;
-  failure_code: string | null;
-  failure_message: string | null;
-  drop_deadline: Date | null;
-}
 
 /** Pledges the settlement must act on, per action. */
 export const SETTLEMENT_STATUSES = {

@@ -13,6 +13,7 @@ import { createPaymentService, PaymentNotAllowedError } from '../payments/paymen
 import type { PaymentRecord } from '../payments/paymentRecords';
 import { publishCampaignEvent } from './events';
 import { applyTotalsDelta } from './liveTotals';
+import type { PledgeRow } from './pledgeRow';
 import { recordLedgerEntry } from './ledger';
 import { enqueueCreatorWebhook, notify } from '../notifications/notify';
 
@@ -32,28 +33,8 @@ export interface PledgeDeps {
   payments: PaymentGateway;
 }
 
-export interface PledgeRow {
-  id: string;
-  campaign_id: string;
-  backer_id: string;
-  reward_tier_id: string | null;
-  amount_cents: number;
-  currency: string;
-  status: PledgeStatus;
-  payment_mode: 'authorize' | 'save_card';
-  payment_method: string;
-  payment_key: string | null;
-  provider_customer_id: string | null;
-  provider_payment_method: string | null;
-  revision: number;
-  failure_code: string | null;
-  failure_message: string | null;
-  drop_deadline: Date | null;
-  created_at: Date;
-  updated_at: Date;
-  collected_at: Date | null;
-  cancelled_at: Date | null;
-}
+export type { PledgeRow };
+
 
 interface CampaignRow {
   id: string;

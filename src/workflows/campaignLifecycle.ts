@@ -11,7 +11,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import type { Activities, PaymentQueueActivities } from '../activities';
 import { deadlineChangeError, formatMoney, percentFunded, type Outcome } from '../domain/campaigns';
 import { CampaignStatus } from '../temporal/searchAttributes';
 import { paymentsTaskQueue } from '../temporal/taskQueues';
@@ -73,25 +73,6 @@ export interface LifecycleState {
   voided: number;
 }
 
-/** Contract of the settlement engineer's payments-queue activity (see src/activities/settlement.ts). */
-export interface SettlePledgeBatchInput {
-  campaignId: string;
-  action: 'collect' | 'void';
-  afterPledgeId: string | null;
-  batchSize: number;
-}
-export interface SettlePledgeBatchResult {
-  lastPledgeId: string | null;
-  done: boolean;
-  processed: number;
-  collected: number;
-  failed: number;
-  voided: number;
-}
-interface SettlementActivities {
-  settlePledgeBatch(input: SettlePledgeBatchInput): Promise<SettlePledgeBatchResult>;
-}
-
 /** Failure types the API maps to problem codes. */
 export const INVALID_DEADLINE = 'InvalidDeadline';
 export const CAMPAIGN_ALREADY_DECIDED = 'CampaignAlreadyDecided';
@@ -110,7 +91,7 @@ const { activateCampaign, markCampaignLive, setCampaignDeadline, decideCampaign,
 export async function campaignLifecycle(input: CampaignLifecycleInput): Promise<CampaignLifecycleResult> {
   const { campaignId } = input;
   // Resolved here, not at module load: the payments queue is named after the queue this run is on.
-  const { settlePledgeBatch } = proxyActivities<SettlementActivities>({
+  const { settlePledgeBatch } = proxyActivities<Pick<PaymentQueueActivities, 'settlePledgeBatch'>>({
     taskQueue: paymentsTaskQueue(workflowInfo().taskQueue),
     startToCloseTimeout: '10 minutes',
     heartbeatTimeout: '30 seconds',
