@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { uuidParam, type Api } from './http/api';
 import { problems } from './http/problem';
 import type { AppDeps } from './deps';
-import { lastEventId, liveUpdatesUnavailable, openSse } from './sse';
+import { lastEventId, liveUpdatesUnavailable, openSse, bufferedSubscription } from './sse';
 import {
   campaignEventsChannel,
   canReplayAfter,
@@ -54,16 +54,10 @@ export function registerCampaignEventsRoutes(api: Api, deps: AppDeps): void {
       // Drafts are private to their owner: indistinguishable from a missing campaign.
       if (!found || found.status === 'draft') throw problems.notFound('campaign');
 
-      let buffered: string[] | undefined = [];
-      let forward: (message: string) => void = () => undefined;
-      const unsubscribe = await pushHub(redis, deps.logger)
-        .subscribe(campaignEventsChannel(campaignId), (message) => {
-          if (buffered) buffered.push(message);
-          else forward(message);
-        })
-        .catch((err: unknown) => {
-          throw liveUpdatesUnavailable(err, log);
-        });
+      const live = await bufferedSubscription((onMessage) => pushHub(redis, deps.logger).subscribe(campaignEventsChannel(campaignId), onMessage)).catch((err: unknown) => {
+        throw liveUpdatesUnavailable(err, log);
+      });
+      const { unsubscribe } = live;
       try {
         const requested = lastEventId(req);
         const resume = requested && isStreamId(requested) && (await canReplayAfter(redis, campaignId, requested)) ? requested : undefined;
@@ -98,15 +92,13 @@ export function registerCampaignEventsRoutes(api: Api, deps: AppDeps): void {
         const stream = openSse(req, res, { keepAliveMs: deps.config.SSE_KEEPALIVE });
         stream.onClose(unsubscribe);
         for (const e of initial) stream.send({ event: eventName(e), id: e.id, data: e.event });
-        forward = (message) => {
+        const forward = (message: string) => {
           const stored = parseCampaignMessage(message);
           if (!stored || compareStreamIds(stored.id, cursor) <= 0) return;
           cursor = stored.id;
           stream.send({ event: eventName(stored), id: stored.id, data: stored.event });
         };
-        const pending = buffered;
-        buffered = undefined;
-        for (const message of pending) forward(message);
+        live.goLive(forward);
       } catch (err) {
         unsubscribe();
         throw liveUpdatesUnavailable(err, log);

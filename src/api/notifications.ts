@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { pageQuery, uuidParam, type Api } from './http/api';
 import { problems } from './http/problem';
 import type { AppDeps } from './deps';
-import { lastEventId, liveUpdatesUnavailable, openSse } from './sse';
+import { lastEventId, liveUpdatesUnavailable, openSse, bufferedSubscription } from './sse';
 import { registerCampaignEventsRoutes } from './campaignEvents';
 import { pushHub, userNotificationsChannel, type NotificationJson } from '../notifications/push';
 
@@ -136,16 +136,10 @@ export function registerNotificationsRoutes(api: Api, deps: AppDeps): void {
     async ({ req, res, principal, log }) => {
       const userId = principal!.id;
       // Subscribe before reading the replay, buffering live pushes, so nothing falls between the two.
-      let buffered: string[] | undefined = [];
-      let forward: (message: string) => void = () => undefined;
-      const unsubscribe = await pushHub(deps.redis, deps.logger)
-        .subscribe(userNotificationsChannel(userId), (message) => {
-          if (buffered) buffered.push(message);
-          else forward(message);
-        })
-        .catch((err: unknown) => {
-          throw liveUpdatesUnavailable(err, log);
-        });
+      const live = await bufferedSubscription((onMessage) => pushHub(deps.redis, deps.logger).subscribe(userNotificationsChannel(userId), onMessage)).catch((err: unknown) => {
+        throw liveUpdatesUnavailable(err, log);
+      });
+      const { unsubscribe } = live;
       try {
         const since = lastEventId(req);
         const replay = since && z.uuid().safeParse(since).success ? await notificationsAfter(userId, since) : [];
@@ -154,7 +148,7 @@ export function registerNotificationsRoutes(api: Api, deps: AppDeps): void {
         stream.onClose(unsubscribe);
         // A notification can be in the replay and then pushed when the dispatcher catches up: send it once.
         const sent = new Set<string>();
-        forward = (message) => {
+        const forward = (message: string) => {
           let notification: NotificationJson;
           try {
             notification = JSON.parse(message) as NotificationJson;
@@ -168,9 +162,7 @@ export function registerNotificationsRoutes(api: Api, deps: AppDeps): void {
           stream.send({ event: 'notification', id: n.id, data: n });
           sent.add(n.id);
         }
-        const pending = buffered;
-        buffered = undefined;
-        for (const message of pending) forward(message);
+        live.goLive(forward);
       } catch (err) {
         unsubscribe();
         throw liveUpdatesUnavailable(err, log);

@@ -108,3 +108,27 @@ export function liveUpdatesUnavailable(err: unknown, log: Logger): Problem {
   log.warn({ err }, 'live stream setup failed');
   return problems.unavailable('live_updates_unavailable', 'Live updates are temporarily unavailable; retry shortly.');
 }
+
+/**
+ * Subscribes before the caller reads what it must replay, buffering live messages meanwhile, so nothing
+ * falls between the replay and the live stream. `goLive` delivers the buffer, then every later message.
+ */
+export async function bufferedSubscription(
+  subscribe: (onMessage: (message: string) => void) => Promise<() => void>,
+): Promise<{ goLive(forward: (message: string) => void): void; unsubscribe: () => void }> {
+  let buffered: string[] | undefined = [];
+  let forward: (message: string) => void = () => undefined;
+  const unsubscribe = await subscribe((message) => {
+    if (buffered) buffered.push(message);
+    else forward(message);
+  });
+  return {
+    unsubscribe,
+    goLive(f) {
+      forward = f;
+      const pending = buffered ?? [];
+      buffered = undefined;
+      for (const message of pending) f(message);
+    },
+  };
+}
