@@ -12,6 +12,7 @@ import { registerCampaignsRoutes } from './campaigns';
 import { registerPledgesRoutes } from './pledges';
 import { registerPledgeRecoveryRoutes } from './pledgeRecovery';
 import { registerNotificationsRoutes } from './notifications';
+import { registerStoreRoutes } from './stores';
 import { createAuthenticator } from '../accounts/tokens';
 import { PostgresIdempotencyGuard } from './idempotency';
 import { TemporalTimeoutError } from '../temporal/client';
@@ -74,6 +75,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerPledgesRoutes(api, deps);
   registerPledgeRecoveryRoutes(api, deps);
   registerNotificationsRoutes(api, deps);
+  registerStoreRoutes(api, deps);
   registerOperationsRoutes(app, api, deps);
 
   app.use(api.router);

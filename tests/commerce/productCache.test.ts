@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import supertest from 'supertest';
+import { createApp } from '../../src/api/app';
+import type { AppDeps } from '../../src/api/deps';
+import type { Logger } from '../../src/logger';
+import type { RedisClient } from '../../src/infra/redis';
+import { closeDeps, createTestContext, createTestDeps, testConfig, type TestContext } from '../helpers/context';
+import { bearer, makeUser, type TestUser } from '../helpers/fixtures';
+import { ProductCache, productCacheKey } from '../../src/commerce/productCache';
+
+/** GET product is cache-aside in Redis; every write invalidates; Redis trouble falls back to Postgres. */
+describe('product cache', () => {
+  let ctx: TestContext;
+  let owner: TestUser;
+  let storeId: string;
+
+  async function newProduct(inventory = 2): Promise<{ id: string; variantId: string }> {
+    const res = await ctx.http
+      .post(`/v1/stores/${storeId}/products`)
+      .set('Authorization', owner.auth)
+      .send({ name: `Lamp ${randomUUID().slice(0, 6)}`, description: 'v1', base_price_cents: 1_000, inventory_count: inventory });
+    expect(res.status).toBe(201);
+    return { id: res.body.id, variantId: res.body.variants[0].id };
+  }
+
+  const get = (productId: string, query = '') => ctx.http.get(`/v1/stores/${storeId}/products/${productId}${query}`);
+
+  beforeAll(async () => {
+    ctx = createTestContext(testConfig());
+    owner = await makeUser(ctx.deps, { role: 'merchant' });
+    const res = await ctx.http.post('/v1/stores').set('Authorization', owner.auth).send({ name: 'Cache', slug: `c-${randomUUID().slice(0, 8)}`, currency: 'EUR' });
+    storeId = res.body.id;
+  });
+  afterAll(() => ctx.close());
+
+  it('a read fills the product key, with a TTL, and without stock figures', async () => {
+    const p = await newProduct();
+    expect(await ctx.deps.redis.get(productCacheKey(p.id))).toBeNull();
+    expect((await get(p.id)).status).toBe(200);
+    const cached = JSON.parse((await ctx.deps.redis.get(productCacheKey(p.id)))!);
+    expect(cached.product).toMatchObject({ id: p.id, name: expect.stringMatching(/^Lamp /), currency: 'EUR' });
+    expect(JSON.stringify(cached)).not.toMatch(/available|in_stock|total_stock/);
+    const ttl = await ctx.deps.redis.ttl(productCacheKey(p.id));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(300);
+  });
+
+  it('serves reads from the cache (a change made behind the API stays unseen until invalidated)', async () => {
+    const p = await newProduct();
+    await get(p.id);
+    await ctx.deps.db('products').where({ id: p.id }).update({ description: 'changed behind the cache' });
+    expect((await get(p.id)).body.description).toBe('v1');
+  });
+
+  it('a PATCH invalidates: the next read shows the change', async () => {
+    const p = await newProduct();
+    expect((await get(p.id)).body.base_price_cents).toBe(1_000);
+    const patch = await ctx.http
+      .patch(`/v1/stores/${storeId}/products/${p.id}`)
+      .set('Authorization', owner.auth)
+      .send({ description: 'v2', base_price_cents: 1_250, category: 'Lighting' });
+    expect(patch.status).toBe(200);
+    expect(await ctx.deps.redis.get(productCacheKey(p.id))).toBeNull();
+    const after = await get(p.id);
+    expect(after.body).toMatchObject({ description: 'v2', base_price_cents: 1_250, category: 'lighting' });
+    expect(after.body.variants[0].price_cents).toBe(1_250);
+  });
+
+  it('a status change to draft takes the product off public reads at once', async () => {
+    const p = await newProduct();
+    expect((await get(p.id)).status).toBe(200);
+    await ctx.http.patch(`/v1/stores/${storeId}/products/${p.id}`).set('Authorization', owner.auth).send({ status: 'draft' });
+    expect((await get(p.id)).status).toBe(404);
+  });
+
+  it('a restock invalidates, and in_stock / available follow it', async () => {
+    const p = await newProduct(0);
+    const before = await get(p.id, '?include_inventory=true');
+    expect(before.body).toMatchObject({ in_stock: false, variants: [{ in_stock: false, available: 0 }] });
+    const put = await ctx.http.put(`/v1/stores/${storeId}/inventory/${p.variantId}`).set('Authorization', owner.auth).send({ total_stock: 4 });
+    expect(put.status).toBe(200);
+    expect(await ctx.deps.redis.get(productCacheKey(p.id))).toBeNull();
+    const after = await get(p.id, '?include_inventory=true');
+    expect(after.body).toMatchObject({ in_stock: true, variants: [{ in_stock: true, available: 4 }] });
+  });
+
+  it('stock is live even on a cache hit (reservations will not have to invalidate)', async () => {
+    const p = await newProduct(1);
+    expect((await get(p.id)).body.in_stock).toBe(true);
+    await ctx.deps.db('inventory').where({ variant_id: p.variantId }).update({ reserved: 1 });
+    expect(await ctx.deps.redis.get(productCacheKey(p.id))).not.toBeNull();
+    const res = await get(p.id, '?include_inventory=true');
+    expect(res.body).toMatchObject({ in_stock: false, variants: [{ available: 0, in_stock: false }] });
+  });
+
+  it('a deleted or garbled key is simply a miss: the answer is still correct and the key is refilled', async () => {
+    const p = await newProduct();
+    await get(p.id);
+    await ctx.deps.db('products').where({ id: p.id }).update({ name: 'Renamed in Postgres' });
+    await ctx.deps.redis.del(productCacheKey(p.id));
+    expect((await get(p.id)).body.name).toBe('Renamed in Postgres');
+    expect(await ctx.deps.redis.get(productCacheKey(p.id))).not.toBeNull();
+
+    await ctx.deps.redis.set(productCacheKey(p.id), '{not json');
+    const res = await get(p.id);
+    expect(res.status).toBe(200);
+    expect(res.body.name).toBe('Renamed in Postgres');
+  });
+
+  it('a read racing a write cannot store the version it loaded before the write (generation check)', async () => {
+    const p = await newProduct();
+    const cache = new ProductCache(ctx.deps.redis, ctx.deps.logger);
+    // The reader misses, then a writer commits and invalidates while the reader is still loading the old row.
+    const stale = await cache.getOrLoad(p.id, async () => {
+      await cache.invalidate(p.id);
+      return { stale: true };
+    });
+    expect(stale).toEqual({ stale: true });
+    expect(await ctx.deps.redis.get(productCacheKey(p.id))).toBeNull();
+    // Without a concurrent write the same read does fill the key.
+    await cache.getOrLoad(p.id, async () => ({ fresh: true }));
+    expect(JSON.parse((await ctx.deps.redis.get(productCacheKey(p.id)))!)).toEqual({ fresh: true });
+  });
+
+  describe('with Redis down', () => {
+    let down: { deps: AppDeps; http: supertest.Agent };
+
+    beforeAll(() => {
+      // A client that was closed on purpose: every Redis command fails at once ("Connection is closed").
+      const deps = createTestDeps(testConfig());
+      deps.redis.disconnect();
+      down = { deps, http: supertest.agent(createApp(deps)) };
+    });
+    afterAll(() => closeDeps(down.deps));
+
+    it('reads, writes and restocks still answer correctly from Postgres (never a 500)', async () => {
+      const p = await newProduct(0);
+      // Each test config has its own JWT secret: the owner's token for this app comes from its config.
+      const auth = bearer(down.deps, owner.id);
+      const read = await down.http.get(`/v1/stores/${storeId}/products/${p.id}?include_inventory=true`);
+      expect(read.status).toBe(200);
+      expect(read.body).toMatchObject({ id: p.id, in_stock: false });
+
+      const patch = await down.http.patch(`/v1/stores/${storeId}/products/${p.id}`).set('Authorization', auth).send({ name: 'Offline edit' });
+      expect(patch.status).toBe(200);
+      const put = await down.http.put(`/v1/stores/${storeId}/inventory/${p.variantId}`).set('Authorization', auth).send({ total_stock: 2 });
+      expect(put.status).toBe(200);
+
+      const after = await down.http.get(`/v1/stores/${storeId}/products/${p.id}?include_inventory=true`);
+      expect(after.status).toBe(200);
+      expect(after.body).toMatchObject({ name: 'Offline edit', in_stock: true, variants: [{ available: 2 }] });
+      // Nothing went through Redis: the client is closed, and the (real) Redis holds no entry for the product.
+      expect(down.deps.redis.status).toBe('end');
+      expect(await ctx.deps.redis.get(productCacheKey(p.id))).toBeNull();
+    });
+  });
+
+  it('treats a Redis that does not answer as down: the read comes from the loader within the timeout', async () => {
+    const hanging = new Promise<never>(() => undefined);
+    const silentRedis = { mget: () => hanging, eval: () => hanging, multi: () => ({ incr: () => ({ expire: () => ({ del: () => ({ exec: () => hanging }) }) }) }) };
+    const warnings: string[] = [];
+    const logger = { warn: (_o: unknown, m: string) => warnings.push(m), error: (_o: unknown, m: string) => warnings.push(m) } as unknown as Logger;
+    const cache = new ProductCache(silentRedis as unknown as RedisClient, logger);
+    const started = Date.now();
+    expect(await cache.getOrLoad('p1', async () => ({ from: 'postgres' }))).toEqual({ from: 'postgres' });
+    await cache.invalidate('p1');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(warnings).toEqual(['product cache unavailable; reading Postgres', expect.stringMatching(/not invalidated/)]);
+  });
+});
