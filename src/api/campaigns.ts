@@ -8,6 +8,7 @@ import type { AppDeps } from './deps';
 import { requireManager, requirePrincipal } from '../accounts/authorization';
 import { publishCampaignEvent } from '../campaigns/events';
 import { webhookUrlProblem } from '../notifications/webhookUrl';
+import { longText, text } from './http/text';
 import { readTotals } from '../campaigns/liveTotals';
 import {
   campaignJson,
@@ -103,10 +104,6 @@ const CreatedCampaignSchema = CampaignSchema.extend({
 const CampaignListSchema = z.object({ data: z.array(CampaignSchema), next_cursor: z.string().nullable() }).openapi('CampaignList');
 
 const dateTime = z.iso.datetime({ offset: true });
-// Postgres text cannot hold NUL; refusing it here keeps such input a 400 instead of a database error.
-const noNul = (s: string) => !s.includes('\u0000');
-const text = (min: number, max: number) => z.string().trim().min(min).max(max).refine(noNul, 'must not contain NUL characters');
-const longText = (max: number) => z.string().max(max).refine(noNul, 'must not contain NUL characters');
 
 const CreateCampaignBody = z
   .strictObject({

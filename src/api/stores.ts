@@ -25,6 +25,7 @@ import {
   type StoreRow,
 } from '../commerce/catalog';
 import { ProductCache } from '../commerce/productCache';
+import { NUL_MESSAGE, noNul, text } from './http/text';
 
 /**
  * Stores, their catalog and inventory. Reads are public for active products; everything else belongs to the
@@ -37,10 +38,6 @@ const MAX_PRICE_CENTS = 10_000_000_000;
 const MAX_STOCK = 100_000_000;
 const MAX_VARIANTS = 100;
 
-// Postgres text and jsonb cannot hold NUL; refusing it here keeps such input a 400 instead of a database error.
-const noNul = (s: string) => !s.includes('\u0000');
-const NUL_MESSAGE = 'must not contain NUL characters';
-const text = (min: number, max: number) => z.string().trim().min(min).max(max).refine(noNul, NUL_MESSAGE);
 
 const AttributesSchema = z
   .record(
