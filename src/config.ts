@@ -82,6 +82,11 @@ const schema = z.object({
   OUTBOX_DISPATCHER: bool(true),
   WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(['true', 'false']).optional(),
 
+  // Carts (durations; tests set them in seconds).
+  RESERVATION_TTL: duration('15m'),
+  CART_TTL_GUEST: duration('48h'),
+  CART_TTL_USER: duration('30d'),
+
   DEV_SERVER_DATA_DIR: z.string().default('.data'),
   START_API: bool(true),
   START_WORKER: bool(true),

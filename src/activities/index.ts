@@ -1,5 +1,6 @@
 import type { ActivityDeps } from '../workers/deps';
 import { createCampaignActivities } from './campaigns';
+import { createCartActivities } from './carts';
 import { createMaintenanceActivities } from './maintenance';
 import { createPaymentActivities } from './payments';
 import { createDroppedPledgeActivities, createSettlementActivities } from './settlement';
@@ -10,6 +11,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMaintenanceActivities(deps),
     ...createCampaignActivities(deps),
     ...createDroppedPledgeActivities(deps),
+    ...createCartActivities(deps),
   };
 }
 

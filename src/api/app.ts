@@ -13,6 +13,7 @@ import { registerPledgesRoutes } from './pledges';
 import { registerPledgeRecoveryRoutes } from './pledgeRecovery';
 import { registerNotificationsRoutes } from './notifications';
 import { registerStoreRoutes } from './stores';
+import { registerCartRoutes } from './carts';
 import { createAuthenticator } from '../accounts/tokens';
 import { PostgresIdempotencyGuard } from './idempotency';
 import { TemporalTimeoutError } from '../temporal/client';
@@ -76,6 +77,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerPledgeRecoveryRoutes(api, deps);
   registerNotificationsRoutes(api, deps);
   registerStoreRoutes(api, deps);
+  registerCartRoutes(api, deps);
   registerOperationsRoutes(app, api, deps);
 
   app.use(api.router);

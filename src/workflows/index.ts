@@ -2,3 +2,4 @@
 export * from './maintenance';
 export * from './campaignLifecycle';
 export * from './droppedPledge';
+export * from './cartReservations';
