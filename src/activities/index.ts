@@ -1,6 +1,7 @@
 import type { ActivityDeps } from '../workers/deps';
 import { createCampaignActivities } from './campaigns';
 import { createCartActivities } from './carts';
+import { createCheckoutActivities } from './checkout';
 import { createMaintenanceActivities } from './maintenance';
 import { createPaymentActivities } from './payments';
 import { createDroppedPledgeActivities, createSettlementActivities } from './settlement';
@@ -12,6 +13,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCampaignActivities(deps),
     ...createDroppedPledgeActivities(deps),
     ...createCartActivities(deps),
+    ...createCheckoutActivities(deps),
   };
 }
 

@@ -14,6 +14,7 @@ import { registerPledgeRecoveryRoutes } from './pledgeRecovery';
 import { registerNotificationsRoutes } from './notifications';
 import { registerStoreRoutes } from './stores';
 import { registerCartRoutes } from './carts';
+import { registerCheckoutRoutes } from './checkout';
 import { createAuthenticator } from '../accounts/tokens';
 import { PostgresIdempotencyGuard } from './idempotency';
 import { TemporalTimeoutError } from '../temporal/client';
@@ -78,6 +79,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerNotificationsRoutes(api, deps);
   registerStoreRoutes(api, deps);
   registerCartRoutes(api, deps);
+  registerCheckoutRoutes(api, deps);
   registerOperationsRoutes(app, api, deps);
 
   app.use(api.router);

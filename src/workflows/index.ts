@@ -3,3 +3,4 @@ export * from './maintenance';
 export * from './campaignLifecycle';
 export * from './droppedPledge';
 export * from './cartReservations';
+export * from './checkout';

@@ -1,0 +1,232 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { Knex } from 'knex';
+import { changeLines } from '../commerce/carts';
+import type { ActivityDeps } from '../workers/deps';
+
+/**
+ * The checkout workflow's database steps (main task queue). Every step is idempotent, so a retried or replayed
+ * activity changes nothing twice: the order is keyed by checkout_key (ON CONFLICT), reservations move only from
+ * the status they are expected in, and the cancellation compensation only cancels an order that is not yet.
+ * Payment steps are the payment activities on the payments task queue.
+ */
+
+export interface CheckoutLine {
+  variant_id: string;
+  quantity: number;
+  unit_price_cents: number;
+}
+
+export interface ConfirmReservationsResult {
+  ok: boolean;
+  /** The held reservation rows backing the lines (when ok). */
+  reservationIds: string[];
+  /** Lines not (fully) held any more: what the shopper asked for, and what is still held for them. */
+  missing: Array<{ variant_id: string; requested: number; held: number }>;
+}
+
+/** Failure type of commitCheckoutReservations when the holds vanished between confirmation and commit. */
+export const RESERVATIONS_LOST = 'ReservationsLost';
+
+async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (attempt >= 5 || (code !== '40P01' && code !== '40001')) throw err;
+      await new Promise((r) => setTimeout(r, 10 * attempt));
+    }
+  }
+}
+
+/** Inventory rows first (the lock order of src/commerce/reservations.ts), in a stable order. */
+async function lockInventory(trx: Knex.Transaction, storeId: string, variantIds: string[]): Promise<void> {
+  await trx('inventory').whereIn('variant_id', [...new Set(variantIds)]).andWhere({ store_id: storeId }).orderBy('variant_id').forUpdate().select('variant_id');
+}
+
+export function createCheckoutActivities(deps: ActivityDeps) {
+  const { db, redis, logger } = deps;
+
+  return {
+    /**
+     * Checks that every line is still held for the cart (same quantity) and pushes the holds' expiry out by
+     * holdMs, so the cart's TTL workflow does not release them while the checkout runs.
+     */
+    async confirmCheckoutReservations(input: { cartId: string; storeId: string; items: CheckoutLine[]; holdMs: number }): Promise<ConfirmReservationsResult> {
+      return withRetry(() =>
+        db.transaction(async (trx) => {
+          await lockInventory(trx, input.storeId, input.items.map((i) => i.variant_id));
+          const rows = (await trx('reservations')
+            .where({ cart_id: input.cartId, store_id: input.storeId, status: 'held' })
+            .whereIn('variant_id', input.items.map((i) => i.variant_id))
+            .forUpdate()
+            .select('id', 'variant_id', 'quantity')) as Array<{ id: string; variant_id: string; quantity: number }>;
+          const byVariant = new Map(rows.map((r) => [r.variant_id, r]));
+          const missing = input.items
+            .filter((i) => byVariant.get(i.variant_id)?.quantity !== i.quantity)
+            .map((i) => ({ variant_id: i.variant_id, requested: i.quantity, held: byVariant.get(i.variant_id)?.quantity ?? 0 }));
+          if (missing.length) return { ok: false, reservationIds: [], missing };
+          const ids = input.items.map((i) => byVariant.get(i.variant_id)!.id);
+          await trx('reservations')
+            .whereIn('id', ids)
+            .update({ expires_at: trx.raw('GREATEST(expires_at, now() + make_interval(secs => ?))', [input.holdMs / 1000]), updated_at: trx.fn.now() });
+          return { ok: true, reservationIds: ids, missing: [] };
+        }),
+      );
+    },
+
+    /** Creates the order (confirmed), its items and its history once per checkout key. Returns its id. */
+    async createCheckoutOrder(input: {
+      checkoutKey: string;
+      cartId: string;
+      storeId: string;
+      customerId: string | null;
+      currency: string;
+      items: CheckoutLine[];
+      shippingAddress: Record<string, unknown>;
+      billingAddress: Record<string, unknown> | null;
+      paymentKey: string;
+    }): Promise<{ orderId: string; created: boolean }> {
+      return db.transaction(async (trx) => {
+        const subtotal = input.items.reduce((s, i) => s + i.quantity * i.unit_price_cents, 0);
+        const inserted = await trx.raw(
+          `INSERT INTO orders (store_id, customer_id, cart_id, checkout_key, status, currency, subtotal_cents, total_cents,
+                               shipping_address, billing_address, payment_key)
+           VALUES (?, ?, ?, ?, 'confirmed', ?, ?, ?, ?::jsonb, ?::jsonb, ?)
+           ON CONFLICT (checkout_key) DO NOTHING
+           RETURNING id`,
+          [
+            input.storeId,
+            input.customerId,
+            input.cartId,
+            input.checkoutKey,
+            input.currency,
+            subtotal,
+            subtotal,
+            JSON.stringify(input.shippingAddress),
+            input.billingAddress ? JSON.stringify(input.billingAddress) : null,
+            input.paymentKey,
+          ],
+        );
+        const row = (inserted.rows as Array<{ id: string }>)[0];
+        if (!row) {
+          const existing = (await trx('orders').where({ checkout_key: input.checkoutKey }).first('id')) as { id: string };
+          return { orderId: existing.id, created: false };
+        }
+        const catalog = (await trx('variants as v')
+          .join('products as p', function () {
+            this.on('p.id', '=', 'v.product_id').andOn('p.store_id', '=', 'v.store_id');
+          })
+          .where('v.store_id', input.storeId)
+          .whereIn('v.id', input.items.map((i) => i.variant_id))
+          .select('v.id', 'v.sku', 'p.name')) as Array<{ id: string; sku: string; name: string }>;
+        const byId = new Map(catalog.map((c) => [c.id, c]));
+        await trx('order_items').insert(
+          input.items.map((i) => ({
+            order_id: row.id,
+            variant_id: i.variant_id,
+            sku: byId.get(i.variant_id)?.sku ?? i.variant_id,
+            name: byId.get(i.variant_id)?.name ?? 'Unknown item',
+            quantity: i.quantity,
+            unit_price_cents: i.unit_price_cents,
+          })),
+        );
+        await trx('order_status_history').insert([
+          { order_id: row.id, from_status: null, to_status: 'pending', actor: 'system', reason: 'checkout started' },
+          { order_id: row.id, from_status: 'pending', to_status: 'confirmed', actor: 'system', reason: 'payment authorized' },
+        ]);
+        return { orderId: row.id, created: true };
+      });
+    },
+
+    /** Compensation: the order (if any) becomes cancelled, with its history row. Idempotent. */
+    async cancelCheckoutOrder(input: { checkoutKey: string; reason: string }): Promise<{ cancelled: boolean }> {
+      return db.transaction(async (trx) => {
+        const order = (await trx('orders').where({ checkout_key: input.checkoutKey }).forUpdate().first('id', 'status')) as
+          | { id: string; status: string }
+          | undefined;
+        if (!order || order.status === 'cancelled') return { cancelled: false };
+        await trx('orders').where({ id: order.id }).update({ status: 'cancelled', updated_at: trx.fn.now() });
+        await trx('order_status_history').insert({ order_id: order.id, from_status: order.status, to_status: 'cancelled', actor: 'system', reason: input.reason });
+        return { cancelled: true };
+      });
+    },
+
+    /**
+     * Held reservations become sold: reservations 'committed', inventory reserved -= n, sold += n. A retry finds
+     * them committed and changes nothing; holds released meanwhile fail non-retryably (RESERVATIONS_LOST).
+     */
+    async commitCheckoutReservations(input: { storeId: string; reservationIds: string[] }): Promise<{ committed: number }> {
+      return withRetry(() =>
+        db.transaction(async (trx) => {
+          const rows = (await trx('reservations').whereIn('id', input.reservationIds).select('id', 'variant_id', 'status')) as Array<{
+            id: string;
+            variant_id: string;
+            status: string;
+          }>;
+          await lockInventory(trx, input.storeId, rows.map((r) => r.variant_id));
+          const moved = await trx.raw(
+            `WITH moved AS (
+               UPDATE reservations SET status = 'committed', updated_at = now()
+                WHERE id = ANY(?::uuid[]) AND store_id = ? AND status = 'held'
+                RETURNING variant_id, quantity
+             ), per_variant AS (
+               SELECT variant_id, sum(quantity)::int AS quantity FROM moved GROUP BY variant_id
+             )
+             UPDATE inventory i SET reserved = i.reserved - p.quantity, sold = i.sold + p.quantity, updated_at = now()
+               FROM per_variant p
+              WHERE i.variant_id = p.variant_id AND i.store_id = ?
+              RETURNING i.variant_id`,
+            [input.reservationIds, input.storeId, input.storeId],
+          );
+          const changed = (moved.rows as unknown[]).length;
+          const statuses = (await trx('reservations').whereIn('id', input.reservationIds).pluck('status')) as string[];
+          if (statuses.length !== input.reservationIds.length || statuses.some((s) => s !== 'committed')) {
+            // Roll the transaction back: nothing is sold unless every line is.
+            throw ApplicationFailure.create({
+              type: RESERVATIONS_LOST,
+              message: 'Some reservations of this checkout were released before they could be committed.',
+              nonRetryable: true,
+            });
+          }
+          return { committed: changed };
+        }),
+      );
+    },
+
+    /** Compensation of the commit: committed reservations go back to stock (sold -= n). Idempotent. */
+    async uncommitCheckoutReservations(input: { storeId: string; reservationIds: string[] }): Promise<{ restocked: number }> {
+      return withRetry(() =>
+        db.transaction(async (trx) => {
+          const rows = (await trx('reservations').whereIn('id', input.reservationIds).select('variant_id')) as Array<{ variant_id: string }>;
+          await lockInventory(trx, input.storeId, rows.map((r) => r.variant_id));
+          const result = await trx.raw(
+            `WITH moved AS (
+               UPDATE reservations SET status = 'released', updated_at = now()
+                WHERE id = ANY(?::uuid[]) AND store_id = ? AND status = 'committed'
+                RETURNING variant_id, quantity
+             ), per_variant AS (
+               SELECT variant_id, sum(quantity)::int AS quantity FROM moved GROUP BY variant_id
+             )
+             UPDATE inventory i SET sold = i.sold - p.quantity, updated_at = now()
+               FROM per_variant p
+              WHERE i.variant_id = p.variant_id AND i.store_id = ?
+              RETURNING i.variant_id`,
+            [input.reservationIds, input.storeId, input.storeId],
+          );
+          return { restocked: (result.rows as unknown[]).length };
+        }),
+      );
+    },
+
+    /** The checked-out lines leave the cart document (best effort: the document may be gone already). */
+    async emptyCheckoutCart(input: { cartId: string; variantIds: string[] }): Promise<void> {
+      try {
+        await changeLines(redis, input.cartId, 'remove', input.variantIds.map((variantId) => ({ variantId, quantity: 0, unitPriceCents: 0 })), 0);
+      } catch (err) {
+        logger.warn({ err, cartId: input.cartId }, 'cart document not emptied after checkout');
+        throw err;
+      }
+    },
+  };
+}

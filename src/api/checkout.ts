@@ -1,0 +1,260 @@
+import { createHash } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import { z } from 'zod';
+import { uuidParam, type Api } from './http/api';
+import { Problem, problems } from './http/problem';
+import { text } from './http/text';
+import type { AppDeps } from './deps';
+import type { Principal } from '../domain/roles';
+import { loadCart } from '../commerce/carts';
+import { TemporalTimeoutError } from '../temporal/client';
+import { CustomerId, StoreId } from '../temporal/searchAttributes';
+import { checkoutWorkflowId, type checkout, type CheckoutInput, type CheckoutResult } from '../workflows/checkout';
+
+/**
+ * Checkout and orders. POST /v1/checkout runs one workflow per (caller, Idempotency-Key): `checkout:<key>`,
+ * whose id is derived from both, started with USE_EXISTING so a double click attaches to the running checkout
+ * and REJECT_DUPLICATE so a finished one is never run again (its result is read instead). Orders are read by
+ * their customer or their store's owner; anyone else gets 404.
+ */
+
+const Address = z
+  .strictObject({
+    line1: text(1, 200),
+    line2: text(1, 200).optional(),
+    city: text(1, 100),
+    postal_code: text(1, 20),
+    country: z
+      .string()
+      .regex(/^[A-Z]{2}$/)
+      .openapi({ description: 'ISO 3166-1 alpha-2' }),
+    region: text(1, 100).optional(),
+  })
+  .openapi('Address');
+
+const CheckoutBody = z
+  .strictObject({
+    cart_id: z.uuid(),
+    shipping_address: Address,
+    payment_method: z
+      .string()
+      .regex(/^pm_[A-Za-z0-9_]{1,200}$/)
+      .openapi({ description: 'A provider payment method token (pm_...)' }),
+    billing_address: Address.optional(),
+  })
+  .openapi('CheckoutRequest');
+
+const OrderSchema = z
+  .object({
+    id: z.uuid(),
+    store_id: z.uuid(),
+    customer_id: z.uuid().nullable(),
+    status: z.enum(['pending', 'confirmed', 'processing', 'shipped', 'delivered', 'cancelled']),
+    currency: z.string(),
+    items: z.array(
+      z.object({
+        variant_id: z.uuid(),
+        sku: z.string(),
+        name: z.string(),
+        quantity: z.number().int(),
+        unit_price_cents: z.number().int(),
+        line_total_cents: z.number().int(),
+      }),
+    ),
+    subtotal_cents: z.number().int(),
+    total_cents: z.number().int(),
+    shipping_address: z.record(z.string(), z.unknown()),
+    billing_address: z.record(z.string(), z.unknown()).nullable(),
+    status_history: z.array(z.object({ from_status: z.string().nullable(), to_status: z.string(), actor: z.string(), reason: z.string().nullable(), at: z.iso.datetime() })),
+    created_at: z.iso.datetime(),
+  })
+  .openapi('Order');
+
+const described = (description: string) => ({ description });
+
+interface OrderRow {
+  id: string;
+  store_id: string;
+  customer_id: string | null;
+  status: string;
+  currency: string;
+  subtotal_cents: string | number;
+  total_cents: string | number;
+  shipping_address: Record<string, unknown>;
+  billing_address: Record<string, unknown> | null;
+  created_at: Date;
+}
+
+/** The caller-scoped checkout key: the same Idempotency-Key from two callers is two checkouts. */
+export function checkoutKeyFor(principal: Principal | undefined, ip: string | undefined, idempotencyKey: string): string {
+  const scope = principal ? `user:${principal.id}` : `guest:${ip ?? 'unknown'}`;
+  return createHash('sha256').update(`${scope}\n${idempotencyKey}`).digest('hex');
+}
+
+export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
+  const { db, redis, config } = deps;
+
+  async function renderOrder(orderId: string) {
+    const order = (await db('orders').where({ id: orderId }).first()) as OrderRow | undefined;
+    if (!order) throw problems.notFound('order');
+    const items = (await db('order_items').where({ order_id: orderId }).orderBy('id').select('variant_id', 'sku', 'name', 'quantity', 'unit_price_cents')) as Array<{
+      variant_id: string;
+      sku: string;
+      name: string;
+      quantity: number;
+      unit_price_cents: string | number;
+    }>;
+    const history = (await db('order_status_history').where({ order_id: orderId }).orderBy('id').select('from_status', 'to_status', 'actor', 'reason', 'created_at')) as Array<{
+      from_status: string | null;
+      to_status: string;
+      actor: string;
+      reason: string | null;
+      created_at: Date;
+    }>;
+    return {
+      id: order.id,
+      store_id: order.store_id,
+      customer_id: order.customer_id,
+      status: order.status,
+      currency: order.currency,
+      items: items.map((i) => ({ ...i, unit_price_cents: Number(i.unit_price_cents), line_total_cents: i.quantity * Number(i.unit_price_cents) })),
+      subtotal_cents: Number(order.subtotal_cents),
+      total_cents: Number(order.total_cents),
+      shipping_address: order.shipping_address,
+      billing_address: order.billing_address,
+      status_history: history.map((h) => ({ from_status: h.from_status, to_status: h.to_status, actor: h.actor, reason: h.reason, at: h.created_at.toISOString() })),
+      created_at: order.created_at.toISOString(),
+    };
+  }
+
+  const unavailable = () =>
+    new Problem(503, 'workflow_unavailable', 'Service unavailable', 'The checkout could not be started right now; retry with the same Idempotency-Key. Retrying is safe.', {}, { 'Retry-After': '5' });
+
+  /** The checkout's result: 201 order, or the problem its outcome stands for. */
+  async function answer(result: CheckoutResult) {
+    if (result.status === 'confirmed') return { status: 201, body: await renderOrder(result.orderId) };
+    if (result.status === 'insufficient_stock') {
+      throw problems.conflict('insufficient_stock', 'Some items of the cart are no longer held for it.', {
+        items: result.items.map((i) => ({ variant_id: i.variant_id, requested: i.requested, available: i.held })),
+      });
+    }
+    if (result.code === 'requires_action') {
+      throw new Problem(402, 'requires_action', 'Payment requires action', 'The card needs authentication; complete it and check out again.', {
+        next_action: { client_secret: result.clientSecret },
+      });
+    }
+    throw new Problem(402, 'payment_declined', 'Payment declined', 'The card was declined; your items stay reserved, try another card.', {
+      decline_code: result.declineCode,
+    });
+  }
+
+  async function awaitResult(workflowId: string): Promise<CheckoutResult> {
+    try {
+      return await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) => client.workflow.getHandle<typeof checkout>(workflowId).result());
+    } catch (err) {
+      if (err instanceof TemporalTimeoutError) throw err;
+      if (err instanceof WorkflowFailedError) {
+        throw new Problem(500, 'checkout_failed', 'Checkout failed', 'The checkout could not be completed; nothing was charged that is not refunded.');
+      }
+      throw unavailable();
+    }
+  }
+
+  async function exists(workflowId: string): Promise<boolean> {
+    try {
+      await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) => client.workflow.getHandle(workflowId).describe());
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      if (err instanceof TemporalTimeoutError) throw err;
+      throw unavailable();
+    }
+  }
+
+  api.route(
+    {
+      method: 'post',
+      path: '/v1/checkout',
+      operationId: 'checkout',
+      summary: 'Check a cart out: authorize, create the order, sell the held stock, capture (once per Idempotency-Key)',
+      tags: ['orders'],
+      auth: 'optional',
+      idempotency: 'required',
+      body: CheckoutBody,
+      responses: {
+        201: { description: 'The order, confirmed and paid', schema: OrderSchema },
+        402: described('`payment_declined` (with `decline_code`) or `requires_action` (with `next_action.client_secret`); the items stay held'),
+        404: described('Not your cart'),
+        409: described('`insufficient_stock` with `items[]` no longer held'),
+        422: described('`cart_expired` (the cart is gone) or `cart_empty`'),
+      },
+    },
+    async ({ req, body, principal }) => {
+      const key = req.get('idempotency-key')!;
+      const checkoutKey = checkoutKeyFor(principal, req.ip, key);
+      const workflowId = checkoutWorkflowId(checkoutKey);
+
+      const cart = await loadCart(redis, body.cart_id);
+      if (cart && cart.doc.owner_id !== null && cart.doc.owner_id !== principal?.id) throw problems.notFound('cart');
+      if (!cart || !cart.doc.items.length) {
+        // A checkout under this key that already ran (and emptied the cart) answers with its own outcome.
+        if (await exists(workflowId)) return answer(await awaitResult(workflowId));
+        if (!cart) throw problems.unprocessable('cart_expired', 'The cart has expired; its items are no longer held.', { cart_id: body.cart_id });
+        throw problems.unprocessable('cart_empty', 'The cart has no items.', { cart_id: body.cart_id });
+      }
+
+      const input: CheckoutInput = {
+        checkoutKey,
+        cartId: cart.doc.id,
+        storeId: cart.doc.store_id,
+        customerId: principal?.id ?? null,
+        items: cart.doc.items.map((i) => ({ variant_id: i.variant_id, quantity: i.quantity, unit_price_cents: i.unit_price_cents })),
+        currency: cart.doc.currency,
+        paymentMethod: body.payment_method,
+        shippingAddress: body.shipping_address,
+        billingAddress: body.billing_address ?? null,
+        holdMs: config.RESERVATION_TTL,
+      };
+      try {
+        await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) =>
+          client.workflow.start<typeof checkout>('checkout', {
+            workflowId,
+            taskQueue: config.TASK_QUEUE,
+            args: [input],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+            typedSearchAttributes: [{ key: StoreId, value: input.storeId }, ...(input.customerId ? [{ key: CustomerId, value: input.customerId }] : [])],
+            staticSummary: `Checkout of cart ${input.cartId} at store ${cart.doc.store_slug}`,
+          }),
+        );
+      } catch (err) {
+        if (err instanceof TemporalTimeoutError) throw err;
+        // Finished earlier under this key: its result is the answer.
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw unavailable();
+      }
+      return answer(await awaitResult(workflowId));
+    },
+  );
+
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/orders/{order_id}',
+      operationId: 'getOrder',
+      summary: 'An order with its items, status, status history and totals (its customer or the store owner)',
+      tags: ['orders'],
+      auth: 'user',
+      params: uuidParam('order_id'),
+      responses: { 200: { description: 'The order', schema: OrderSchema }, 404: described('No such order, or not yours') },
+    },
+    async ({ params, principal }) => {
+      const row = (await db('orders as o')
+        .join('stores as s', 's.id', 'o.store_id')
+        .where('o.id', params.order_id)
+        .first('o.customer_id', 's.owner_id')) as { customer_id: string | null; owner_id: string } | undefined;
+      if (!row || (row.customer_id !== principal?.id && row.owner_id !== principal?.id)) throw problems.notFound('order');
+      return { status: 200, body: await renderOrder(params.order_id) };
+    },
+  );
+}

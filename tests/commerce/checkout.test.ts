@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
+import { makeUser, type TestUser } from '../helpers/fixtures';
+import { expectProblem } from '../helpers/problems';
+
+/** Checkout (workflow checkout:<key>): order, stock sold, one capture; declines keep the holds; idempotent. */
+describe('checkout', () => {
+  let ctx: TestContext;
+  let worker: Awaited<ReturnType<typeof startTestWorker>>;
+  let owner: TestUser;
+  let storeId: string;
+
+  const address = { line1: '1 Main St', city: 'Berlin', postal_code: '10115', country: 'DE' };
+
+  async function variant(stock: number, price = 2_500): Promise<string> {
+    const res = await ctx.http
+      .post(`/v1/stores/${storeId}/products`)
+      .set('Authorization', owner.auth)
+      .send({ name: `Tee ${randomUUID().slice(0, 6)}`, base_price_cents: price, inventory_count: stock, status: 'active' });
+    expect(res.status).toBe(201);
+    return res.body.variants[0].id;
+  }
+  const inventory = (v: string) =>
+    ctx.deps.db('inventory').where({ variant_id: v }).first('total_stock', 'reserved', 'sold') as Promise<{ total_stock: number; reserved: number; sold: number }>;
+  const withAuth = <T extends { set(k: string, v: string): T }>(r: T, auth?: string) => (auth ? r.set('Authorization', auth) : r);
+
+  async function cartWith(lines: Array<[string, number]>, auth?: string): Promise<string> {
+    const created = await withAuth(ctx.http.post('/v1/carts'), auth).send({ store_id: storeId });
+    expect(created.status).toBe(201);
+    for (const [v, n] of lines) expect((await withAuth(ctx.http.post(`/v1/carts/${created.body.id}/items`), auth).send({ variant_id: v, quantity: n })).status).toBe(200);
+    return created.body.id;
+  }
+  const checkout = (cartId: string, paymentMethod: string, key: string, auth?: string) =>
+    withAuth(ctx.http.post('/v1/checkout'), auth).set('Idempotency-Key', key).send({ cart_id: cartId, shipping_address: address, payment_method: paymentMethod });
+  const ordersFor = (cartId: string) => ctx.deps.db('orders').where({ cart_id: cartId }).select('id', 'checkout_key', 'status');
+  const capturedIntents = async (checkoutKey: string) =>
+    (await ctx.deps.db('sim_payment_intents').whereRaw("metadata->>'business_key' = ?", [`checkout:${checkoutKey}:authorize`]).select('status', 'captured_cents')).map((r: { status: string; captured_cents: string | number }) => ({
+      status: r.status,
+      captured_cents: Number(r.captured_cents),
+    }));
+
+  beforeAll(async () => {
+    ctx = createTestContext(testConfig());
+    worker = await startTestWorker(ctx.deps);
+    owner = await makeUser(ctx.deps, { role: 'merchant' });
+    storeId = (await ctx.http.post('/v1/stores').set('Authorization', owner.auth).send({ name: 'Checkout', slug: `k-${randomUUID().slice(0, 8)}`, currency: 'EUR' })).body.id;
+  });
+  afterAll(async () => {
+    await worker.stop();
+    await ctx.close();
+  });
+
+  it('turns a cart into a confirmed order: stock sold, holds committed, one capture, cart emptied and closed', async () => {
+    const shopper = await makeUser(ctx.deps);
+    const v = await variant(10, 2_500);
+    const w = await variant(5, 1_000);
+    const cartId = await cartWith([[v, 3], [w, 2]], shopper.auth);
+
+    const res = await checkout(cartId, 'pm_card_visa', randomUUID(), shopper.auth);
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ store_id: storeId, customer_id: shopper.id, status: 'confirmed', currency: 'EUR', subtotal_cents: 9_500, total_cents: 9_500 });
+    expect(res.body.items).toHaveLength(2);
+    expect(res.body.status_history.map((h: { to_status: string }) => h.to_status)).toEqual(['pending', 'confirmed']);
+
+    expect(await inventory(v)).toEqual({ total_stock: 10, reserved: 0, sold: 3 });
+    expect(await inventory(w)).toEqual({ total_stock: 5, reserved: 0, sold: 2 });
+    expect(await ctx.deps.db('reservations').where({ cart_id: cartId }).pluck('status')).toEqual(['committed', 'committed']);
+
+    const [order] = await ordersFor(cartId);
+    const intents = await capturedIntents(order.checkout_key);
+    expect(intents).toEqual([{ status: 'succeeded', captured_cents: 9_500 }]);
+
+    expect((await ctx.http.get(`/v1/carts/${cartId}`).set('Authorization', shopper.auth)).body.items).toEqual([]);
+    const cartWf = (await ctx.deps.temporal.client()).workflow.getHandle(`cart:${cartId}`);
+    await expect(cartWf.result()).resolves.toMatchObject({ outcome: 'closed' });
+
+    // The customer and the store owner read it; anyone else gets 404.
+    const mine = await ctx.http.get(`/v1/orders/${res.body.id}`).set('Authorization', shopper.auth);
+    expect(mine.status).toBe(200);
+    expect(mine.body).toMatchObject({ id: res.body.id, status: 'confirmed', items: expect.any(Array), status_history: expect.any(Array) });
+    expect((await ctx.http.get(`/v1/orders/${res.body.id}`).set('Authorization', owner.auth)).status).toBe(200);
+    const stranger = await makeUser(ctx.deps);
+    expectProblem(await ctx.http.get(`/v1/orders/${res.body.id}`).set('Authorization', stranger.auth), 404, 'not_found');
+    expectProblem(await ctx.http.get(`/v1/orders/${randomUUID()}`).set('Authorization', shopper.auth), 404, 'not_found');
+  });
+
+  it('answers a declined card with 402, keeps the holds and creates no order; another card then works', async () => {
+    const v = await variant(6);
+    const cartId = await cartWith([[v, 2]]);
+    const before = await inventory(v);
+
+    const declined = await checkout(cartId, 'pm_card_chargeDeclined', randomUUID());
+    expectProblem(declined, 402, 'payment_declined');
+    expect(await inventory(v)).toEqual(before);
+    expect(await ctx.deps.db('reservations').where({ cart_id: cartId }).pluck('status')).toEqual(['held']);
+    expect(await ordersFor(cartId)).toEqual([]);
+
+    const action = await checkout(cartId, 'pm_card_authenticationRequired', randomUUID());
+    expectProblem(action, 402, 'requires_action');
+    expect(await inventory(v)).toEqual(before);
+
+    const ok = await checkout(cartId, 'pm_card_visa', randomUUID());
+    expect(ok.status).toBe(201);
+    expect(await inventory(v)).toEqual({ total_stock: 6, reserved: 0, sold: 2 });
+  });
+
+  it('creates one order and one capture when the same Idempotency-Key is sent 10 times at once', async () => {
+    const v = await variant(10);
+    const cartId = await cartWith([[v, 4]]);
+    const key = randomUUID();
+    const responses = await Promise.all(Array.from({ length: 10 }, () => checkout(cartId, 'pm_card_visa', key)));
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
+    expect(statuses).toContain(201);
+    for (const r of responses.filter((x) => x.status === 409)) expectProblem(r, 409, 'request_in_progress');
+
+    // Replays after the fact answer the same order.
+    const again = await checkout(cartId, 'pm_card_visa', key);
+    expect(again.status).toBe(201);
+    const orders = await ordersFor(cartId);
+    expect(orders).toHaveLength(1);
+    expect(again.body.id).toBe(orders[0].id);
+    const intents = await capturedIntents(orders[0].checkout_key);
+    expect(intents).toHaveLength(1);
+    expect(intents[0]).toEqual({ status: 'succeeded', captured_cents: 10_000 });
+    expect(await inventory(v)).toEqual({ total_stock: 10, reserved: 0, sold: 4 });
+  });
+
+  it('refuses an empty or gone cart with 422, another shopper’s cart with 404, and bad bodies with 400', async () => {
+    const [alice, bob] = [await makeUser(ctx.deps), await makeUser(ctx.deps)];
+    const empty = (await ctx.http.post('/v1/carts').send({ store_id: storeId })).body.id;
+    expectProblem(await checkout(empty, 'pm_card_visa', randomUUID()), 422, 'cart_empty');
+    expectProblem(await checkout(randomUUID(), 'pm_card_visa', randomUUID()), 422, 'cart_expired');
+    const v = await variant(3);
+    const alices = await cartWith([[v, 1]], alice.auth);
+    expectProblem(await checkout(alices, 'pm_card_visa', randomUUID(), bob.auth), 404, 'not_found');
+    expectProblem(await checkout(alices, 'pm_card_visa', randomUUID()), 404, 'not_found');
+
+    const post = (body: unknown) => ctx.http.post('/v1/checkout').set('Idempotency-Key', randomUUID()).send(body as object);
+    for (const body of [
+      { cart_id: alices, shipping_address: address, payment_method: 'card' },
+      { cart_id: alices, shipping_address: { ...address, country: 'Germany' }, payment_method: 'pm_card_visa' },
+      { cart_id: alices, shipping_address: { ...address, extra: 1 }, payment_method: 'pm_card_visa' },
+      { cart_id: 'nope', shipping_address: address, payment_method: 'pm_card_visa' },
+      { cart_id: alices, payment_method: 'pm_card_visa' },
+    ]) {
+      expectProblem(await post(body), 400, 'validation_failed');
+    }
+    expectProblem(await ctx.http.post('/v1/checkout').send({ cart_id: alices, shipping_address: address, payment_method: 'pm_card_visa' }), 400, 'idempotency_key_required');
+    expect(await inventory(v)).toMatchObject({ reserved: 1, sold: 0 });
+  });
+});
