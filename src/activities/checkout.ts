@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Knex } from 'knex';
 import { changeLines } from '../commerce/carts';
+import { retryOnConflict } from '../infra/db';
 import type { ActivityDeps } from '../workers/deps';
 
 /**
@@ -27,18 +28,6 @@ export interface ConfirmReservationsResult {
 /** Failure type of commitCheckoutReservations when the holds vanished between confirmation and commit. */
 export const RESERVATIONS_LOST = 'ReservationsLost';
 
-async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (attempt >= 5 || (code !== '40P01' && code !== '40001')) throw err;
-      await new Promise((r) => setTimeout(r, 10 * attempt));
-    }
-  }
-}
-
 /** Inventory rows first (the lock order of src/commerce/reservations.ts), in a stable order. */
 async function lockInventory(trx: Knex.Transaction, storeId: string, variantIds: string[]): Promise<void> {
   await trx('inventory').whereIn('variant_id', [...new Set(variantIds)]).andWhere({ store_id: storeId }).orderBy('variant_id').forUpdate().select('variant_id');
@@ -53,7 +42,7 @@ export function createCheckoutActivities(deps: ActivityDeps) {
      * holdMs, so the cart's TTL workflow does not release them while the checkout runs.
      */
     async confirmCheckoutReservations(input: { cartId: string; storeId: string; items: CheckoutLine[]; holdMs: number }): Promise<ConfirmReservationsResult> {
-      return withRetry(() =>
+      return retryOnConflict(() =>
         db.transaction(async (trx) => {
           await lockInventory(trx, input.storeId, input.items.map((i) => i.variant_id));
           const rows = (await trx('reservations')
@@ -157,7 +146,7 @@ export function createCheckoutActivities(deps: ActivityDeps) {
      * them committed and changes nothing; holds released meanwhile fail non-retryably (RESERVATIONS_LOST).
      */
     async commitCheckoutReservations(input: { storeId: string; reservationIds: string[] }): Promise<{ committed: number }> {
-      return withRetry(() =>
+      return retryOnConflict(() =>
         db.transaction(async (trx) => {
           const rows = (await trx('reservations').whereIn('id', input.reservationIds).select('id', 'variant_id', 'status')) as Array<{
             id: string;
@@ -196,7 +185,7 @@ export function createCheckoutActivities(deps: ActivityDeps) {
 
     /** Compensation of the commit: committed reservations go back to stock (sold -= n). Idempotent. */
     async uncommitCheckoutReservations(input: { storeId: string; reservationIds: string[] }): Promise<{ restocked: number }> {
-      return withRetry(() =>
+      return retryOnConflict(() =>
         db.transaction(async (trx) => {
           const rows = (await trx('reservations').whereIn('id', input.reservationIds).select('variant_id')) as Array<{ variant_id: string }>;
           await lockInventory(trx, input.storeId, rows.map((r) => r.variant_id));

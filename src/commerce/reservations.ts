@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Db } from '../infra/db';
+import { retryOnConflict, type Db } from '../infra/db';
 
 /**
  * Stock holds of carts (DESIGN.md, invariant 1). Postgres is the final gate: a hold takes units only through a
@@ -44,19 +44,6 @@ export interface HeldLine {
   expires_at: Date;
 }
 
-/** Deadlocks and serialization failures are retried a few times: the transactions below are short and pure. */
-async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (attempt >= 5 || (code !== '40P01' && code !== '40001')) throw err;
-      await new Promise((r) => setTimeout(r, 10 * attempt));
-    }
-  }
-}
-
 async function available(trx: Conn, storeId: string, variantId: string): Promise<number> {
   const row = (await trx('inventory')
     .where({ variant_id: variantId, store_id: storeId })
@@ -85,7 +72,7 @@ async function returnUnits(trx: Knex.Transaction, storeId: string, variantId: st
  * line's held reservation (created, or its quantity increased). Returns the line's held quantity now.
  */
 export function reserve(db: Db, r: HoldRequest): Promise<HeldLine> {
-  return withRetry(() =>
+  return retryOnConflict(() =>
     db.transaction(async (trx) => {
       if (!(await takeUnits(trx, r.storeId, r.variantId, r.quantity))) {
         throw new InsufficientStockError(r.variantId, await available(trx, r.storeId, r.variantId));
@@ -109,7 +96,7 @@ export function reserve(db: Db, r: HoldRequest): Promise<HeldLine> {
  * line. A line without a live hold (expired) is held afresh. Returns the held line, or null for 0.
  */
 export function setQuantity(db: Db, r: HoldRequest): Promise<HeldLine | null> {
-  return withRetry(() =>
+  return retryOnConflict(() =>
     db.transaction(async (trx) => {
       const inv = await trx('inventory').where({ variant_id: r.variantId, store_id: r.storeId }).forUpdate().first('variant_id');
       if (!inv) throw new UnknownVariantError(r.variantId);
@@ -151,7 +138,7 @@ export interface ReleaseResult {
 }
 
 async function release(db: Db, cartId: string, onlyExpired: boolean): Promise<ReleaseResult> {
-  return withRetry(() =>
+  return retryOnConflict(() =>
     db.transaction(async (trx) => {
       // Inventory rows first (see the lock order above), in a stable order.
       const lines = (await trx('reservations').where({ cart_id: cartId, status: 'held' }).distinct('variant_id', 'store_id')) as {
