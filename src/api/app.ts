@@ -15,6 +15,7 @@ import { registerNotificationsRoutes } from './notifications';
 import { registerStoreRoutes } from './stores';
 import { registerCartRoutes } from './carts';
 import { registerCheckoutRoutes } from './checkout';
+import { registerOrderRoutes } from './orders';
 import { createAuthenticator } from '../accounts/tokens';
 import { PostgresIdempotencyGuard } from './idempotency';
 import { TemporalTimeoutError } from '../temporal/client';
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerStoreRoutes(api, deps);
   registerCartRoutes(api, deps);
   registerCheckoutRoutes(api, deps);
+  registerOrderRoutes(api, deps);
   registerOperationsRoutes(app, api, deps);
 
   app.use(api.router);
