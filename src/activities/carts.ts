@@ -1,4 +1,5 @@
 import { changeLines } from '../commerce/carts';
+import { HotStock } from '../commerce/hotStock';
 import { heldLines, msUntilNextExpiry, releaseExpired } from '../commerce/reservations';
 import type { ActivityDeps } from '../workers/deps';
 
@@ -8,10 +9,11 @@ import type { ActivityDeps } from '../workers/deps';
  */
 export function createCartActivities(deps: ActivityDeps) {
   const { db, redis, logger } = deps;
+  const hotStock = new HotStock(redis, db, logger);
 
   return {
     async releaseCartReservations(input: { cartId: string }): Promise<{ released: number; msUntilNextExpiry: number | null }> {
-      const result = await releaseExpired(db, input.cartId);
+      const result = await releaseExpired(db, input.cartId, hotStock);
       if (result.variantIds.length) {
         // The shopper's document follows: lines whose holds are gone leave the cart (unless held again since).
         const stillHeld = await heldLines(db, input.cartId);

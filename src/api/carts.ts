@@ -5,6 +5,7 @@ import { Problem, problems } from './http/problem';
 import type { AppDeps } from './deps';
 import type { Principal } from '../domain/roles';
 import { findStore } from '../commerce/catalog';
+import { HotStock } from '../commerce/hotStock';
 import { cartTtlMs, changeLines, createCart, loadCart, type CartDoc, type StoredCart } from '../commerce/carts';
 import {
   extendCart,
@@ -67,10 +68,13 @@ interface VariantForSale {
   id: string;
   status: string;
   price_cents: number;
+  hot: boolean;
 }
 
 export function registerCartRoutes(api: Api, deps: AppDeps): void {
   const { db, redis, config } = deps;
+  /** Redis pre-filter for hot (flash-sale) variants; Postgres stays the final gate. */
+  const hotStock = new HotStock(redis, db, deps.logger);
 
   /** The cart, when the caller may see it: a signed-in owner's cart is theirs alone; a guest cart is anyone's who has the id. */
   async function accessibleCart(cartId: string, principal: Principal | undefined): Promise<StoredCart> {
@@ -85,7 +89,7 @@ export function registerCartRoutes(api: Api, deps: AppDeps): void {
         this.on('p.id', '=', 'v.product_id').andOn('p.store_id', '=', 'v.store_id');
       })
       .where({ 'v.id': variantId, 'v.store_id': storeId })
-      .first('v.id', 'p.status', db.raw('p.base_price_cents + v.price_modifier_cents AS price_cents'))) as VariantForSale | undefined;
+      .first('v.id', 'p.status', 'v.hot', db.raw('p.base_price_cents + v.price_modifier_cents AS price_cents'))) as VariantForSale | undefined;
     // Another store's variant is the same 404 as none (DESIGN.md, invariant 4); so is a draft product.
     if (!row || row.status === 'draft') throw problems.notFound('variant in this store');
     if (row.status !== 'active') throw problems.unprocessable('product_unavailable', 'This product is no longer for sale.', { variant_id: variantId });
@@ -152,7 +156,7 @@ export function registerCartRoutes(api: Api, deps: AppDeps): void {
     const updated = await changeLines(redis, cart.doc.id, mode, [{ variantId, quantity, unitPriceCents }], cartTtlMs(config, cart.doc.owner_id));
     if (!updated) {
       // The document expired in between: nothing may stay held for a cart no one can see.
-      await releaseCart(db, cart.doc.id);
+      await releaseCart(db, cart.doc.id, hotStock);
       throw problems.notFound('cart');
     }
     return { status: 200, body: await render(updated) };
@@ -237,7 +241,8 @@ export function registerCartRoutes(api: Api, deps: AppDeps): void {
           variantId: body.variant_id,
           quantity: body.quantity,
           expiresAt: new Date(Date.now() + config.RESERVATION_TTL),
-        });
+          hot: variant.hot,
+        }, hotStock);
       } catch (err) {
         if (err instanceof InsufficientStockError) throw insufficient(err);
         if (err instanceof UnknownVariantError) throw problems.notFound('variant in this store');
@@ -268,7 +273,7 @@ export function registerCartRoutes(api: Api, deps: AppDeps): void {
         variantId,
         quantity,
         expiresAt: new Date(Date.now() + config.RESERVATION_TTL),
-      });
+      }, hotStock);
     } catch (err) {
       if (err instanceof InsufficientStockError) throw insufficient(err);
       if (err instanceof UnknownVariantError) throw problems.notFound('variant in this store');

@@ -25,6 +25,7 @@ import {
   type StoreRow,
 } from '../commerce/catalog';
 import { ProductCache } from '../commerce/productCache';
+import { HotStock } from '../commerce/hotStock';
 import { NUL_MESSAGE, noNul, text } from './http/text';
 
 /**
@@ -408,6 +409,8 @@ export function registerStoreRoutes(api: Api, deps: AppDeps): void {
       // Stock is never cached (see getProduct), but the entry goes anyway: every inventory write invalidates,
       // so a later change to what the cache holds cannot make this path stale.
       await cache.invalidate(change.productId);
+      // A hot variant's Redis counter is rebuilt from Postgres at the next take (a no-op for other variants).
+      await new HotStock(deps.redis, db, deps.logger).forget(params.variant_id);
       return {
         status: 200,
         body: {

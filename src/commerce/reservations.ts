@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { retryOnConflict, type Db } from '../infra/db';
+import type { HotStock } from './hotStock';
 
 /**
  * Stock holds of carts (DESIGN.md, invariant 1). Postgres is the final gate: a hold takes units only through a
@@ -8,6 +10,10 @@ import { retryOnConflict, type Db } from '../infra/db';
  *
  * Lock order, everywhere: the inventory row first, then reservation rows, so concurrent holds, changes and
  * releases of one line wait for each other instead of deadlocking.
+ *
+ * Hot (flash-sale) variants, when a HotStock is passed: a Redis Lua pre-filter runs before Postgres (see
+ * hotStock.ts). Its "insufficient" answers at once; Redis trouble falls through to Postgres, which still decides.
+ * Every committed change of a hot variant's holds is mirrored into the Redis counter afterwards.
  */
 
 type Conn = Db | Knex.Transaction;
@@ -36,6 +42,10 @@ export interface HoldRequest {
   variantId: string;
   quantity: number;
   expiresAt: Date;
+  /** Whether the variant is hot (flash sale); looked up when a HotStock is given and this is absent. */
+  hot?: boolean;
+  /** Identifies this request's take in Redis, so a retry with the same id never takes twice there. */
+  holdId?: string;
 }
 
 export interface HeldLine {
@@ -70,8 +80,26 @@ async function returnUnits(trx: Knex.Transaction, storeId: string, variantId: st
 /**
  * Holds `quantity` more units for a cart line, in one transaction: the conditional inventory update, then the
  * line's held reservation (created, or its quantity increased). Returns the line's held quantity now.
+ *
+ * For a hot variant (with `hotStock`), the Redis pre-filter goes first: not enough there is a 409 without
+ * touching Postgres; units taken there go back when Postgres then refuses (or fails).
  */
-export function reserve(db: Db, r: HoldRequest): Promise<HeldLine> {
+export async function reserve(db: Db, r: HoldRequest, hotStock?: HotStock): Promise<HeldLine> {
+  const hot = hotStock !== undefined && (r.hot ?? (await hotStock.isHot(r.storeId, r.variantId)));
+  if (!hot) return reserveInPostgres(db, r);
+
+  const holdId = r.holdId ?? randomUUID();
+  const pre = await hotStock.take(r.storeId, r.variantId, r.quantity, holdId);
+  if (pre.kind === 'insufficient') throw new InsufficientStockError(r.variantId, pre.available);
+  try {
+    return await reserveInPostgres(db, r);
+  } catch (err) {
+    if (pre.kind === 'taken') await hotStock.giveBack(r.variantId, r.quantity, holdId);
+    throw err;
+  }
+}
+
+function reserveInPostgres(db: Db, r: HoldRequest): Promise<HeldLine> {
   return retryOnConflict(() =>
     db.transaction(async (trx) => {
       if (!(await takeUnits(trx, r.storeId, r.variantId, r.quantity))) {
@@ -95,8 +123,9 @@ export function reserve(db: Db, r: HoldRequest): Promise<HeldLine> {
  * difference conditionally (InsufficientStockError, nothing changed, when it is not there); 0 releases the
  * line. A line without a live hold (expired) is held afresh. Returns the held line, or null for 0.
  */
-export function setQuantity(db: Db, r: HoldRequest): Promise<HeldLine | null> {
-  return retryOnConflict(() =>
+export async function setQuantity(db: Db, r: HoldRequest, hotStock?: HotStock): Promise<HeldLine | null> {
+  let delta = 0;
+  const line = await retryOnConflict(() =>
     db.transaction(async (trx) => {
       const inv = await trx('inventory').where({ variant_id: r.variantId, store_id: r.storeId }).forUpdate().first('variant_id');
       if (!inv) throw new UnknownVariantError(r.variantId);
@@ -105,7 +134,7 @@ export function setQuantity(db: Db, r: HoldRequest): Promise<HeldLine | null> {
         .forUpdate()
         .first('id', 'quantity')) as { id: string; quantity: number } | undefined;
       const current = held?.quantity ?? 0;
-      const delta = r.quantity - current;
+      delta = r.quantity - current;
       if (delta > 0 && !(await takeUnits(trx, r.storeId, r.variantId, delta))) {
         throw new InsufficientStockError(r.variantId, await available(trx, r.storeId, r.variantId));
       }
@@ -128,6 +157,9 @@ export function setQuantity(db: Db, r: HoldRequest): Promise<HeldLine | null> {
       return row!;
     }),
   );
+  // Committed: a hot variant's counter follows (units back when lowered, taken when raised).
+  if (delta !== 0 && hotStock && (r.hot ?? (await hotStock.isHot(r.storeId, r.variantId)))) await hotStock.adjust(r.variantId, -delta);
+  return line;
 }
 
 export interface ReleaseResult {
@@ -137,14 +169,16 @@ export interface ReleaseResult {
   variantIds: string[];
 }
 
-async function release(db: Db, cartId: string, onlyExpired: boolean): Promise<ReleaseResult> {
-  return retryOnConflict(() =>
+async function release(db: Db, cartId: string, onlyExpired: boolean, hotStock?: HotStock): Promise<ReleaseResult> {
+  let hotReturned: { variant_id: string; quantity: number }[] = [];
+  const outcome = await retryOnConflict(() =>
     db.transaction(async (trx) => {
       // Inventory rows first (see the lock order above), in a stable order.
       const lines = (await trx('reservations').where({ cart_id: cartId, status: 'held' }).distinct('variant_id', 'store_id')) as {
         variant_id: string;
         store_id: string;
       }[];
+      hotReturned = [];
       if (!lines.length) return { released: 0, variantIds: [] };
       await trx('inventory')
         .whereIn('variant_id', lines.map((l) => l.variant_id))
@@ -165,23 +199,29 @@ async function release(db: Db, cartId: string, onlyExpired: boolean): Promise<Re
             WHERE i.variant_id = p.variant_id AND i.store_id = p.store_id
             RETURNING i.variant_id
          )
-         SELECT p.variant_id, p.n FROM per_variant p JOIN returned r ON r.variant_id = p.variant_id`,
+         SELECT p.variant_id, p.n, p.quantity, v.hot
+           FROM per_variant p JOIN returned r ON r.variant_id = p.variant_id
+           JOIN variants v ON v.id = p.variant_id AND v.store_id = p.store_id`,
         [cartId],
       );
-      const rows = result.rows as { variant_id: string; n: number }[];
+      const rows = result.rows as { variant_id: string; n: number; quantity: number; hot: boolean }[];
+      hotReturned = rows.filter((r) => r.hot).map((r) => ({ variant_id: r.variant_id, quantity: Number(r.quantity) }));
       return { released: rows.reduce((s, r) => s + r.n, 0), variantIds: rows.map((r) => r.variant_id) };
     }),
   );
+  // Committed: units of hot variants go back to their Redis counters (where those exist).
+  if (hotStock) for (const h of hotReturned) await hotStock.adjust(h.variant_id, h.quantity);
+  return outcome;
 }
 
 /** Releases every held line of a cart and returns the units to stock. Idempotent. */
-export function releaseCart(db: Db, cartId: string): Promise<ReleaseResult> {
-  return release(db, cartId, false);
+export function releaseCart(db: Db, cartId: string, hotStock?: HotStock): Promise<ReleaseResult> {
+  return release(db, cartId, false, hotStock);
 }
 
 /** Releases only the cart's holds whose expires_at has passed (the TTL workflow's step). Idempotent. */
-export function releaseExpired(db: Db, cartId: string): Promise<ReleaseResult> {
-  return release(db, cartId, true);
+export function releaseExpired(db: Db, cartId: string, hotStock?: HotStock): Promise<ReleaseResult> {
+  return release(db, cartId, true, hotStock);
 }
 
 /** Moves every live hold of a cart to the new expiry (cart activity). Returns how many rows moved. */
