@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { OrderSchema } from './orderSchemas';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { z } from 'zod';
@@ -44,32 +45,6 @@ const CheckoutBody = z
     billing_address: Address.optional(),
   })
   .openapi('CheckoutRequest');
-
-const OrderSchema = z
-  .object({
-    id: z.uuid(),
-    store_id: z.uuid(),
-    customer_id: z.uuid().nullable(),
-    status: z.enum(['pending', 'confirmed', 'processing', 'shipped', 'delivered', 'cancelled']),
-    currency: z.string(),
-    items: z.array(
-      z.object({
-        variant_id: z.uuid(),
-        sku: z.string(),
-        name: z.string(),
-        quantity: z.number().int(),
-        unit_price_cents: z.number().int(),
-        line_total_cents: z.number().int(),
-      }),
-    ),
-    subtotal_cents: z.number().int(),
-    total_cents: z.number().int(),
-    shipping_address: z.record(z.string(), z.unknown()),
-    billing_address: z.record(z.string(), z.unknown()).nullable(),
-    status_history: z.array(z.object({ from_status: z.string().nullable(), to_status: z.string(), actor: z.string(), reason: z.string().nullable(), at: z.iso.datetime() })),
-    created_at: z.iso.datetime(),
-  })
-  .openapi('Order');
 
 const described = (description: string) => ({ description });
 

@@ -6,6 +6,7 @@ import type { AppDeps } from './deps';
 import { findStore } from '../commerce/catalog';
 import { IllegalOrderTransitionError, OrderNotFoundError, OrderRefundError, transitionOrder } from '../commerce/orders';
 import { MERCHANT_TARGET_STATUSES, ORDER_STATUSES } from '../domain/orders';
+import { OrderSummarySchema, StatusHistoryEntrySchema } from './orderSchemas';
 
 /**
  * Order management by the store's owner (and operators): status changes along the allowed path
@@ -22,23 +23,7 @@ const StatusBody = z
   })
   .openapi('OrderStatusRequest');
 
-const OrderSummarySchema = z
-  .object({
-    id: z.uuid(),
-    store_id: z.uuid(),
-    customer_id: z.uuid().nullable(),
-    status: z.enum(ORDER_STATUSES),
-    currency: z.string(),
-    subtotal_cents: z.number().int(),
-    total_cents: z.number().int(),
-    created_at: z.iso.datetime(),
-    updated_at: z.iso.datetime(),
-  })
-  .openapi('OrderSummary');
-
-const OrderStatusResultSchema = OrderSummarySchema.extend({
-  status_history: z.array(z.object({ from_status: z.string().nullable(), to_status: z.string(), actor: z.string(), reason: z.string().nullable(), at: z.iso.datetime() })),
-}).openapi('OrderWithHistory');
+const OrderStatusResultSchema = OrderSummarySchema.extend({ status_history: z.array(StatusHistoryEntrySchema) }).openapi('OrderWithHistory');
 
 const OrderListSchema = z.object({ data: z.array(OrderSummarySchema), next_cursor: z.string().nullable() }).openapi('OrderList');
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
+import { createVariant, inventoryOf } from './fixtures';
 
 /** Checkout (workflow checkout:<key>): order, stock sold, one capture; declines keep the holds; idempotent. */
 describe('checkout', () => {
@@ -12,16 +13,8 @@ describe('checkout', () => {
 
   const address = { line1: '1 Main St', city: 'Berlin', postal_code: '10115', country: 'DE' };
 
-  async function variant(stock: number, price = 2_500): Promise<string> {
-    const res = await ctx.http
-      .post(`/v1/stores/${storeId}/products`)
-      .set('Authorization', owner.auth)
-      .send({ name: `Tee ${randomUUID().slice(0, 6)}`, base_price_cents: price, inventory_count: stock, status: 'active' });
-    expect(res.status).toBe(201);
-    return res.body.variants[0].id;
-  }
-  const inventory = (v: string) =>
-    ctx.deps.db('inventory').where({ variant_id: v }).first('total_stock', 'reserved', 'sold') as Promise<{ total_stock: number; reserved: number; sold: number }>;
+  const variant = (stock: number, price?: number) => createVariant(ctx, owner, storeId, stock, price);
+  const inventory = (v: string) => inventoryOf(ctx, v);
   const withAuth = <T extends { set(k: string, v: string): T }>(r: T, auth?: string) => (auth ? r.set('Authorization', auth) : r);
 
   async function cartWith(lines: Array<[string, number]>, auth?: string): Promise<string> {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
+import { createVariant, inventoryOf } from './fixtures';
 
 /** Order management: the status path with history, illegal transitions, cancel = refund + restock, tenancy, list. */
 describe('orders', () => {
@@ -12,16 +13,8 @@ describe('orders', () => {
 
   const address = { line1: '1 Main St', city: 'Berlin', postal_code: '10115', country: 'DE' };
 
-  async function variant(stock: number, price = 2_500): Promise<string> {
-    const res = await ctx.http
-      .post(`/v1/stores/${storeId}/products`)
-      .set('Authorization', owner.auth)
-      .send({ name: `Tee ${randomUUID().slice(0, 6)}`, base_price_cents: price, inventory_count: stock, status: 'active' });
-    expect(res.status).toBe(201);
-    return res.body.variants[0].id;
-  }
-  const inventory = (v: string) =>
-    ctx.deps.db('inventory').where({ variant_id: v }).first('total_stock', 'reserved', 'sold') as Promise<{ total_stock: number; reserved: number; sold: number }>;
+  const variant = (stock: number, price?: number) => createVariant(ctx, owner, storeId, stock, price);
+  const inventory = (v: string) => inventoryOf(ctx, v);
 
   async function order(lines: Array<[string, number]>): Promise<{ id: string; total_cents: number }> {
     const shopper = await makeUser(ctx.deps);

@@ -1,0 +1,16 @@
+import { randomUUID } from 'node:crypto';
+import type { TestContext } from '../helpers/context';
+
+/** Commerce fixtures made through the API, as a merchant would: an active product with one variant. */
+export async function createVariant(ctx: TestContext, owner: { auth: string }, storeId: string, stock: number, price = 2_500): Promise<string> {
+  const res = await ctx.http
+    .post(`/v1/stores/${storeId}/products`)
+    .set('Authorization', owner.auth)
+    .send({ name: `Tee ${randomUUID().slice(0, 6)}`, base_price_cents: price, inventory_count: stock, status: 'active' });
+  expect(res.status).toBe(201);
+  return res.body.variants[0].id;
+}
+
+export function inventoryOf(ctx: TestContext, variantId: string): Promise<{ total_stock: number; reserved: number; sold: number }> {
+  return ctx.deps.db('inventory').where({ variant_id: variantId }).first('total_stock', 'reserved', 'sold');
+}
