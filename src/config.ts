@@ -87,6 +87,10 @@ const schema = z.object({
   CART_TTL_GUEST: duration('48h'),
   CART_TTL_USER: duration('30d'),
 
+  // Commerce reconciliation (Temporal Schedule `<TASK_QUEUE>:commerce-reconcile`).
+  RECONCILE_INTERVAL: duration('5m'),
+  RECONCILE_GRACE: duration('30m'),
+
   DEV_SERVER_DATA_DIR: z.string().default('.data'),
   START_API: bool(true),
   START_WORKER: bool(true),

@@ -4,6 +4,7 @@ import { createCartActivities } from './carts';
 import { createCheckoutActivities } from './checkout';
 import { createMaintenanceActivities } from './maintenance';
 import { createPaymentActivities } from './payments';
+import { createReconciliationActivities } from './reconciliation';
 import { createDroppedPledgeActivities, createSettlementActivities } from './settlement';
 
 /** Activities served on the main task queue (database, Redis, notifications: no payment provider calls). */
@@ -14,6 +15,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createDroppedPledgeActivities(deps),
     ...createCartActivities(deps),
     ...createCheckoutActivities(deps),
+    // Includes the rare void of an orphaned checkout authorization (a provider call), see reconciliation.ts.
+    ...createReconciliationActivities(deps),
   };
 }
 

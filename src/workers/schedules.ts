@@ -20,6 +20,19 @@ export async function ensureSchedules(client: Client, config: Config): Promise<s
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
     },
+    {
+      scheduleId: `${config.TASK_QUEUE}:commerce-reconcile`,
+      spec: { intervals: [{ every: config.RECONCILE_INTERVAL }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: 'reconcileCommerce',
+        taskQueue: config.TASK_QUEUE,
+        workflowId: `${config.TASK_QUEUE}:commerce-reconcile`,
+        args: [{}],
+        staticSummary: 'Void orphaned authorizations, release stale reservations, correct hot stock counters',
+      },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    },
   ];
   for (const schedule of schedules) {
     try {

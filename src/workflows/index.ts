@@ -4,3 +4,4 @@ export * from './campaignLifecycle';
 export * from './droppedPledge';
 export * from './cartReservations';
 export * from './checkout';
+export * from './reconcileCommerce';

@@ -38,15 +38,17 @@ describe('worker wiring', () => {
     expect((await pollers(paymentsTaskQueue(ctx.deps.config.TASK_QUEUE), 2))[0]?.ratePerSecond).toBeGreaterThan(0);
   });
 
-  it('creates the maintenance schedule once and leaves an existing one alone', async () => {
+  it('creates the maintenance and reconciliation schedules once and leaves existing ones alone', async () => {
     const client = await ctx.deps.temporal.client();
     const first = await ensureSchedules(client, ctx.deps.config);
-    expect(first).toEqual([`${ctx.deps.config.TASK_QUEUE}:maintenance-purge`]);
+    expect(first).toEqual([`${ctx.deps.config.TASK_QUEUE}:maintenance-purge`, `${ctx.deps.config.TASK_QUEUE}:commerce-reconcile`]);
     const handle = client.schedule.getHandle(first[0]!);
     await handle.pause('operator pause must survive a redeploy');
     expect(await ensureSchedules(client, ctx.deps.config)).toEqual([]);
     expect((await handle.describe()).state.paused).toBe(true);
-    await handle.delete();
+    const reconcile = await client.schedule.getHandle(first[1]!).describe();
+    expect(reconcile.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileCommerce' });
+    for (const id of first) await client.schedule.getHandle(id).delete();
   });
 
   it('purges expired idempotency keys through the maintenance workflow and keeps live ones', async () => {
