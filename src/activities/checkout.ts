@@ -148,7 +148,7 @@ export function createCheckoutActivities(deps: ActivityDeps) {
     async commitCheckoutReservations(input: { storeId: string; reservationIds: string[] }): Promise<{ committed: number }> {
       return retryOnConflict(() =>
         db.transaction(async (trx) => {
-          const rows = (await trx('reservations').whereIn('id', input.reservationIds).select('id', 'variant_id', 'status')) as Array<{
+          const rows = (await trx('reservations').whereIn('id', input.reservationIds).andWhere({ store_id: input.storeId }).select('id', 'variant_id', 'status')) as Array<{
             id: string;
             variant_id: string;
             status: string;
@@ -169,7 +169,7 @@ export function createCheckoutActivities(deps: ActivityDeps) {
             [input.reservationIds, input.storeId, input.storeId],
           );
           const changed = (moved.rows as unknown[]).length;
-          const statuses = (await trx('reservations').whereIn('id', input.reservationIds).pluck('status')) as string[];
+          const statuses = (await trx('reservations').whereIn('id', input.reservationIds).andWhere({ store_id: input.storeId }).pluck('status')) as string[];
           if (statuses.length !== input.reservationIds.length || statuses.some((s) => s !== 'committed')) {
             // Roll the transaction back: nothing is sold unless every line is.
             throw ApplicationFailure.create({
@@ -187,7 +187,7 @@ export function createCheckoutActivities(deps: ActivityDeps) {
     async uncommitCheckoutReservations(input: { storeId: string; reservationIds: string[] }): Promise<{ restocked: number }> {
       return retryOnConflict(() =>
         db.transaction(async (trx) => {
-          const rows = (await trx('reservations').whereIn('id', input.reservationIds).select('variant_id')) as Array<{ variant_id: string }>;
+          const rows = (await trx('reservations').whereIn('id', input.reservationIds).andWhere({ store_id: input.storeId }).select('variant_id')) as Array<{ variant_id: string }>;
           await lockInventory(trx, input.storeId, rows.map((r) => r.variant_id));
           const result = await trx.raw(
             `WITH moved AS (

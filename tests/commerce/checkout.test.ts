@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
-import { createVariant, inventoryOf } from './fixtures';
+import { createStore, createVariant, inventoryOf } from './fixtures';
 
 /** Checkout (workflow checkout:<key>): order, stock sold, one capture; declines keep the holds; idempotent. */
 describe('checkout', () => {
@@ -36,7 +36,7 @@ describe('checkout', () => {
     ctx = createTestContext(testConfig());
     worker = await startTestWorker(ctx.deps);
     owner = await makeUser(ctx.deps, { role: 'merchant' });
-    storeId = (await ctx.http.post('/v1/stores').set('Authorization', owner.auth).send({ name: 'Checkout', slug: `k-${randomUUID().slice(0, 8)}`, currency: 'EUR' })).body.id;
+    storeId = await createStore(ctx, owner, 'Checkout');
   });
   afterAll(async () => {
     await worker.stop();

@@ -14,3 +14,10 @@ export async function createVariant(ctx: TestContext, owner: { auth: string }, s
 export function inventoryOf(ctx: TestContext, variantId: string): Promise<{ total_stock: number; reserved: number; sold: number }> {
   return ctx.deps.db('inventory').where({ variant_id: variantId }).first('total_stock', 'reserved', 'sold');
 }
+
+/** A store owned by `owner`, made through POST /v1/stores. */
+export async function createStore(ctx: TestContext, owner: { auth: string }, name: string): Promise<string> {
+  const res = await ctx.http.post('/v1/stores').set('Authorization', owner.auth).send({ name, slug: `s-${randomUUID().slice(0, 8)}`, currency: 'EUR' });
+  expect(res.status).toBe(201);
+  return res.body.id;
+}

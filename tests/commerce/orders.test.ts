@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
-import { createVariant, inventoryOf } from './fixtures';
+import { createStore, createVariant, inventoryOf } from './fixtures';
 
 /** Order management: the status path with history, illegal transitions, cancel = refund + restock, tenancy, list. */
 describe('orders', () => {
@@ -39,7 +39,7 @@ describe('orders', () => {
     ctx = createTestContext(testConfig());
     worker = await startTestWorker(ctx.deps);
     owner = await makeUser(ctx.deps, { role: 'merchant' });
-    storeId = (await ctx.http.post('/v1/stores').set('Authorization', owner.auth).send({ name: 'Orders', slug: `o-${randomUUID().slice(0, 8)}`, currency: 'EUR' })).body.id;
+    storeId = await createStore(ctx, owner, 'Orders');
   });
   afterAll(async () => {
     await worker.stop();
