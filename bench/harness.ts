@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import type http from 'node:http';
 import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import type { Role } from '../src/domain/roles';
+import { createWorkers } from '../src/workers/worker';
 import { issueToken } from '../src/accounts/tokens';
 import { createApp } from '../src/api/app';
 import { loadConfig, type Config } from '../src/config';
@@ -63,7 +68,7 @@ export async function benchEnvironment(opts: { temporal?: boolean; settings?: Re
 }
 
 /** Accounts written in one statement (no password hashing): benchmarks measure pledging, not sign-up. */
-export async function bulkUsers(services: Services, count: number, role: 'backer' | 'creator' = 'backer'): Promise<Array<{ id: string; auth: string }>> {
+export async function bulkUsers(services: Services, count: number, role: Role = 'backer'): Promise<Array<{ id: string; auth: string }>> {
   const rows = Array.from({ length: count }, (_, i) => ({
     id: randomUUID(),
     email: `bench-${role}-${i}-${randomUUID().slice(0, 8)}@example.test`,
@@ -103,4 +108,72 @@ export function machine(): string {
 
 export function report(name: string, figures: Record<string, unknown>): void {
   console.log(JSON.stringify({ benchmark: name, machine: machine(), at: new Date().toISOString(), ...figures }, null, 2));
+}
+
+/**
+ * Temporal SDK warnings only (INFO logs every worker state change). Call first in main(): the runtime is created
+ * once per process, by whichever of the dev server or a worker comes first.
+ */
+export function quietTemporalRuntime(): void {
+  Runtime.install({ logger: new DefaultLogger((process.env.BENCH_TEMPORAL_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
+}
+
+/**
+ * The platform's workers (main and payments task queues) in the benchmark's process, on the bench's own task
+ * queue; the workflow bundle is built first, quietly. `stop()` shuts them down and removes the bundle.
+ */
+export async function startBenchWorkers(services: Services, opts: { outboxDispatcher?: boolean } = {}): Promise<{ stop(): Promise<void> }> {
+  const bundlePath = path.join(os.tmpdir(), `pledgeflow-bench-workflows-${process.pid}-${randomUUID().slice(0, 8)}.js`);
+  const quiet = () => undefined;
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../src/workflows'),
+    logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: (m: string) => console.error(m), log: quiet },
+  });
+  fs.writeFileSync(bundlePath, bundle.code);
+  const workers = await createWorkers(services, { workflowBundlePath: bundlePath, outboxDispatcher: opts.outboxDispatcher });
+  const running = workers.run();
+  return {
+    stop: async () => {
+      workers.shutdown();
+      await running;
+      await workers.connection.close();
+      fs.rmSync(bundlePath, { force: true });
+    },
+  };
+}
+
+/** Tallies HTTP statuses (or any key) for the report. */
+export class Tally {
+  private readonly counts = new Map<string | number, number>();
+  add(key: string | number): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+  get(key: string | number): number {
+    return this.counts.get(key) ?? 0;
+  }
+  toJSON(): Record<string, number> {
+    return Object.fromEntries(this.counts);
+  }
+}
+
+/**
+ * A counter's value per value of one label, read from GET /metrics as Prometheus would scrape it (summed over
+ * any other labels, such as the process default label).
+ */
+export async function scrapeCounter(baseUrl: string, name: string, label: string): Promise<Record<string, number>> {
+  const res = await fetch(`${baseUrl}/metrics`);
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  const values: Record<string, number> = {};
+  for (const line of (await res.text()).split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const labelValue = line.match(new RegExp(`[{,]${label}="([^"]*)"`))?.[1];
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (labelValue !== undefined) values[labelValue] = (values[labelValue] ?? 0) + value;
+  }
+  return values;
+}
+
+/** Recent load averages, for the report: benchmarks on a shared machine must say how busy it was. */
+export function loadAverage(): number[] {
+  return os.loadavg().map((l) => Math.round(l * 100) / 100);
 }

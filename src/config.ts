@@ -91,6 +91,11 @@ const schema = z.object({
   RECONCILE_INTERVAL: duration('5m'),
   RECONCILE_GRACE: duration('30m'),
 
+  // Drops: requests per account and per client IP within the window, per drop endpoint (entries, queue joins).
+  DROP_RATE_LIMIT_PER_ACCOUNT: intFrom(10, 1),
+  DROP_RATE_LIMIT_PER_IP: intFrom(120, 1),
+  DROP_RATE_WINDOW_SECONDS: intFrom(60, 1),
+
   DEV_SERVER_DATA_DIR: z.string().default('.data'),
   START_API: bool(true),
   START_WORKER: bool(true),

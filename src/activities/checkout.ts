@@ -1,6 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Knex } from 'knex';
 import { changeLines } from '../commerce/carts';
+import { HotStock } from '../commerce/hotStock';
+import { releaseCart } from '../commerce/reservations';
 import { retryOnConflict } from '../infra/db';
 import type { ActivityDeps } from '../workers/deps';
 
@@ -25,6 +27,11 @@ export interface ConfirmReservationsResult {
   missing: Array<{ variant_id: string; requested: number; held: number }>;
 }
 
+export interface PriceCheckResult {
+  /** Lines whose price is not what the cart says any more (current null: no longer for sale). */
+  changed: Array<{ variant_id: string; cart_unit_price_cents: number; current_unit_price_cents: number | null }>;
+}
+
 /** Failure type of commitCheckoutReservations when the holds vanished between confirmation and commit. */
 export const RESERVATIONS_LOST = 'ReservationsLost';
 
@@ -33,10 +40,64 @@ async function lockInventory(trx: Knex.Transaction, storeId: string, variantIds:
   await trx('inventory').whereIn('variant_id', [...new Set(variantIds)]).andWhere({ store_id: storeId }).orderBy('variant_id').forUpdate().select('variant_id');
 }
 
+/**
+ * Adds (+1, right after the commit moved every line) or removes (-1, before the uncommit moves them back) the
+ * units of the checkout's committed reservations to the drop's sold count. Both callers run it only in the
+ * transaction that changes those rows, so a retried step never counts twice.
+ */
+async function countDropSale(trx: Knex.Transaction, storeId: string, dropId: string, reservationIds: string[], sign: 1 | -1): Promise<void> {
+  const [row] = (await trx('reservations')
+    .whereIn('id', reservationIds)
+    .andWhere({ store_id: storeId, status: 'committed' })
+    .sum<{ units: string | null }[]>('quantity as units')) as Array<{ units: string | null }>;
+  const units = Number(row?.units ?? 0);
+  if (units === 0) return;
+  try {
+    await trx('drops')
+      .where({ id: dropId, store_id: storeId })
+      .update({ sold: trx.raw('sold + ?', [sign * units]), updated_at: trx.fn.now() });
+  } catch (err) {
+    // The drop's CHECK (sold <= quantity) is the last gate; retrying cannot make room, so the saga compensates.
+    if ((err as { constraint?: string }).constraint === 'drops_no_oversell') {
+      throw ApplicationFailure.create({ type: RESERVATIONS_LOST, message: 'The drop is sold out.', nonRetryable: true });
+    }
+    throw err;
+  }
+}
+
 export function createCheckoutActivities(deps: ActivityDeps) {
   const { db, redis, logger } = deps;
+  const hotStock = new HotStock(redis, db, logger);
 
   return {
+    /**
+     * The price each line would be sold at now: the catalog price (base + modifier) of an active product, or the
+     * drop's price for a cart a drop opened. A line priced differently in the cart is reported, never charged.
+     */
+    async checkCheckoutPrices(input: { storeId: string; dropId?: string | null; items: CheckoutLine[] }): Promise<PriceCheckResult> {
+      const current = new Map<string, number>();
+      if (input.dropId) {
+        const drop = (await db('drops').where({ id: input.dropId, store_id: input.storeId }).first('variant_id', 'price_cents')) as
+          | { variant_id: string; price_cents: string | number }
+          | undefined;
+        if (drop) current.set(drop.variant_id, Number(drop.price_cents));
+      } else {
+        const rows = (await db('variants as v')
+          .join('products as p', function () {
+            this.on('p.id', '=', 'v.product_id').andOn('p.store_id', '=', 'v.store_id');
+          })
+          .where({ 'v.store_id': input.storeId, 'p.status': 'active' })
+          .whereIn('v.id', input.items.map((i) => i.variant_id))
+          .select('v.id', db.raw('p.base_price_cents + v.price_modifier_cents AS price_cents'))) as Array<{ id: string; price_cents: string | number }>;
+        for (const r of rows) current.set(r.id, Number(r.price_cents));
+      }
+      return {
+        changed: input.items
+          .filter((i) => current.get(i.variant_id) !== i.unit_price_cents)
+          .map((i) => ({ variant_id: i.variant_id, cart_unit_price_cents: i.unit_price_cents, current_unit_price_cents: current.get(i.variant_id) ?? null })),
+      };
+    },
+
     /**
      * Checks that every line is still held for the cart (same quantity) and pushes the holds' expiry out by
      * holdMs, so the cart's TTL workflow does not release them while the checkout runs.
@@ -144,8 +205,10 @@ export function createCheckoutActivities(deps: ActivityDeps) {
     /**
      * Held reservations become sold: reservations 'committed', inventory reserved -= n, sold += n. A retry finds
      * them committed and changes nothing; holds released meanwhile fail non-retryably (RESERVATIONS_LOST).
+     * A drop's cart also counts its units as sold by the drop, in the same transaction, so `drops.sold` can never
+     * disagree with what was sold (and the drop's own CHECK refuses more than its quantity).
      */
-    async commitCheckoutReservations(input: { storeId: string; reservationIds: string[] }): Promise<{ committed: number }> {
+    async commitCheckoutReservations(input: { storeId: string; reservationIds: string[]; dropId?: string | null }): Promise<{ committed: number }> {
       return retryOnConflict(() =>
         db.transaction(async (trx) => {
           const rows = (await trx('reservations').whereIn('id', input.reservationIds).andWhere({ store_id: input.storeId }).select('id', 'variant_id', 'status')) as Array<{
@@ -169,6 +232,7 @@ export function createCheckoutActivities(deps: ActivityDeps) {
             [input.reservationIds, input.storeId, input.storeId],
           );
           const changed = (moved.rows as unknown[]).length;
+          if (input.dropId && changed > 0) await countDropSale(trx, input.storeId, input.dropId, input.reservationIds, +1);
           const statuses = (await trx('reservations').whereIn('id', input.reservationIds).andWhere({ store_id: input.storeId }).pluck('status')) as string[];
           if (statuses.length !== input.reservationIds.length || statuses.some((s) => s !== 'committed')) {
             // Roll the transaction back: nothing is sold unless every line is.
@@ -184,11 +248,13 @@ export function createCheckoutActivities(deps: ActivityDeps) {
     },
 
     /** Compensation of the commit: committed reservations go back to stock (sold -= n). Idempotent. */
-    async uncommitCheckoutReservations(input: { storeId: string; reservationIds: string[] }): Promise<{ restocked: number }> {
+    async uncommitCheckoutReservations(input: { storeId: string; reservationIds: string[]; dropId?: string | null }): Promise<{ restocked: number }> {
       return retryOnConflict(() =>
         db.transaction(async (trx) => {
           const rows = (await trx('reservations').whereIn('id', input.reservationIds).andWhere({ store_id: input.storeId }).select('variant_id')) as Array<{ variant_id: string }>;
           await lockInventory(trx, input.storeId, rows.map((r) => r.variant_id));
+          // Counted before the rows change: only what is still committed is given back.
+          if (input.dropId) await countDropSale(trx, input.storeId, input.dropId, input.reservationIds, -1);
           const result = await trx.raw(
             `WITH moved AS (
                UPDATE reservations SET status = 'released', updated_at = now()
@@ -206,6 +272,12 @@ export function createCheckoutActivities(deps: ActivityDeps) {
           return { restocked: (result.rows as unknown[]).length };
         }),
       );
+    },
+
+    /** A checkout that ran out of time gives the cart's holds back to stock at once (they are past their promise). */
+    async releaseCheckoutHolds(input: { cartId: string }): Promise<{ released: number }> {
+      const released = await releaseCart(db, input.cartId, hotStock);
+      return { released: released.released };
     },
 
     /** The checked-out lines leave the cart document (best effort: the document may be gone already). */

@@ -17,8 +17,7 @@ import {
   UnknownVariantError,
 } from '../commerce/reservations';
 import { TemporalTimeoutError } from '../temporal/client';
-import { CustomerId, StoreId } from '../temporal/searchAttributes';
-import { cartActivitySignal, cartWorkflowId, type CartReservationsInput, type cartReservations } from '../workflows/cartReservations';
+import { touchCartWorkflow } from '../commerce/cartWorkflow';
 
 /**
  * Carts: a document per cart in Redis (what the shopper wants, at which price), stock holds in Postgres (the
@@ -117,25 +116,8 @@ export function registerCartRoutes(api: Api, deps: AppDeps): void {
 
   /** Starts the cart's workflow, or restarts its countdown: every cart change calls this before touching stock. */
   async function touchWorkflow(doc: CartDoc, items: Array<{ variant_id: string; quantity: number }>): Promise<void> {
-    const input: CartReservationsInput = {
-      cartId: doc.id,
-      storeId: doc.store_id,
-      storeSlug: doc.store_slug,
-      customerId: doc.owner_id,
-      ttlMs: config.RESERVATION_TTL,
-    };
     try {
-      await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) =>
-        client.workflow.signalWithStart<typeof cartReservations, [{ items: typeof items }]>('cartReservations', {
-          workflowId: cartWorkflowId(doc.id),
-          taskQueue: config.TASK_QUEUE,
-          args: [input],
-          signal: cartActivitySignal,
-          signalArgs: [{ items }],
-          typedSearchAttributes: [{ key: StoreId, value: doc.store_id }, ...(doc.owner_id ? [{ key: CustomerId, value: doc.owner_id }] : [])],
-          staticSummary: `Cart ${doc.id} at store ${doc.store_slug}`,
-        }),
-      );
+      await touchCartWorkflow(deps, doc, items);
     } catch (err) {
       if (err instanceof TemporalTimeoutError) throw err;
       throw new Problem(503, 'workflow_unavailable', 'Service unavailable', 'The cart could not be updated right now; retry shortly. Retrying is safe.', {}, { 'Retry-After': '5' });

@@ -8,7 +8,7 @@ import { Problem, problems } from './http/problem';
 import { text } from './http/text';
 import type { AppDeps } from './deps';
 import type { Principal } from '../domain/roles';
-import { loadCart } from '../commerce/carts';
+import { changeLines, loadCart } from '../commerce/carts';
 import { TemporalTimeoutError } from '../temporal/client';
 import { CustomerId, StoreId } from '../temporal/searchAttributes';
 import { checkoutWorkflowId, type checkout, type CheckoutInput, type CheckoutResult } from '../workflows/checkout';
@@ -107,12 +107,25 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
     new Problem(503, 'workflow_unavailable', 'Service unavailable', 'The checkout could not be started right now; retry with the same Idempotency-Key. Retrying is safe.', {}, { 'Retry-After': '5' });
 
   /** The checkout's result: 201 order, or the problem its outcome stands for. */
-  async function answer(result: CheckoutResult) {
+  async function answer(result: CheckoutResult, cartId?: string) {
     if (result.status === 'confirmed') return { status: 201, body: await renderOrder(result.orderId) };
     if (result.status === 'insufficient_stock') {
       throw problems.conflict('insufficient_stock', 'Some items of the cart are no longer held for it.', {
         items: result.items.map((i) => ({ variant_id: i.variant_id, requested: i.requested, available: i.held })),
       });
+    }
+    if (result.status === 'price_changed') {
+      // The cart shows the prices it would be sold at now, so the shopper can review them and check out again.
+      const repriced = result.items.filter((i) => i.current_unit_price_cents !== null);
+      if (repriced.length && cartId) {
+        await changeLines(redis, cartId, 'price', repriced.map((i) => ({ variantId: i.variant_id, quantity: 0, unitPriceCents: i.current_unit_price_cents! })), 0);
+      }
+      throw problems.conflict('price_changed', 'Prices changed since these items were added; the cart now shows the current prices. Review it and check out again (with a new Idempotency-Key).', {
+        items: result.items,
+      });
+    }
+    if (result.status === 'expired') {
+      throw problems.unprocessable('checkout_expired', 'The checkout could not finish while your items were held; the payment was voided and the items released. Add them again to retry.');
     }
     if (result.code === 'requires_action') {
       throw new Problem(402, 'requires_action', 'Payment requires action', 'The card needs authentication; complete it and check out again.', {
@@ -161,8 +174,8 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
         201: { description: 'The order, confirmed and paid', schema: OrderSchema },
         402: described('`payment_declined` (with `decline_code`) or `requires_action` (with `next_action.client_secret`); the items stay held'),
         404: described('Not your cart'),
-        409: described('`insufficient_stock` with `items[]` no longer held'),
-        422: described('`cart_expired` (the cart is gone) or `cart_empty`'),
+        409: described('`insufficient_stock` with `items[]` no longer held, or `price_changed` with `items[]` (cart and current unit price; the cart is repriced)'),
+        422: described('`cart_expired` (the cart is gone), `cart_empty`, or `checkout_expired` (could not finish while the items were held: voided and released)'),
       },
     },
     async ({ req, body, principal }) => {
@@ -190,6 +203,7 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
         shippingAddress: body.shipping_address,
         billingAddress: body.billing_address ?? null,
         holdMs: config.RESERVATION_TTL,
+        dropId: cart.doc.drop_id ?? null,
       };
       try {
         await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) =>
@@ -208,7 +222,7 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
         // Finished earlier under this key: its result is the answer.
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw unavailable();
       }
-      return answer(await awaitResult(workflowId));
+      return answer(await awaitResult(workflowId), input.cartId);
     },
   );
 

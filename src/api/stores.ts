@@ -198,7 +198,7 @@ function defaultSku(name: string, uniquePart: string): string {
 
 export function registerStoreRoutes(api: Api, deps: AppDeps): void {
   const { db } = deps;
-  const cache = new ProductCache(deps.redis, deps.logger);
+  const cache = new ProductCache(deps.redis, deps.logger, deps.metrics);
 
   /** A store the caller manages; any other store, or none, is the same 404. */
   async function managedStore(storeId: string, principal: Principal | undefined): Promise<StoreRow> {

@@ -24,6 +24,11 @@ export interface CartDoc {
   owner_id: string | null;
   items: CartItem[];
   created_at: string;
+  /**
+   * Set on carts a drop opens for its winner or admitted shopper: their lines are priced by the drop (not the
+   * catalog), and the checkout's price check reads the drop's price.
+   */
+  drop_id?: string;
 }
 
 export interface StoredCart {
@@ -58,7 +63,7 @@ export async function loadCart(redis: RedisClient, cartId: string): Promise<Stor
 
 // KEYS[1] cart key; ARGV: mode ('add' | 'set' | 'remove'), ttl ms, then (variant_id, quantity, unit_price_cents)
 // triples. 'add' adds to a line's quantity (keeping its first price), 'set' sets it (0 removes the line),
-// 'remove' drops the lines named. Returns {document, pttl}, or nil when the cart is gone.
+// 'remove' drops the lines named, 'price' sets the price of the lines named. Returns {document, pttl}, or nil when the cart is gone.
 const CHANGE_LINES = `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
@@ -74,7 +79,9 @@ for i = 3, #ARGV, 3 do
   for j, it in ipairs(items) do
     if it.variant_id == vid then found = j end
   end
-  if mode == 'remove' or (mode == 'set' and qty == 0) then
+  if mode == 'price' then
+    if found then items[found].unit_price_cents = price end
+  elseif mode == 'remove' or (mode == 'set' and qty == 0) then
     if found then table.remove(items, found) end
   elseif found then
     if mode == 'add' then items[found].quantity = items[found].quantity + qty else items[found].quantity = qty end
@@ -106,7 +113,7 @@ export interface LineChange {
 export async function changeLines(
   redis: RedisClient,
   cartId: string,
-  mode: 'add' | 'set' | 'remove',
+  mode: 'add' | 'set' | 'remove' | 'price',
   changes: readonly LineChange[],
   ttlMs: number,
 ): Promise<StoredCart | undefined> {

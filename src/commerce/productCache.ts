@@ -1,3 +1,5 @@
+import type { Counter } from 'prom-client';
+import type { Metrics } from '../infra/metrics';
 import type { RedisClient } from '../infra/redis';
 import type { Logger } from '../logger';
 
@@ -24,6 +26,13 @@ const REDIS_TIMEOUT_MS = 250;
 export const productCacheKey = (productId: string) => `catalog:v1:product:{${productId}}`;
 const generationKey = (productId: string) => `catalog:v1:product:{${productId}}:gen`;
 
+export const PRODUCT_CACHE_REQUESTS = 'product_cache_requests_total';
+/**
+ * `unavailable` is kept apart from `miss` so a Redis outage does not read as a cold cache: the hit ratio is
+ * hit / (hit + miss + unavailable), and a rising `unavailable` points at Redis, not at invalidation churn.
+ */
+export type ProductCacheResult = 'hit' | 'miss' | 'unavailable';
+
 const SET_IF_GENERATION_UNCHANGED = `
 local current = redis.call('GET', KEYS[2]) or ''
 if current == ARGV[1] then
@@ -41,11 +50,18 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
 }
 
 export class ProductCache {
+  private readonly requests: Counter<string>;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly logger: Logger,
+    metrics: Metrics,
     private readonly ttlSeconds = PRODUCT_CACHE_TTL_SECONDS,
-  ) {}
+  ) {
+    this.requests = metrics.counter(PRODUCT_CACHE_REQUESTS, 'Product reads by cache outcome: hit, miss (loaded from Postgres), unavailable (Redis failed or timed out)', ['result']);
+    // Every series from the start, so a ratio over a window has both sides before the first miss.
+    for (const result of ['hit', 'miss', 'unavailable'] satisfies ProductCacheResult[]) this.requests.inc({ result }, 0);
+  }
 
   /** The cached value, else `load()` (stored for next time when found). Never throws for Redis' sake. */
   async getOrLoad<T>(productId: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
@@ -54,13 +70,17 @@ export class ProductCache {
       const [cached, gen] = await withTimeout(this.redis.mget(productCacheKey(productId), generationKey(productId)), 'read');
       if (cached !== null && cached !== undefined) {
         try {
-          return JSON.parse(cached) as T;
+          const value = JSON.parse(cached) as T;
+          this.requests.inc({ result: 'hit' });
+          return value;
         } catch {
           this.logger.warn({ productId }, 'unreadable product cache entry; reloading');
         }
       }
       generation = gen ?? '';
+      this.requests.inc({ result: 'miss' });
     } catch (err) {
+      this.requests.inc({ result: 'unavailable' });
       this.logger.warn({ err, productId }, 'product cache unavailable; reading Postgres');
     }
 

@@ -1,6 +1,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  TimeoutFailure,
   getExternalWorkflowHandle,
   log,
   proxyActivities,
@@ -9,6 +10,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, PaymentQueueActivities } from '../activities';
+import type { PriceCheckResult } from '../activities/checkout';
 import { OrderId } from '../temporal/searchAttributes';
 import { paymentsTaskQueue } from '../temporal/taskQueues';
 import { cartClosedSignal, cartWorkflowId } from './cartReservations';
@@ -18,6 +20,11 @@ import { cartClosedSignal, cartWorkflowId } from './cartReservations';
  * authorize → create the order → commit the holds to sold → capture → close the cart. A compensation is
  * registered before each risky step and they run newest first when a later step fails. A declined card (or one
  * that needs authentication) voids what was done but keeps the holds, so the shopper can retry within the TTL.
+ *
+ * Prices are checked first: a line whose price changed since it was added is reported (`price_changed`), never
+ * charged at either price. The order must be recorded while the holds last (holdMs from their confirmation):
+ * when the workers are gone longer than that — killed after the authorization, say — the saga does not sell
+ * stock it no longer holds; on resuming it voids the authorization, gives the holds back and ends `expired`.
  */
 
 export interface CheckoutAddress {
@@ -39,6 +46,8 @@ export interface CheckoutInput {
   paymentMethod: string;
   shippingAddress: CheckoutAddress;
   billingAddress: CheckoutAddress | null;
+  /** Set when the cart was opened by a drop: its lines are priced by the drop. */
+  dropId?: string | null;
   /** How long the holds are kept at least while the checkout runs (RESERVATION_TTL). */
   holdMs?: number;
 }
@@ -46,22 +55,25 @@ export interface CheckoutInput {
 export type CheckoutResult =
   | { status: 'confirmed'; orderId: string }
   | { status: 'payment_failed'; code: 'payment_declined' | 'requires_action'; declineCode: string | null; clientSecret: string | null }
-  | { status: 'insufficient_stock'; items: Array<{ variant_id: string; requested: number; held: number }> };
+  | { status: 'insufficient_stock'; items: Array<{ variant_id: string; requested: number; held: number }> }
+  | { status: 'price_changed'; items: PriceCheckResult['changed'] }
+  | { status: 'expired' };
 
 export const checkoutWorkflowId = (checkoutKey: string) => `checkout:${checkoutKey}`;
 export const checkoutPaymentKey = (checkoutKey: string) => `checkout:${checkoutKey}:authorize`;
 
+// Each database step is one short transaction: a worker that dies in one is noticed (and the step retried on
+// another worker) within seconds, not minutes.
+const dbSteps = { startToCloseTimeout: '15 seconds', retry: { initialInterval: '1s', maximumInterval: '30 seconds' } } as const;
 const {
+  checkCheckoutPrices,
   confirmCheckoutReservations,
-  createCheckoutOrder,
   cancelCheckoutOrder,
   commitCheckoutReservations,
   uncommitCheckoutReservations,
+  releaseCheckoutHolds,
   emptyCheckoutCart,
-} = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1s', maximumInterval: '1 minute' },
-});
+} = proxyActivities<Activities>(dbSteps);
 
 const DEFAULT_HOLD_MS = 15 * 60_000;
 
@@ -90,12 +102,21 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
       ].join('\n'),
     );
 
+  step('checking prices');
+  const prices = await checkCheckoutPrices({ storeId: input.storeId, dropId: input.dropId ?? null, items: input.items });
+  if (prices.changed.length) {
+    step('prices changed');
+    return { status: 'price_changed', items: prices.changed };
+  }
+
   step('confirming reservations');
-  const held = await confirmCheckoutReservations({ cartId: input.cartId, storeId: input.storeId, items: input.items, holdMs: input.holdMs ?? DEFAULT_HOLD_MS });
+  const holdMs = input.holdMs ?? DEFAULT_HOLD_MS;
+  const held = await confirmCheckoutReservations({ cartId: input.cartId, storeId: input.storeId, items: input.items, holdMs });
   if (!held.ok) {
     step('insufficient stock');
     return { status: 'insufficient_stock', items: held.missing };
   }
+  const holdsEndAt = Date.now() + holdMs;
 
   // Newest first; each is idempotent and tolerant of a step that never happened.
   const compensations: Array<{ name: string; run: () => Promise<unknown> }> = [];
@@ -124,6 +145,8 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
 
     compensations.push({ name: 'cancel order', run: () => cancelCheckoutOrder({ checkoutKey: input.checkoutKey, reason: 'checkout failed' }) });
     step('creating order');
+    // Only while the holds last (see above); at least a second so a fast path is never cut short.
+    const { createCheckoutOrder } = proxyActivities<Activities>({ ...dbSteps, scheduleToCloseTimeout: Math.max(1_000, holdsEndAt - Date.now()) });
     const order = await createCheckoutOrder({
       checkoutKey: input.checkoutKey,
       cartId: input.cartId,
@@ -138,9 +161,9 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
     orderId = order.orderId;
     upsertSearchAttributes([{ key: OrderId, value: orderId }]);
 
-    compensations.push({ name: 'restock', run: () => uncommitCheckoutReservations({ storeId: input.storeId, reservationIds: held.reservationIds }) });
+    compensations.push({ name: 'restock', run: () => uncommitCheckoutReservations({ storeId: input.storeId, reservationIds: held.reservationIds, dropId: input.dropId ?? null }) });
     step('committing reservations');
-    await commitCheckoutReservations({ storeId: input.storeId, reservationIds: held.reservationIds });
+    await commitCheckoutReservations({ storeId: input.storeId, reservationIds: held.reservationIds, dropId: input.dropId ?? null });
 
     step('capturing payment');
     await capturePayment({ businessKey: paymentKey });
@@ -149,6 +172,11 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
   } catch (err) {
     step('compensating');
     await compensate();
+    if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) {
+      step('expired: holds given back');
+      await releaseCheckoutHolds({ cartId: input.cartId });
+      return { status: 'expired' };
+    }
     const failure = businessFailure(err);
     if (failure?.type === 'PaymentDeclined' || failure?.type === 'PaymentActionRequired') {
       const details = (failure.details?.[0] ?? {}) as { declineCode?: string | null; failureCode?: string | null; clientSecret?: string };

@@ -6,7 +6,20 @@ import type { Logger } from '../../src/logger';
 import type { RedisClient } from '../../src/infra/redis';
 import { closeDeps, createTestContext, createTestDeps, testConfig, type TestContext } from '../helpers/context';
 import { bearer, makeUser, type TestUser } from '../helpers/fixtures';
-import { ProductCache, productCacheKey } from '../../src/commerce/productCache';
+import { ProductCache, productCacheKey, type ProductCacheResult } from '../../src/commerce/productCache';
+import { Metrics } from '../../src/infra/metrics';
+
+/** product_cache_requests_total by result, as GET /metrics shows it (the prom-client text format). */
+async function cacheCounts(http: supertest.Agent): Promise<Record<ProductCacheResult, number>> {
+  const res = await http.get('/metrics');
+  expect(res.status).toBe(200);
+  const count = (result: ProductCacheResult) => {
+    const m = res.text.match(new RegExp(`^product_cache_requests_total\\{result="${result}"\\} (\\d+)$`, 'm'));
+    if (!m) throw new Error(`product_cache_requests_total{result="${result}"} is not on /metrics`);
+    return Number(m[1]);
+  };
+  return { hit: count('hit'), miss: count('miss'), unavailable: count('unavailable') };
+}
 
 /** GET product is cache-aside in Redis; every write invalidates; Redis trouble falls back to Postgres. */
 describe('product cache', () => {
@@ -43,6 +56,28 @@ describe('product cache', () => {
     const ttl = await ctx.deps.redis.ttl(productCacheKey(p.id));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(300);
+  });
+
+  it('counts a cold read as a miss and a warm read as a hit on /metrics', async () => {
+    const p = await newProduct();
+    const before = await cacheCounts(ctx.http);
+    expect((await get(p.id)).status).toBe(200);
+    const cold = await cacheCounts(ctx.http);
+    expect(cold).toEqual({ ...before, miss: before.miss + 1 });
+    expect((await get(p.id)).status).toBe(200);
+    expect(await cacheCounts(ctx.http)).toEqual({ ...cold, hit: cold.hit + 1 });
+    // An invalidating write makes the next read a miss again.
+    await ctx.http.patch(`/v1/stores/${storeId}/products/${p.id}`).set('Authorization', owner.auth).send({ description: 'v2' });
+    expect((await get(p.id)).body.description).toBe('v2');
+    expect(await cacheCounts(ctx.http)).toEqual({ ...cold, hit: cold.hit + 1, miss: cold.miss + 1 });
+  });
+
+  it('counts a garbled entry as a miss, not a hit', async () => {
+    const p = await newProduct();
+    await ctx.deps.redis.set(productCacheKey(p.id), '{not json');
+    const before = await cacheCounts(ctx.http);
+    expect((await get(p.id)).status).toBe(200);
+    expect(await cacheCounts(ctx.http)).toEqual({ ...before, miss: before.miss + 1 });
   });
 
   it('serves reads from the cache (a change made behind the API stays unseen until invalidated)', async () => {
@@ -109,7 +144,7 @@ describe('product cache', () => {
 
   it('a read racing a write cannot store the version it loaded before the write (generation check)', async () => {
     const p = await newProduct();
-    const cache = new ProductCache(ctx.deps.redis, ctx.deps.logger);
+    const cache = new ProductCache(ctx.deps.redis, ctx.deps.logger, new Metrics());
     // The reader misses, then a writer commits and invalidates while the reader is still loading the old row.
     const stale = await cache.getOrLoad(p.id, async () => {
       await cache.invalidate(p.id);
@@ -137,6 +172,7 @@ describe('product cache', () => {
       const p = await newProduct(0);
       // Each test config has its own JWT secret: the owner's token for this app comes from its config.
       const auth = bearer(down.deps, owner.id);
+      const before = await cacheCounts(down.http);
       const read = await down.http.get(`/v1/stores/${storeId}/products/${p.id}?include_inventory=true`);
       expect(read.status).toBe(200);
       expect(read.body).toMatchObject({ id: p.id, in_stock: false });
@@ -152,6 +188,8 @@ describe('product cache', () => {
       // Nothing went through Redis: the client is closed, and the (real) Redis holds no entry for the product.
       expect(down.deps.redis.status).toBe('end');
       expect(await ctx.deps.redis.get(productCacheKey(p.id))).toBeNull();
+      // Neither read is a hit or a miss: an outage must not look like a cold cache.
+      expect(await cacheCounts(down.http)).toEqual({ ...before, unavailable: before.unavailable + 2 });
     });
   });
 
@@ -160,11 +198,13 @@ describe('product cache', () => {
     const silentRedis = { mget: () => hanging, eval: () => hanging, multi: () => ({ incr: () => ({ expire: () => ({ del: () => ({ exec: () => hanging }) }) }) }) };
     const warnings: string[] = [];
     const logger = { warn: (_o: unknown, m: string) => warnings.push(m), error: (_o: unknown, m: string) => warnings.push(m) } as unknown as Logger;
-    const cache = new ProductCache(silentRedis as unknown as RedisClient, logger);
+    const metrics = new Metrics();
+    const cache = new ProductCache(silentRedis as unknown as RedisClient, logger, metrics);
     const started = Date.now();
     expect(await cache.getOrLoad('p1', async () => ({ from: 'postgres' }))).toEqual({ from: 'postgres' });
     await cache.invalidate('p1');
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(warnings).toEqual(['product cache unavailable; reading Postgres', expect.stringMatching(/not invalidated/)]);
+    expect(await metrics.registry.metrics()).toMatch(/^product_cache_requests_total\{result="unavailable"\} 1$/m);
   });
 });

@@ -1,0 +1,51 @@
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Config } from '../config';
+import type { RedisClient } from '../infra/redis';
+import { problems } from '../api/http/problem';
+
+type LimitConfig = Pick<Config, 'DROP_RATE_LIMIT_PER_ACCOUNT' | 'DROP_RATE_LIMIT_PER_IP' | 'DROP_RATE_WINDOW_SECONDS'>;
+
+/** Which drop endpoint is being hit: each has its own budget, so joining a queue never uses up lottery entries. */
+export type DropRateScope = 'entry' | 'queue' | 'claim';
+
+/**
+ * Limits drop endpoints per account AND per client IP, shared by every API replica through Redis. A hyped drop
+ * draws bots: the account limit stops one account hammering, the IP limit stops one client spraying accounts.
+ * Points are taken before any work, so parallel requests cannot slip past the limit.
+ */
+export class DropRateLimiter {
+  private readonly perAccount: RateLimiterAbstract;
+  private readonly perIp: RateLimiterAbstract;
+
+  constructor(redis: RedisClient, config: LimitConfig) {
+    const duration = config.DROP_RATE_WINDOW_SECONDS;
+    // When Redis is unreachable each process falls back to its own memory counters: weaker, but still limited.
+    const limiter = (keyPrefix: string, points: number) =>
+      new RateLimiterRedis({
+        storeClient: redis,
+        keyPrefix,
+        points,
+        duration,
+        insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration }),
+      });
+    this.perAccount = limiter('drops:rl:account', config.DROP_RATE_LIMIT_PER_ACCOUNT);
+    this.perIp = limiter('drops:rl:ip', config.DROP_RATE_LIMIT_PER_IP);
+  }
+
+  /** Takes one point from the IP and one from the account; Problem 429 with Retry-After when either is spent. */
+  async consume(scope: DropRateScope, who: { userId: string; ip: string | undefined }): Promise<void> {
+    await take(this.perIp, `${scope}:${who.ip ?? 'unknown'}`, 'Too many drop requests from this address; try again later.');
+    await take(this.perAccount, `${scope}:${who.userId}`, 'Too many drop requests for this account; try again later.');
+  }
+}
+
+async function take(limiter: RateLimiterAbstract, key: string, detail: string): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (rejection) {
+    if (rejection instanceof RateLimiterRes) {
+      throw problems.tooManyRequests(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)), detail);
+    }
+    throw rejection;
+  }
+}
