@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { OrderSchema } from './orderSchemas';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { z } from 'zod';
 import { uuidParam, type Api } from './http/api';
+// After ./http/api, which teaches zod `.openapi()`: this module must load on its own too (tests import it).
+import { OrderSchema } from './orderSchemas';
 import { Problem, problems } from './http/problem';
 import { text } from './http/text';
 import type { AppDeps } from './deps';

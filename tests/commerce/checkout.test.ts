@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { checkoutKeyFor } from '../../src/api/checkout';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
@@ -95,6 +96,44 @@ describe('checkout', () => {
     const ok = await checkout(cartId, 'pm_card_visa', randomUUID());
     expect(ok.status).toBe(201);
     expect(await inventory(v)).toEqual({ total_stock: 6, reserved: 0, sold: 2 });
+  });
+
+  it('reports a price changed since add-to-cart with 409 (cart and current price), charges nothing, keeps the holds, reprices the cart; a new checkout sells at the new price', async () => {
+    const shopper = await makeUser(ctx.deps);
+    const v = await variant(5, 2_000);
+    const cartId = await cartWith([[v, 2]], shopper.auth);
+    const { product_id: productId } = await ctx.deps.db('variants').where({ id: v }).first('product_id');
+    const patched = await ctx.http.patch(`/v1/stores/${storeId}/products/${productId}`).set('Authorization', owner.auth).send({ base_price_cents: 2_300 });
+    expect(patched.status).toBe(200);
+
+    const key = randomUUID();
+    const changed = await checkout(cartId, 'pm_card_visa', key, shopper.auth);
+    expectProblem(changed, 409, 'price_changed');
+    expect(changed.body.items).toEqual([{ variant_id: v, cart_unit_price_cents: 2_000, current_unit_price_cents: 2_300 }]);
+
+    // Nothing was charged at either price: the saga stopped before the payment step, and the holds stay.
+    const checkoutKey = checkoutKeyFor({ id: shopper.id, email: shopper.email, role: 'backer' }, undefined, key);
+    const saga = (await ctx.deps.temporal.client()).workflow.getHandle(`checkout:${checkoutKey}`);
+    await expect(saga.result()).resolves.toMatchObject({ status: 'price_changed' });
+    expect(await capturedIntents(checkoutKey)).toEqual([]);
+    expect(await ctx.deps.db('payments').where({ business_key: `checkout:${checkoutKey}:authorize` }).pluck('id')).toEqual([]);
+    expect(await ordersFor(cartId)).toEqual([]);
+    expect(await inventory(v)).toEqual({ total_stock: 5, reserved: 2, sold: 0 });
+    expect(await ctx.deps.db('reservations').where({ cart_id: cartId }).pluck('status')).toEqual(['held']);
+
+    // The cart now shows the price it would be sold at.
+    const cart = await ctx.http.get(`/v1/carts/${cartId}`).set('Authorization', shopper.auth);
+    expect(cart.body.items).toEqual([expect.objectContaining({ variant_id: v, quantity: 2, unit_price_cents: 2_300 })]);
+
+    // The same key replays the same answer; a new one checks out at the new price.
+    expectProblem(await checkout(cartId, 'pm_card_visa', key, shopper.auth), 409, 'price_changed');
+    const ok = await checkout(cartId, 'pm_card_visa', randomUUID(), shopper.auth);
+    expect(ok.status).toBe(201);
+    expect(ok.body.items).toEqual([expect.objectContaining({ variant_id: v, quantity: 2, unit_price_cents: 2_300, line_total_cents: 4_600 })]);
+    expect(ok.body).toMatchObject({ subtotal_cents: 4_600, total_cents: 4_600 });
+    const [order] = await ordersFor(cartId);
+    expect(await capturedIntents(order.checkout_key)).toEqual([{ status: 'succeeded', captured_cents: 4_600 }]);
+    expect(await inventory(v)).toEqual({ total_stock: 5, reserved: 0, sold: 2 });
   });
 
   it('creates one order and one capture when the same Idempotency-Key is sent 10 times at once', async () => {
