@@ -58,6 +58,11 @@ export async function up(knex: Knex): Promise<void> {
                          ('entered','won','waitlisted','claimed','expired','lost')),
       rank             integer CHECK (rank > 0),
       claim_expires_at timestamptz,
+      -- numbers the claim's checkout (drop:<drop>:claim:<entry>:<attempt>): a declined card moves to the next
+      -- attempt, so a retry with another card is a new checkout while double clicks share one
+      claim_attempt    integer NOT NULL DEFAULT 1 CHECK (claim_attempt > 0),
+      -- set when a waitlisted entry is promoted into a freed unit (its claim window is its own)
+      promoted_at      timestamptz,
       order_id         uuid REFERENCES orders(id),
       created_at       timestamptz NOT NULL DEFAULT now(),
       updated_at       timestamptz NOT NULL DEFAULT now(),

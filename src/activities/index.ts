@@ -2,6 +2,7 @@ import type { ActivityDeps } from '../workers/deps';
 import { createCampaignActivities } from './campaigns';
 import { createCartActivities } from './carts';
 import { createCheckoutActivities } from './checkout';
+import { createDropActivities } from './drops';
 import { createMaintenanceActivities } from './maintenance';
 import { createPaymentActivities } from './payments';
 import { createReconciliationActivities } from './reconciliation';
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDroppedPledgeActivities(deps),
     ...createCartActivities(deps),
     ...createCheckoutActivities(deps),
+    ...createDropActivities(deps),
     // Includes the rare void of an orphaned checkout authorization (a provider call), see reconciliation.ts.
     ...createReconciliationActivities(deps),
   };

@@ -16,6 +16,7 @@ import { registerStoreRoutes } from './stores';
 import { registerCartRoutes } from './carts';
 import { registerCheckoutRoutes } from './checkout';
 import { registerOrderRoutes } from './orders';
+import { registerDropRoutes } from './drops';
 import { createAuthenticator } from '../accounts/tokens';
 import { PostgresIdempotencyGuard } from './idempotency';
 import { TemporalTimeoutError } from '../temporal/client';
@@ -82,6 +83,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerCartRoutes(api, deps);
   registerCheckoutRoutes(api, deps);
   registerOrderRoutes(api, deps);
+  registerDropRoutes(api, deps);
   registerOperationsRoutes(app, api, deps);
 
   app.use(api.router);

@@ -5,3 +5,4 @@ export * from './droppedPledge';
 export * from './cartReservations';
 export * from './checkout';
 export * from './reconcileCommerce';
+export * from './drop';

@@ -1,0 +1,129 @@
+import {
+  condition,
+  continueAsNew,
+  defineSignal,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { DropStatus, DropWorkflowInput } from '../drops/types';
+import { Status } from '../temporal/searchAttributes';
+import { runFcfsSale } from './fcfsSale';
+
+/**
+ * One drop's life: `drop:<id>`, started when the drop is created. It owns every timer of the drop (opens_at,
+ * closes_at, each claim window) and nothing else: entries, ranks and windows are rows in Postgres, read by
+ * activities at the moments they matter, so 100k entrants never touch this history. Every step is idempotent
+ * and the phase is re-read from the drop row on (re)start, so a continue-as-new or a replay after a worker
+ * restart picks up where the row says; claim-window timers are derived from the stored claim_expires_at.
+ *
+ * Lottery: scheduled → open (entries) → drawing (entries hash, draw) → claiming (windows, expiries,
+ * promotions) → sold_out | closed. First-come: after `open` the sale is runFcfsSale's (src/workflows/fcfsSale.ts).
+ */
+
+/** Sent by a claim that made its order, so a sold-out drop ends at once rather than at the next window's end. */
+export const dropClaimedSignal = defineSignal('dropClaimed');
+
+const {
+  dropPhase,
+  openDrop,
+  closeLotteryRegistration,
+  settleLotteryClaims,
+} = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { initialInterval: '1s', maximumInterval: '30 seconds' } });
+
+// The draw and telling every entrant page through all entries: long, but heartbeating.
+const { drawLottery, finishLottery } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1s', maximumInterval: '30 seconds' },
+});
+
+const untilInstant = (iso: string) => Math.max(0, new Date(iso).getTime() - Date.now());
+const sleepUntil = async (iso: string) => {
+  const ms = untilInstant(iso);
+  if (ms > 0) await sleep(ms);
+};
+
+export async function drop(input: DropWorkflowInput): Promise<void> {
+  const details = { phase: 'starting' as string, entries: 0, claimed: 0, remaining: input.quantity, waitlisted: 0 };
+  let shownStatus: DropStatus | undefined;
+  const show = (status?: DropStatus) => {
+    if (status) details.phase = status;
+    if (status && status !== shownStatus) {
+      upsertSearchAttributes([{ key: Status, value: status }]);
+      shownStatus = status;
+    }
+    setCurrentDetails(
+      [
+        `**Phase:** ${details.phase}`,
+        `**Entries:** ${details.entries}`,
+        `**Claimed:** ${details.claimed} of ${input.quantity}; **remaining:** ${details.remaining}`,
+        ...(input.mode === 'lottery' ? [`**Waitlisted:** ${details.waitlisted}`] : []),
+        `**Opens:** ${input.opensAt}${input.closesAt ? `; **closes:** ${input.closesAt}` : ''}`,
+      ].join('\n\n'),
+    );
+  };
+
+  let claims = 0;
+  setHandler(dropClaimedSignal, () => {
+    claims += 1;
+  });
+
+  const now = await dropPhase({ dropId: input.dropId });
+  if (!now) return; // the creating request rolled back: there is no drop
+  let status = now.status;
+  details.remaining = now.quantity - now.sold;
+  details.entries = now.entries;
+  show(status);
+
+  if (status === 'scheduled') {
+    await sleepUntil(input.opensAt);
+    status = (await openDrop({ dropId: input.dropId })).status;
+    show(status);
+  }
+
+  if (input.mode === 'fcfs') {
+    if (status === 'open') await runFcfsSale(input);
+    return;
+  }
+
+  if (status === 'open') {
+    await sleepUntil(input.closesAt!);
+    const closed = await closeLotteryRegistration({ dropId: input.dropId });
+    status = closed.status as DropStatus;
+    details.entries = closed.entries;
+    show(status);
+  }
+
+  if (status === 'drawing') {
+    const drawn = await drawLottery({ dropId: input.dropId });
+    status = drawn.status as DropStatus;
+    details.waitlisted = drawn.waitlisted;
+    show(status);
+  }
+
+  if (status === 'claiming') {
+    for (;;) {
+      const seen = claims;
+      const phase = await settleLotteryClaims({ dropId: input.dropId });
+      Object.assign(details, { entries: phase.entries, claimed: phase.claimed, remaining: phase.quantity - phase.sold, waitlisted: phase.waitlisted });
+      show(phase.status as DropStatus);
+      if (phase.status !== 'claiming') return;
+      if (phase.sold >= phase.quantity || (phase.openWins === 0 && phase.waitlisted === 0)) break;
+      if (workflowInfo().continueAsNewSuggested) {
+        // Everything lives in Postgres: the next run re-reads it. The signal handler does nothing lasting.
+        await continueAsNew<typeof drop>(input);
+      }
+      // Until the earliest open window ends, or a claim lands (which may have sold the last unit).
+      const claimed = () => claims !== seen;
+      if (!phase.nextExpiresAt) await condition(claimed);
+      else if (untilInstant(phase.nextExpiresAt) > 0) await condition(claimed, untilInstant(phase.nextExpiresAt));
+    }
+    const finished = await finishLottery({ dropId: input.dropId });
+    show(finished.status as DropStatus);
+  }
+}
