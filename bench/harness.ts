@@ -106,8 +106,14 @@ export function machine(): string {
   return `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 }
 
+/**
+ * Prints the report on stdout and, when BENCH_REPORT_FILE is set, writes it there too: the Temporal CLI dev server
+ * prints its banner on the same stdout, so a script reading the JSON is better served by the file.
+ */
 export function report(name: string, figures: Record<string, unknown>): void {
-  console.log(JSON.stringify({ benchmark: name, machine: machine(), at: new Date().toISOString(), ...figures }, null, 2));
+  const json = JSON.stringify({ benchmark: name, machine: machine(), at: new Date().toISOString(), ...figures }, null, 2);
+  console.log(json);
+  if (process.env.BENCH_REPORT_FILE) fs.writeFileSync(process.env.BENCH_REPORT_FILE, `${json}\n`);
 }
 
 /**
@@ -176,4 +182,55 @@ export async function scrapeCounter(baseUrl: string, name: string, label: string
 /** Recent load averages, for the report: benchmarks on a shared machine must say how busy it was. */
 export function loadAverage(): number[] {
   return os.loadavg().map((l) => Math.round(l * 100) / 100);
+}
+
+/** A positive integer setting from the environment, else `def`; anything else stops the benchmark. */
+export function positiveInt(name: string, def: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer (got '${raw}')`);
+  return n;
+}
+
+export const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** Progress lines on stderr, prefixed with the benchmark's name (stdout carries only the JSON report). */
+export const benchLog =
+  (name: string) =>
+  (msg: string): void =>
+    console.error(`[bench:${name}] ${msg}`);
+
+/** Platform settings passed through from the environment when set (the harness itself reads none). */
+export function settingsFromEnv(keys: string[]): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const key of keys) {
+    const v = process.env[key];
+    if (v !== undefined && v !== '') settings[key] = v;
+  }
+  return settings;
+}
+
+/** A store made through POST /v1/stores by its merchant, as in production. */
+export async function createBenchStore(baseUrl: string, merchantAuth: string, name: string, currency = 'USD'): Promise<string> {
+  const res = await fetch(`${baseUrl}/v1/stores`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: merchantAuth },
+    body: JSON.stringify({ name, slug: `bench-${randomUUID().slice(0, 8)}`, currency }),
+  });
+  const body = (await res.json()) as { id?: string };
+  if (res.status !== 201 || !body.id) throw new Error(`store create answered ${res.status}: ${JSON.stringify(body)}`);
+  return body.id;
+}
+
+/** JSON request to the API; throws unless the status is the expected one. */
+export async function postJson<T>(url: string, body: unknown, opts: { auth?: string; expect?: number; headers?: Record<string, string> } = {}): Promise<T> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(opts.auth ? { authorization: opts.auth } : {}), ...opts.headers },
+    body: JSON.stringify(body),
+  });
+  const json = (await res.json()) as T;
+  if (res.status !== (opts.expect ?? 201)) throw new Error(`POST ${new URL(url).pathname} answered ${res.status}: ${JSON.stringify(json)}`);
+  return json;
 }

@@ -7,7 +7,7 @@ import { ledgerSummary } from '../src/campaigns/ledger';
 import { createPaymentService } from '../src/payments/paymentService';
 import { createWorkers } from '../src/workers/worker';
 import type { CampaignLifecycleResult } from '../src/workflows/campaignLifecycle';
-import { benchEnvironment, bulkUsers, report, runConcurrently } from './harness';
+import { benchEnvironment, bulkUsers, positiveInt, report, runConcurrently, settingsFromEnv } from './harness';
 
 /**
  * Settlement throughput: pledges collected per second when ONE campaign with many active pledges reaches its
@@ -34,23 +34,8 @@ const secondsSince = (t: number) => (performance.now() - t) / 1000;
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function positiveInt(name: string, def: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer (got '${raw}')`);
-  return n;
-}
-
 /** Platform settings the benchmark passes through from the environment (the harness does not read process.env). */
-function platformSettings(): Record<string, string> {
-  const settings: Record<string, string> = {};
-  for (const key of ['SETTLEMENT_BATCH_SIZE', 'SETTLEMENT_CONCURRENCY', 'PAYMENTS_ACTIVITIES_PER_SECOND']) {
-    const v = process.env[key];
-    if (v !== undefined && v !== '') settings[key] = v;
-  }
-  return settings;
-}
+const platformSettings = () => settingsFromEnv(['SETTLEMENT_BATCH_SIZE', 'SETTLEMENT_CONCURRENCY', 'PAYMENTS_ACTIVITIES_PER_SECOND']);
 
 async function main(): Promise<void> {
   // Before anything creates the Temporal runtime (the dev server does): SDK warnings only, not every state change.

@@ -1,0 +1,197 @@
+import { randomUUID } from 'node:crypto';
+import { hotHoldKey, hotStockKey } from '../src/commerce/hotStock';
+import {
+  benchEnvironment,
+  benchLog,
+  bulkUsers,
+  createBenchStore,
+  loadAverage,
+  percentile,
+  positiveInt,
+  postJson,
+  quietTemporalRuntime,
+  report,
+  round,
+  runConcurrently,
+  startBenchWorkers,
+  Tally,
+  type BenchEnvironment,
+} from './harness';
+
+/**
+ * Add-to-cart reservations per second on ONE variant, over HTTP, with more carts than units: every attempt is a
+ * different guest cart adding 1 unit (signal-with-start of the cart's `cart:<id>` workflow, then the hold).
+ * Two runs on fresh variants of one store:
+ *   - `postgres`: a normal variant, decided by the conditional `UPDATE inventory ... WHERE available >= n`;
+ *   - `hot`: a flash-sale variant, pre-filtered by the Redis Lua check-and-reserve, Postgres still the gate.
+ * Afterwards: no oversell (reserved + sold <= total_stock), every accepted attempt is exactly one held unit,
+ * the stock sold out exactly, and for the hot variant the Redis counter agrees with Postgres and Redis keeps exactly
+ * one hold key per accepted attempt.
+ *
+ *   npm run bench:add-to-cart
+ *   BENCH_CART_STOCK=2000         units of each variant
+ *   BENCH_CART_ATTEMPTS=3000      carts (attempts) per run
+ *   BENCH_CART_CONCURRENCY=48     requests in flight
+ *   BENCH_CART_RUNS=postgres,hot  which runs, in order
+ *   BENCH_CART_WARMUP=200         untimed adds first, on a variant of their own (JIT, pools, workflow cache)
+ *   BENCH_LOG_LEVEL=error         the API's log level (warn logs every expected 409)
+ */
+
+const log = benchLog('add-to-cart');
+
+type RunKind = 'postgres' | 'hot';
+
+async function createVariant(baseUrl: string, auth: string, storeId: string, hot: boolean, stock: number): Promise<string> {
+  const product = await postJson<{ variants: Array<{ id: string }> }>(
+    `${baseUrl}/v1/stores/${storeId}/products`,
+    {
+      name: hot ? 'Flash-sale sneaker' : 'Everyday sneaker',
+      base_price_cents: 9_900,
+      variants: [{ sku: `BENCH-${hot ? 'HOT' : 'PG'}-${randomUUID().slice(0, 8)}`, attributes: { size: '42' }, inventory_count: stock, hot }],
+    },
+    { auth },
+  );
+  return product.variants[0]!.id;
+}
+
+async function openCarts(baseUrl: string, storeId: string, count: number): Promise<string[]> {
+  const ids: string[] = new Array(count);
+  await runConcurrently(count, 32, async (i) => {
+    ids[i] = (await postJson<{ id: string }>(`${baseUrl}/v1/carts`, { store_id: storeId })).id;
+  });
+  return ids;
+}
+
+/** One guest cart adding one unit: the timed request. */
+async function addOne(baseUrl: string, cartId: string, variantId: string): Promise<number> {
+  const res = await fetch(`${baseUrl}/v1/carts/${cartId}/items`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ variant_id: variantId, quantity: 1 }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** Keys matching a pattern (SCAN, not KEYS: the server stays responsive). */
+async function countKeys(redis: BenchEnvironment['services']['redis'], pattern: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    n += keys.length;
+  } while (cursor !== '0');
+  return n;
+}
+
+async function run(env: BenchEnvironment, kind: RunKind, storeId: string, merchantAuth: string, stock: number, attempts: number, concurrency: number) {
+  const { services, baseUrl } = env;
+  const { db, redis } = services;
+  const variantId = await createVariant(baseUrl, merchantAuth, storeId, kind === 'hot', stock);
+  const carts = await openCarts(baseUrl, storeId, attempts);
+  log(`${kind}: ${attempts} carts open, variant ${variantId} with ${stock} units; adding with ${concurrency} in flight`);
+
+  const statuses = new Tally();
+  const acceptedLatencies: number[] = [];
+  const rejectedLatencies: number[] = [];
+  let lastAcceptAt = 0;
+  const started = performance.now();
+  const latencies = await runConcurrently(attempts, concurrency, async (i) => {
+    const t = performance.now();
+    const status = await addOne(baseUrl, carts[i]!, variantId);
+    const now = performance.now();
+    statuses.add(status);
+    if (status === 200) {
+      acceptedLatencies.push(now - t);
+      lastAcceptAt = Math.max(lastAcceptAt, now);
+    } else if (status === 409) rejectedLatencies.push(now - t);
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const sellOutSeconds = Math.max(0.001, (lastAcceptAt - started) / 1000);
+  const accepted = statuses.get(200);
+
+  // ---- Checks, straight from Postgres (and Redis for the hot counter) ----
+  const inventory = (await db('inventory').where({ variant_id: variantId }).first('total_stock', 'reserved', 'sold')) as { total_stock: number; reserved: number; sold: number };
+  const held = (await db('reservations')
+    .where({ variant_id: variantId, status: 'held' })
+    .select(db.raw('count(*)::int AS rows'), db.raw('coalesce(sum(quantity), 0)::int AS units'), db.raw('count(DISTINCT cart_id)::int AS carts'))
+    .first()) as { rows: number; units: number; carts: number };
+  const counter = await redis.get(hotStockKey(variantId));
+  // Each accepted hot add left its hold key (15 min TTL); a refused one gave its key back.
+  const holdKeys = kind === 'hot' ? await countKeys(redis, hotHoldKey(variantId, '*')) : undefined;
+  const postgresAvailable = inventory.total_stock - inventory.reserved - inventory.sold;
+  const checks: Record<string, boolean> = {
+    no_oversell: inventory.reserved + inventory.sold <= inventory.total_stock,
+    accepted_equals_reserved: accepted === inventory.reserved && held.units === accepted && held.rows === accepted && held.carts === accepted,
+    sold_out_exactly: accepted === Math.min(stock, attempts),
+    only_200_or_409: accepted + statuses.get(409) === attempts,
+  };
+  // The counter's TTL (60 s) may have run out after a long run: then the next take rebuilds it from Postgres.
+  if (kind === 'hot') {
+    checks.hot_counter_agrees = counter === null || Number(counter) === postgresAvailable;
+    checks.one_redis_hold_per_accepted = holdKeys === accepted;
+  }
+
+  return {
+    kind,
+    attempts,
+    concurrency,
+    stock,
+    accepted,
+    statuses: statuses.toJSON(),
+    seconds: round(seconds, 2),
+    attempts_per_second: Math.round(attempts / seconds),
+    accepted_per_second: Math.round(accepted / sellOutSeconds),
+    sell_out_seconds: round(sellOutSeconds, 2),
+    latency_ms: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)) },
+    accepted_latency_ms: { p50: round(percentile(acceptedLatencies, 50)), p99: round(percentile(acceptedLatencies, 99)) },
+    rejected_latency_ms: { p50: round(percentile(rejectedLatencies, 50)), p99: round(percentile(rejectedLatencies, 99)) },
+    inventory,
+    held_reservations: held,
+    ...(kind === 'hot' ? { hot_counter: counter === null ? null : Number(counter), postgres_available: postgresAvailable, redis_hold_keys: holdKeys } : {}),
+    load_average_after: loadAverage(),
+    checks,
+    ok: Object.values(checks).every(Boolean),
+  };
+}
+
+async function main(): Promise<void> {
+  quietTemporalRuntime();
+  const stock = positiveInt('BENCH_CART_STOCK', 2_000);
+  const attempts = positiveInt('BENCH_CART_ATTEMPTS', 3_000);
+  const concurrency = positiveInt('BENCH_CART_CONCURRENCY', 48);
+  const warmup = positiveInt('BENCH_CART_WARMUP', 200);
+  const kinds = (process.env.BENCH_CART_RUNS || 'postgres,hot').split(',').map((k) => k.trim()) as RunKind[];
+  for (const k of kinds) if (k !== 'postgres' && k !== 'hot') throw new Error(`BENCH_CART_RUNS: unknown run '${k}' (postgres, hot)`);
+
+  // Every refused add is an expected 409, which the API logs at warn: off unless asked for.
+  const env = await benchEnvironment({ temporal: true, settings: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'error' } });
+  let workers: { stop(): Promise<void> } | undefined;
+  try {
+    const { services, baseUrl } = env;
+    // Real workers run the cart workflows the requests start, as a deployment's would (on the same cores here).
+    workers = await startBenchWorkers(services, { outboxDispatcher: false });
+    const [merchant] = await bulkUsers(services, 1, 'merchant');
+    const storeId = await createBenchStore(baseUrl, merchant!.auth, 'Bench sneakers');
+
+    // Untimed warm-up on a variant of its own, so the first run does not pay for JIT, pools and workflow caches.
+    const warmVariant = await createVariant(baseUrl, merchant!.auth, storeId, false, warmup);
+    const warmCarts = await openCarts(baseUrl, storeId, warmup);
+    await runConcurrently(warmup, concurrency, async (i) => void (await addOne(baseUrl, warmCarts[i]!, warmVariant)));
+    const loadBefore = loadAverage();
+
+    const runs = [];
+    for (const kind of kinds) runs.push(await run(env, kind, storeId, merchant!.auth, stock, attempts, concurrency));
+    report('add-to-cart', { load_average_before: loadBefore, warmup_adds: warmup, runs, ok: runs.every((r) => r.ok) });
+    if (!runs.every((r) => r.ok)) process.exitCode = 1;
+  } finally {
+    await workers?.stop();
+    await env.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,146 @@
+import { PRODUCT_CACHE_REQUESTS, productCacheKey } from '../src/commerce/productCache';
+import {
+  benchEnvironment,
+  benchLog,
+  bulkUsers,
+  createBenchStore,
+  loadAverage,
+  percentile,
+  positiveInt,
+  postJson,
+  report,
+  round,
+  runConcurrently,
+  scrapeCounter,
+  Tally,
+} from './harness';
+
+/**
+ * GET /v1/stores/{store}/products/{id} under concurrent load, with a warm cache and with a cold one, over HTTP.
+ * Every read also fetches live stock from Postgres (stock is never cached), so the cache saves the catalog
+ * part: the product, its variants and the store owner.
+ *   - warm: every product read once beforehand (not timed), then reads spread over all products;
+ *   - cold: each read first deletes its product's cache key (outside the timed span), so it misses, loads from
+ *     Postgres and refills the key. Reads in flight at once are for different products (consecutive indexes
+ *     over more products than the concurrency), so one cannot warm the key for another.
+ * The hit ratio of each phase comes from product_cache_requests_total on GET /metrics.
+ *
+ *   npm run bench:product-reads
+ *   BENCH_READ_PRODUCTS=1000      products in the store (3 variants each)
+ *   BENCH_READS=10000             reads per phase
+ *   BENCH_READ_CONCURRENCY=64     requests in flight
+ *   BENCH_READ_INVENTORY=false    true: ?include_inventory=true on every read
+ */
+
+const log = benchLog('product-reads');
+
+async function main(): Promise<void> {
+  const productCount = positiveInt('BENCH_READ_PRODUCTS', 1_000);
+  const reads = positiveInt('BENCH_READS', 10_000);
+  const concurrency = positiveInt('BENCH_READ_CONCURRENCY', 64);
+  const includeInventory = process.env.BENCH_READ_INVENTORY === 'true';
+  if (productCount <= concurrency) throw new Error('BENCH_READ_PRODUCTS must exceed BENCH_READ_CONCURRENCY (a cold read must not find a key another read just filled)');
+
+  const env = await benchEnvironment();
+  try {
+    const { services, baseUrl } = env;
+    const { redis } = services;
+    const [merchant] = await bulkUsers(services, 1, 'merchant');
+    const storeId = await createBenchStore(baseUrl, merchant!.auth, 'Bench outfitters');
+
+    // A catalog made through the API, as a merchant would: three sizes per product, a description, images.
+    const productIds: string[] = new Array(productCount);
+    await runConcurrently(productCount, 16, async (i) => {
+      const product = await postJson<{ id: string }>(
+        `${baseUrl}/v1/stores/${storeId}/products`,
+        {
+          name: `Trail jacket ${i}`,
+          description: 'Waterproof, breathable three-layer shell with taped seams, pit zips and an adjustable hood. '.repeat(4),
+          base_price_cents: 12_900 + (i % 20) * 100,
+          category: ['outerwear', 'hiking', 'rain'][i % 3],
+          images: [`https://img.example.test/jacket-${i}-front.jpg`, `https://img.example.test/jacket-${i}-back.jpg`],
+          variants: ['S', 'M', 'L'].map((size, j) => ({
+            sku: `JKT-${i}-${size}`,
+            attributes: { size, colour: 'slate' },
+            price_modifier_cents: j * 500,
+            inventory_count: 50 + j,
+          })),
+        },
+        { auth: merchant!.auth },
+      );
+      productIds[i] = product.id;
+    });
+    log(`${productCount} products created; ${reads} reads per phase, ${concurrency} in flight`);
+
+    const url = (i: number) => `${baseUrl}/v1/stores/${storeId}/products/${productIds[i % productCount]}${includeInventory ? '?include_inventory=true' : ''}`;
+    const counts = () => scrapeCounter(baseUrl, PRODUCT_CACHE_REQUESTS, 'result');
+
+    async function phase(name: 'warm' | 'cold') {
+      const statuses = new Tally();
+      const latencies: number[] = new Array(reads);
+      const before = await counts();
+      const loadBefore = loadAverage();
+      let busy = 0;
+      const started = performance.now();
+      await runConcurrently(reads, concurrency, async (i) => {
+        if (name === 'cold') await redis.del(productCacheKey(productIds[i % productCount]!));
+        const t = performance.now();
+        const res = await fetch(url(i));
+        await res.arrayBuffer();
+        latencies[i] = performance.now() - t;
+        busy += latencies[i]!;
+        statuses.add(res.status);
+      });
+      const seconds = (performance.now() - started) / 1000;
+      const after = await counts();
+      const delta = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
+      const hit = delta('hit');
+      const miss = delta('miss');
+      const unavailable = delta('unavailable');
+      return {
+        phase: name,
+        reads,
+        statuses: statuses.toJSON(),
+        seconds: round(seconds, 2),
+        // In the cold phase the key deletions sit between reads, so wall-clock req/s is a slight underestimate.
+        requests_per_second: Math.round(reads / seconds),
+        latency_ms: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), mean: round(busy / reads) },
+        cache: { hit, miss, unavailable, hit_ratio: round(hit / Math.max(1, hit + miss + unavailable), 4) },
+        load_average_before: loadBefore,
+        load_average_after: loadAverage(),
+      };
+    }
+
+    // Fill every key once (not timed), then a short untimed warm-up so connection pools and JIT are ready.
+    await runConcurrently(productCount, concurrency, async (i) => {
+      await (await fetch(url(i))).arrayBuffer();
+    });
+    const warm = await phase('warm');
+    log(`warm: ${warm.requests_per_second} req/s, p50 ${warm.latency_ms.p50} ms, hit ratio ${warm.cache.hit_ratio}`);
+    const cold = await phase('cold');
+    log(`cold: ${cold.requests_per_second} req/s, p50 ${cold.latency_ms.p50} ms, hit ratio ${cold.cache.hit_ratio}`);
+
+    const checks = {
+      every_read_200: warm.statuses['200'] === reads && cold.statuses['200'] === reads,
+      warm_reads_hit: warm.cache.hit === reads,
+      cold_reads_miss: cold.cache.miss === reads,
+    };
+    report('product-reads', {
+      products: productCount,
+      variants_per_product: 3,
+      concurrency,
+      include_inventory: includeInventory,
+      phases: [warm, cold],
+      checks,
+      ok: Object.values(checks).every(Boolean),
+    });
+    if (!Object.values(checks).every(Boolean)) process.exitCode = 1;
+  } finally {
+    await env.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
