@@ -3,6 +3,7 @@ import { createCampaignActivities } from './campaigns';
 import { createCartActivities } from './carts';
 import { createCheckoutActivities } from './checkout';
 import { createDropActivities } from './drops';
+import { createFcfsActivities } from './fcfs';
 import { createMaintenanceActivities } from './maintenance';
 import { createPaymentActivities } from './payments';
 import { createReconciliationActivities } from './reconciliation';
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCartActivities(deps),
     ...createCheckoutActivities(deps),
     ...createDropActivities(deps),
+    ...createFcfsActivities(deps),
     // Includes the rare void of an orphaned checkout authorization (a provider call), see reconciliation.ts.
     ...createReconciliationActivities(deps),
   };

@@ -17,6 +17,7 @@ import { registerCartRoutes } from './carts';
 import { registerCheckoutRoutes } from './checkout';
 import { registerOrderRoutes } from './orders';
 import { registerDropRoutes } from './drops';
+import { registerDropQueueRoutes } from './dropQueue';
 import { createAuthenticator } from '../accounts/tokens';
 import { PostgresIdempotencyGuard } from './idempotency';
 import { TemporalTimeoutError } from '../temporal/client';
@@ -84,6 +85,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerCheckoutRoutes(api, deps);
   registerOrderRoutes(api, deps);
   registerDropRoutes(api, deps);
+  registerDropQueueRoutes(api, deps);
   registerOperationsRoutes(app, api, deps);
 
   app.use(api.router);

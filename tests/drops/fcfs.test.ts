@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
+import { makeUser, type TestUser } from '../helpers/fixtures';
+import { expectProblem } from '../helpers/problems';
+import { eventually } from '../helpers/wait';
+import { inventoryOf } from '../commerce/fixtures';
+import { issueQueueToken } from '../../src/drops/queueTokens';
+import { createDrop, dropShop, waitForDropStatus, type DropShop } from './fixtures';
+
+/**
+ * The first-come waiting room, one behaviour at a time: one place per account, tokens, wrong mode, rate
+ * limits, and the admission loop freeing a slot when an admitted shopper leaves, lets the hold expire or buys,
+ * until sold out, when everyone still waiting is told. Holds last RESERVATION_TTL = 3 s here.
+ */
+describe('first-come drops: the waiting room', () => {
+  let ctx: TestContext;
+  let worker: Awaited<ReturnType<typeof startTestWorker>>;
+  let shop: DropShop;
+
+  beforeAll(async () => {
+    ctx = createTestContext(testConfig({ RESERVATION_TTL: '3s', DROP_RATE_LIMIT_PER_IP: '1000000' }));
+    worker = await startTestWorker(ctx.deps);
+    shop = await dropShop(ctx, 50);
+  });
+  afterAll(async () => {
+    await worker.stop();
+    await ctx.close();
+  });
+
+  const join = (dropId: string, user: { auth: string }) => ctx.http.post(`/v1/drops/${dropId}/queue`).set('Authorization', user.auth);
+  const place = (dropId: string, token: string, user?: { auth: string }) => {
+    const req = ctx.http.get(`/v1/drops/${dropId}/queue/${token}`);
+    return user ? req.set('Authorization', user.auth) : req;
+  };
+  const address = { line1: '1 Main St', city: 'Berlin', postal_code: '10115', country: 'DE' };
+
+  async function openFcfs(spec: { quantity: number; admissionPerSecond?: number }): Promise<string> {
+    const drop = await createDrop(ctx, shop, { mode: 'fcfs', opensIn: 1, closesIn: null, ...spec });
+    await waitForDropStatus(ctx, drop.id, 'open', 15_000);
+    return drop.id as string;
+  }
+
+  async function joined(dropId: string, user: TestUser): Promise<{ token: string; position: number }> {
+    const res = await join(dropId, user);
+    expect(res.status).toBe(201);
+    return res.body;
+  }
+
+  it('gives one place per account: joining again answers the same place with a fresh token', async () => {
+    const dropId = await openFcfs({ quantity: 1, admissionPerSecond: 1 });
+    const [first, alice] = [await makeUser(ctx.deps), await makeUser(ctx.deps)];
+    await joined(dropId, first); // admitted at once: alice waits behind them
+
+    const a = await join(dropId, alice);
+    expect(a.status).toBe(201);
+    expect(a.body).toMatchObject({ status: 'waiting', position: expect.any(Number), admitted: false, token: expect.any(String) });
+    const again = await join(dropId, alice);
+    expect(again.status).toBe(200);
+    expect(again.body.position).toBe(a.body.position);
+    expect(await ctx.deps.db('drop_queue').where({ drop_id: dropId, user_id: alice.id }).count('* as n')).toEqual([{ n: 1 }]);
+    for (const token of [a.body.token, again.body.token]) {
+      const got = await place(dropId, token, alice);
+      expect(got.status).toBe(200);
+      expect(got.body).toMatchObject({ position: a.body.position, admitted: false });
+    }
+  });
+
+  it('refuses bad, forged, expired, foreign and bearer tokens; a lottery drop refuses queue joins', async () => {
+    const dropId = await openFcfs({ quantity: 1 });
+    const alice = await makeUser(ctx.deps);
+    const { token } = await joined(dropId, alice);
+    const row = (await ctx.deps.db('drop_queue').where({ drop_id: dropId, user_id: alice.id }).first('id')) as { id: string };
+
+    expectProblem(await place(dropId, 'not-a-token'), 400, 'validation_failed');
+    expectProblem(await place(dropId, 'a.b.c'), 404, 'queue_token_invalid');
+    const forged = jwt.sign({ drop: dropId, uid: alice.id }, ctx.deps.config.JWT_SECRET, {
+      algorithm: 'HS256',
+      issuer: 'pledgeflow',
+      audience: 'pledgeflow-drop-queue',
+      subject: row.id,
+      expiresIn: 600,
+    });
+    expectProblem(await place(dropId, forged), 404, 'queue_token_invalid');
+    expectProblem(await place(dropId, alice.auth.slice('Bearer '.length)), 404, 'queue_token_invalid');
+    const otherDrop = await openFcfs({ quantity: 1 });
+    expectProblem(await place(otherDrop, token), 404, 'queue_token_invalid');
+    const expired = issueQueueToken(ctx.deps.config, { queueId: row.id, dropId, userId: alice.id }, new Date(0), Date.now() - ctx.deps.config.DROP_QUEUE_TOKEN_TTL - 60_000);
+    expectProblem(await place(dropId, expired.token), 410, 'queue_token_expired');
+    expectProblem(await ctx.http.delete(`/v1/drops/${dropId}/queue/${expired.token}`), 410, 'queue_token_expired');
+    // Someone else's token, used while signed in as another account.
+    expectProblem(await place(dropId, token, await makeUser(ctx.deps)), 404, 'not_found');
+    expect((await place(dropId, token)).status).toBe(200);
+
+    const lottery = await createDrop(ctx, shop, { mode: 'lottery', opensIn: 1, quantity: 1 });
+    expectProblem(await join(lottery.id, alice), 409, 'not_first_come');
+    expectProblem(await ctx.http.post(`/v1/drops/${dropId}/queue`), 401, 'unauthorized');
+    expectProblem(await join(randomUUID(), alice), 404, 'not_found');
+  });
+
+  it('frees the slot when an admitted shopper leaves or lets the hold expire, and tells everyone waiting when sold out', async () => {
+    const dropId = await openFcfs({ quantity: 1, admissionPerSecond: 10 });
+    const [ann, ben, cat, dan] = [await makeUser(ctx.deps), await makeUser(ctx.deps), await makeUser(ctx.deps), await makeUser(ctx.deps)];
+    const tokens = new Map<TestUser, string>();
+    const positions: number[] = [];
+    for (const u of [ann, ben, cat, dan]) {
+      const j = await joined(dropId, u);
+      tokens.set(u, j.token);
+      positions.push(j.position);
+    }
+    // Later arrivals are served first come, first served.
+    expect([...positions].sort((x, y) => x - y)).toEqual(positions);
+    const admittedPlace = (u: TestUser) =>
+      eventually(async () => {
+        const res = await place(dropId, tokens.get(u)!, u);
+        return res.body.admitted ? (res.body as { cart_id: string; admitted_until: string }) : undefined;
+      }, 10_000, 'admission');
+
+    const annCart = await admittedPlace(ann);
+    expect(Date.parse(annCart.admitted_until)).toBeGreaterThan(Date.now());
+    expect((await inventoryOf(ctx, shop.variantId)).reserved).toBeGreaterThanOrEqual(1);
+    // One unit: nobody else gets in while ann holds it.
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect((await place(dropId, tokens.get(ben)!)).body).toMatchObject({ status: 'waiting', admitted: false, ahead: 0 });
+    expect((await place(dropId, tokens.get(cat)!)).body).toMatchObject({ status: 'waiting', ahead: 1 });
+
+    // Ann leaves: her hold goes back at once and ben is let in.
+    const left = await ctx.http.delete(`/v1/drops/${dropId}/queue/${tokens.get(ann)}`).set('Authorization', ann.auth);
+    expect(left.status).toBe(200);
+    expect(left.body).toMatchObject({ status: 'left', admitted: false });
+    expect(await ctx.deps.db('reservations').where({ cart_id: annCart.cart_id, status: 'held' }).count('* as n')).toEqual([{ n: 0 }]);
+    const benCart = await admittedPlace(ben);
+
+    // Ben lets his 3 s hold run out: cat is let in.
+    const catCart = await admittedPlace(cat);
+    expect((await place(dropId, tokens.get(ben)!)).body).toMatchObject({ status: 'expired', admitted: false });
+    expect(await ctx.deps.db('reservations').where({ cart_id: benCart.cart_id, status: 'held' }).count('* as n')).toEqual([{ n: 0 }]);
+
+    // Cat buys the unit through the normal checkout: sold out, and dan, still waiting, is told.
+    const bought = await ctx.http
+      .post('/v1/checkout')
+      .set('Authorization', cat.auth)
+      .set('Idempotency-Key', randomUUID())
+      .send({ cart_id: catCart.cart_id, shipping_address: address, payment_method: 'pm_card_visa' });
+    expect(bought.status).toBe(201);
+    expect(bought.body.total_cents).toBe(5_000);
+    const drop = await waitForDropStatus(ctx, dropId, 'sold_out', 15_000);
+    expect(drop).toMatchObject({ sold: 1, remaining: 0 });
+    await eventually(async () => (await place(dropId, tokens.get(cat)!)).body.status === 'purchased', 10_000, 'cat purchased');
+    expect((await place(dropId, tokens.get(dan)!)).body).toMatchObject({ status: 'closed', admitted: false });
+    const inbox = await ctx.http.get('/v1/me/notifications').set('Authorization', dan.auth);
+    expect(inbox.body.data.map((n: { type: string }) => n.type)).toEqual(['drop_sold_out']);
+    const catInbox = await ctx.http.get('/v1/me/notifications').set('Authorization', cat.auth);
+    expect(catInbox.body.data.map((n: { type: string }) => n.type)).toContain('drop_admitted');
+
+    // Sold out: no new places.
+    expectProblem(await join(dropId, await makeUser(ctx.deps)), 409, 'drop_sold_out');
+    const handle = (await ctx.deps.temporal.client()).workflow.getHandle(`drop:${dropId}`);
+    await eventually(async () => (await handle.describe()).typedSearchAttributes.get({ name: 'Status', type: 'KEYWORD' } as never) === 'sold_out', 10_000, 'Status sold_out');
+  });
+
+  it('rate limits queue joins per account and per address (429 with Retry-After)', async () => {
+    const limited = createTestContext(testConfig({ JWT_SECRET: ctx.deps.config.JWT_SECRET, TRUST_PROXY: 'true', DROP_RATE_LIMIT_PER_ACCOUNT: '3', DROP_RATE_LIMIT_PER_IP: '4' }));
+    try {
+      const dropId = (await createDrop(ctx, shop, { mode: 'fcfs', opensIn: 60, closesIn: null, quantity: 1 })).id as string;
+      const alice = await makeUser(ctx.deps);
+      const from = (ip: string, user: { auth: string }) => limited.http.post(`/v1/drops/${dropId}/queue`).set('Authorization', user.auth).set('X-Forwarded-For', ip);
+      const net = `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
+      for (let i = 1; i <= 3; i++) expect((await from(`${net}.${i}`, alice)).status).toBe(i === 1 ? 201 : 200);
+      const refused = await from(`${net}.4`, alice);
+      expectProblem(refused, 429, 'rate_limited');
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+
+      const shared = `${net}.200`;
+      for (let i = 0; i < 4; i++) expect((await from(shared, await makeUser(ctx.deps))).status).toBe(201);
+      expectProblem(await from(shared, await makeUser(ctx.deps)), 429, 'rate_limited');
+    } finally {
+      await limited.close();
+    }
+  });
+});
