@@ -4,14 +4,13 @@ import { problems } from './http/problem';
 import type { AppDeps } from './deps';
 import { requirePrincipal } from '../accounts/authorization';
 import type { Principal } from '../domain/roles';
-import { REJOINABLE } from '../domain/waitingRoom';
 import { forgetCart } from '../commerce/heldCart';
 import { HotStock } from '../commerce/hotStock';
 import { releaseCart } from '../commerce/reservations';
 import { DropRateLimiter } from '../drops/rateLimit';
 import { dropWorkflowId, loadDrop, type DropRow } from '../drops/repository';
 import { issueQueueToken, verifyQueueToken } from '../drops/queueTokens';
-import { describePlace, findPlace, joinQueue, leaveQueue, takeIdleFlag, type PlaceView, type QueueRow } from '../drops/waitingRoom';
+import { describePlace, findPlace, joinQueue, leaveQueue, QueueClosedError, takeIdleFlag, type PlaceView, type QueueRow } from '../drops/waitingRoom';
 import { queueChangedSignal } from '../workflows/fcfsSale';
 
 /**
@@ -111,15 +110,13 @@ export function registerDropQueueRoutes(api: Api, deps: AppDeps): void {
       const me = requirePrincipal(principal);
       await limiter.consume('queue', { userId: me.id, ip: req.ip });
       const drop = await fcfsDrop(params.id);
-      const { row, created } = await (async () => {
-        const existing = (await db('drop_queue').where({ drop_id: drop.id, user_id: me.id }).first('status')) as Pick<QueueRow, 'status'> | undefined;
-        // Someone already in line keeps their place (and can read it) whatever happened to the drop since.
-        if (!existing || REJOINABLE.includes(existing.status)) {
-          if (drop.status === 'sold_out') throw problems.conflict('drop_sold_out', 'Every unit of this drop has been sold.');
-          if (drop.status === 'closed') throw problems.unprocessable('drop_closed', 'This drop\'s sale has ended.');
-        }
-        return joinQueue(db, drop, me.id);
-      })();
+      // Someone already in line keeps their place (and can read it) whatever happened to the drop since.
+      const { row, created } = await joinQueue(db, drop, me.id).catch((err: unknown) => {
+        if (!(err instanceof QueueClosedError)) throw err;
+        throw err.status === 'sold_out'
+          ? problems.conflict('drop_sold_out', 'Every unit of this drop has been sold.')
+          : problems.unprocessable('drop_closed', 'This drop\'s sale has ended.');
+      });
       if (created && !row.pre_open && (await takeIdleFlag(redis, drop.id))) await nudge(drop.id);
       const issued = issueQueueToken(config, { queueId: row.id, dropId: drop.id, userId: me.id }, drop.opens_at);
       return {

@@ -76,9 +76,17 @@ export interface JoinResult {
   created: boolean;
 }
 
+/** The sale ended before this join took its place (read under the queue lock, which the closing takes too). */
+export class QueueClosedError extends Error {
+  constructor(readonly status: 'sold_out' | 'closed') {
+    super(`The drop is ${status}.`);
+    this.name = 'QueueClosedError';
+  }
+}
+
 /**
  * One place per account: a second join returns the first place unchanged. Someone who left, or let their
- * admission lapse, joins again at the back of the line.
+ * admission lapse, joins again at the back of the line. QueueClosedError once the sale has ended.
  */
 export async function joinQueue(db: Db, drop: Pick<DropRow, 'id' | 'opens_at'>, userId: string): Promise<JoinResult> {
   const mine = () => db('drop_queue').where({ drop_id: drop.id, user_id: userId }).first() as Promise<QueueRow | undefined>;
@@ -91,6 +99,9 @@ export async function joinQueue(db: Db, drop: Pick<DropRow, 'id' | 'opens_at'>, 
       await lockQueue(trx, drop.id);
       const existing = (await trx('drop_queue').where({ drop_id: drop.id, user_id: userId }).forUpdate().first()) as QueueRow | undefined;
       if (existing && !REJOINABLE.includes(existing.status)) return { row: existing, created: false };
+      // Under the lock the closing also takes: a place is either taken before it (and closed by it) or refused.
+      const { status } = (await trx('drops').where({ id: drop.id }).first('status')) as { status: string };
+      if (status === 'sold_out' || status === 'closed') throw new QueueClosedError(status);
       // The database's clock, read under the lock, so the split between early and later arrivals is exact.
       const clock = await trx.raw('SELECT clock_timestamp() < ?::timestamptz AS pre_open', [drop.opens_at]);
       const preOpen = Boolean((clock.rows as Array<{ pre_open: boolean }>)[0]!.pre_open);

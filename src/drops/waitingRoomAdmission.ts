@@ -308,6 +308,8 @@ export async function closeRoom(db: Db, dropId: string, reason: 'sold_out' | 'cl
   return db.transaction(async (trx) => {
     const drop = await lockDrop(trx, dropId);
     if (!drop) throw new Error(`drop ${dropId} not found`);
+    // Joins take this lock too: none can slip a waiting place in behind the closing.
+    await lockQueue(trx, dropId);
     let status = drop.status;
     if (status === 'open') {
       status = drop.sold >= drop.quantity ? 'sold_out' : reason;

@@ -64,6 +64,16 @@ describe('first-come drops: the waiting room', () => {
       expect(got.status).toBe(200);
       expect(got.body).toMatchObject({ position: a.body.position, admitted: false });
     }
+
+    // Leaving gives the place up; joining again is a new place at the back of the line.
+    const bob = await joined(dropId, await makeUser(ctx.deps));
+    const left = await ctx.http.delete(`/v1/drops/${dropId}/queue/${a.body.token}`).set('Authorization', alice.auth);
+    expect(left.body).toMatchObject({ status: 'left', admitted: false });
+    expect((await place(dropId, a.body.token)).body.status).toBe('left');
+    const back = await join(dropId, alice);
+    expect(back.status).toBe(201);
+    expect(back.body.position).toBeGreaterThan(bob.position);
+    expect(back.body.ahead).toBe(1);
   });
 
   it('refuses bad, forged, expired, foreign and bearer tokens; a lottery drop refuses queue joins', async () => {

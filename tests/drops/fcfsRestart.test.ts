@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
+import { makeUser, type TestUser } from '../helpers/fixtures';
+import { eventually } from '../helpers/wait';
+import { inventoryOf } from '../commerce/fixtures';
+import { idleFlagKey } from '../../src/drops/waitingRoom';
+import { createDrop, dropShop, waitForDropStatus } from './fixtures';
+
+/**
+ * The waiting room survives its processes: the worker stops mid-admission (nobody is let in meanwhile, and
+ * nobody twice after), Redis loses the room's keys, and a fresh API process reads the same places from the
+ * same tokens. The workflow's details show the room for operators.
+ */
+describe('first-come drops: restarts', () => {
+  let ctx: TestContext;
+
+  beforeAll(() => {
+    ctx = createTestContext(testConfig({ RESERVATION_TTL: '30s', DROP_RATE_LIMIT_PER_IP: '1000000' }));
+  });
+  afterAll(() => ctx.close());
+
+  it('admits each shopper once, at the pace, across a worker restart, a Redis loss and a new API process', async () => {
+    let worker = await startTestWorker(ctx.deps);
+    try {
+      const shop = await dropShop(ctx, 10);
+      const drop = await createDrop(ctx, shop, { mode: 'fcfs', quantity: 3, admissionPerSecond: 1, opensIn: 2, closesIn: null });
+      const users: TestUser[] = [];
+      const tokens = new Map<string, string>();
+      for (let i = 0; i < 5; i++) {
+        const u = await makeUser(ctx.deps);
+        const res = await ctx.http.post(`/v1/drops/${drop.id}/queue`).set('Authorization', u.auth);
+        expect(res.status).toBe(201);
+        users.push(u);
+        tokens.set(u.id, res.body.token);
+      }
+      const admittedCount = async () =>
+        Number((await ctx.deps.db('drop_queue').where({ drop_id: drop.id }).whereNotNull('admitted_at').count<{ n: number }[]>('* as n'))[0]!.n);
+
+      await waitForDropStatus(ctx, drop.id, 'open', 15_000);
+      await eventually(async () => (await admittedCount()) >= 1, 10_000, 'a first admission');
+      await worker.stop();
+      const whileDown = await admittedCount();
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(await admittedCount()).toBe(whileDown);
+      await ctx.deps.redis.del(idleFlagKey(drop.id));
+
+      worker = await startTestWorker(ctx.deps);
+      await eventually(async () => (await admittedCount()) === 3, 15_000, 'three admissions');
+      await new Promise((r) => setTimeout(r, 1_500));
+      // Three units, three shoppers in: each with one cart holding one unit, one second apart at least.
+      const rows = (await ctx.deps.db('drop_queue').where({ drop_id: drop.id }).whereNotNull('admitted_at').orderBy('admitted_at').select('user_id', 'cart_id', 'admitted_at', 'position')) as Array<{
+        user_id: string;
+        cart_id: string;
+        admitted_at: Date;
+        position: number;
+      }>;
+      expect(rows.map((r) => r.position)).toEqual([1, 2, 3]);
+      expect(new Set(rows.map((r) => r.cart_id)).size).toBe(3);
+      for (let i = 1; i < rows.length; i++) expect(rows[i]!.admitted_at.getTime() - rows[i - 1]!.admitted_at.getTime()).toBeGreaterThanOrEqual(1000);
+      expect((await inventoryOf(ctx, shop.variantId)).reserved).toBe(3);
+      const holds = (await ctx.deps.db('reservations').whereIn('cart_id', rows.map((r) => r.cart_id)).where({ status: 'held' }).select('cart_id', 'quantity')) as Array<{ quantity: number }>;
+      expect(holds).toHaveLength(3);
+      expect(holds.every((h) => h.quantity === 1)).toBe(true);
+
+      const handle = (await ctx.deps.temporal.client()).workflow.getHandle(`drop:${drop.id}`);
+      const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+      expect(metadata.currentDetails).toMatch(/\*\*Waiting:\*\* 2; \*\*admitted \(holding a unit\):\*\* 3/);
+      expect(metadata.currentDetails).toMatch(/\*\*Sold:\*\* 0 of 3; \*\*remaining:\*\* 3/);
+
+      // Another API process (same secret) reads the same places from the same tokens, and they buy.
+      const api2 = createTestContext(testConfig({ JWT_SECRET: ctx.deps.config.JWT_SECRET, TASK_QUEUE: ctx.deps.config.TASK_QUEUE }));
+      try {
+        for (const r of rows) {
+          const u = users.find((x) => x.id === r.user_id)!;
+          const mine = await api2.http.get(`/v1/drops/${drop.id}/queue/${tokens.get(u.id)}`).set('Authorization', u.auth);
+          expect(mine.body).toMatchObject({ admitted: true, cart_id: r.cart_id });
+          const bought = await api2.http
+            .post('/v1/checkout')
+            .set('Authorization', u.auth)
+            .set('Idempotency-Key', randomUUID())
+            .send({ cart_id: r.cart_id, shipping_address: { line1: '1 Main St', city: 'Berlin', postal_code: '10115', country: 'DE' }, payment_method: 'pm_card_visa' });
+          expect(bought.status).toBe(201);
+        }
+      } finally {
+        await api2.close();
+      }
+      expect(await waitForDropStatus(ctx, drop.id, 'sold_out', 15_000)).toMatchObject({ sold: 3 });
+      await eventually(async () => (await handle.describe()).status.name === 'COMPLETED', 15_000, 'the drop workflow to finish');
+      const statuses = (await ctx.deps.db('drop_queue').where({ drop_id: drop.id }).orderBy('position').pluck('status')) as string[];
+      expect(statuses).toEqual(['purchased', 'purchased', 'purchased', 'closed', 'closed']);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('ends the sale at closes_at: waiting shoppers told, the admitted one may still buy within the hold', async () => {
+    const worker = await startTestWorker(ctx.deps);
+    try {
+      const shop = await dropShop(ctx, 10);
+      const drop = await createDrop(ctx, shop, { mode: 'fcfs', quantity: 1, admissionPerSecond: 5, opensIn: 1, closesIn: 4 });
+      await waitForDropStatus(ctx, drop.id, 'open', 15_000);
+      const [first, second] = [await makeUser(ctx.deps), await makeUser(ctx.deps)];
+      const t1 = (await ctx.http.post(`/v1/drops/${drop.id}/queue`).set('Authorization', first.auth)).body.token as string;
+      const t2 = (await ctx.http.post(`/v1/drops/${drop.id}/queue`).set('Authorization', second.auth)).body.token as string;
+      const admitted = await eventually(async () => {
+        const res = await ctx.http.get(`/v1/drops/${drop.id}/queue/${t1}`);
+        return res.body.admitted ? (res.body.cart_id as string) : undefined;
+      }, 10_000, 'admission');
+
+      await waitForDropStatus(ctx, drop.id, 'closed', 15_000);
+      await eventually(async () => (await ctx.http.get(`/v1/drops/${drop.id}/queue/${t2}`)).body.status === 'closed', 10_000, 'the waiting place closed');
+      const inbox = await ctx.http.get('/v1/me/notifications').set('Authorization', second.auth);
+      expect(inbox.body.data.map((n: { type: string }) => n.type)).toEqual(['drop_closed']);
+      expect((await ctx.http.post(`/v1/drops/${drop.id}/queue`).set('Authorization', (await makeUser(ctx.deps)).auth)).body.code).toBe('drop_closed');
+
+      const bought = await ctx.http
+        .post('/v1/checkout')
+        .set('Authorization', first.auth)
+        .set('Idempotency-Key', randomUUID())
+        .send({ cart_id: admitted, shipping_address: { line1: '1 Main St', city: 'Berlin', postal_code: '10115', country: 'DE' }, payment_method: 'pm_card_visa' });
+      expect(bought.status).toBe(201);
+      await eventually(async () => (await ctx.http.get(`/v1/drops/${drop.id}/queue/${t1}`)).body.status === 'purchased', 10_000, 'purchased');
+    } finally {
+      await worker.stop();
+    }
+  });
+});
