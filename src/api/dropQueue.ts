@@ -8,9 +8,9 @@ import { forgetCart } from '../commerce/heldCart';
 import { HotStock } from '../commerce/hotStock';
 import { releaseCart } from '../commerce/reservations';
 import { DropRateLimiter } from '../drops/rateLimit';
-import { dropWorkflowId, loadDrop, type DropRow } from '../drops/repository';
+import { drawSecret, dropWorkflowId, loadDrop, type DropRow } from '../drops/repository';
 import { issueQueueToken, verifyQueueToken } from '../drops/queueTokens';
-import { describePlace, findPlace, joinQueue, leaveQueue, QueueClosedError, takeIdleFlag, type PlaceView, type QueueRow } from '../drops/waitingRoom';
+import { describePlace, findPlace, joinQueue, leaveQueue, publishedShuffle, QueueClosedError, takeIdleFlag, type PlaceView, type QueueRow } from '../drops/waitingRoom';
 import { queueChangedSignal } from '../workflows/fcfsSale';
 
 /**
@@ -53,6 +53,20 @@ const QueueJoinSchema = z
     ...PlaceFields,
   })
   .openapi('DropQueueJoin');
+
+const ShuffleSchema = z
+  .object({
+    drop_id: z.uuid(),
+    seed: z.string(),
+    seed_commitment: z.string().openapi({ description: 'sha256(seed), published when the drop was created' }),
+    algorithm: z.string(),
+    early_arrivals: z.array(z.uuid()).openapi({ description: 'Place ids of everyone who joined before opens_at, in serving order (position 1 first)' }),
+  })
+  .openapi('DropQueueShuffle');
+
+const SHUFFLE_ALGORITHM =
+  'early arrivals (joined before opens_at) are served in the order of their place ids sorted ascending by HMAC-SHA256(key = seed, message = place id) in hex, ' +
+  'positions 1..n; later arrivals follow in arrival order; seed_commitment = SHA-256(seed); a place id is the `sub` of its queue token';
 
 const described = (description: string) => ({ description });
 
@@ -122,6 +136,33 @@ export function registerDropQueueRoutes(api: Api, deps: AppDeps): void {
       return {
         status: created ? 201 : 200,
         body: { token: issued.token, token_expires_at: issued.expiresAt.toISOString(), ...(await view(drop, row)) },
+      };
+    },
+  );
+
+  // Before the {token} route: express matches paths in order.
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/drops/{id}/queue/shuffle',
+      operationId: 'getDropQueueShuffle',
+      summary: 'The opening shuffle of early arrivals, published once the room opens: seed, commitment, algorithm and the serving order',
+      tags: ['drops'],
+      auth: 'public',
+      params: z.object({ id: z.uuid() }),
+      responses: {
+        200: { description: 'Everything needed to recompute the serving order of early arrivals', schema: ShuffleSchema },
+        404: described('No such drop'),
+        409: described('`shuffle_pending`: the room has not opened yet; or `not_first_come`'),
+      },
+    },
+    async ({ params }) => {
+      const drop = await fcfsDrop(params.id);
+      const order = await publishedShuffle(db, drop);
+      if (!order) throw problems.conflict('shuffle_pending', 'Early arrivals are shuffled when the room opens; the seed is revealed then.');
+      return {
+        status: 200,
+        body: { drop_id: drop.id, seed: (await drawSecret(db, drop.id))!, seed_commitment: drop.seed_commitment, algorithm: SHUFFLE_ALGORITHM, early_arrivals: order },
       };
     },
   );

@@ -194,3 +194,15 @@ export async function leaveQueue(db: Db, row: QueueRow, release: (cartId: string
   if (!cartId && updated.cart_id) await release(updated.cart_id);
   return { row: updated, releasedCartId: cartId ?? updated.cart_id };
 }
+
+/**
+ * The opening shuffle as published: early arrivals' place ids in serving order (position 1 first), or null while
+ * the room has not opened (or the shuffle has not run). With the drop's seed anyone can recompute the order
+ * (src/domain/draw.ts rankEntries), and each shopper finds their own place id in their token.
+ */
+export async function publishedShuffle(db: Conn, drop: Pick<DropRow, 'id' | 'status'>): Promise<string[] | null> {
+  if (drop.status === 'scheduled') return null;
+  const early = (await db('drop_queue').where({ drop_id: drop.id, pre_open: true }).orderBy('position').select('id', 'position')) as Array<{ id: string; position: number | null }>;
+  if (early.some((r) => r.position === null)) return null;
+  return early.map((r) => r.id);
+}

@@ -104,6 +104,9 @@ describe('first-come drops: the waiting room', () => {
 
     const lottery = await createDrop(ctx, shop, { mode: 'lottery', opensIn: 1, quantity: 1 });
     expectProblem(await join(lottery.id, alice), 409, 'not_first_come');
+    expectProblem(await ctx.http.get(`/v1/drops/${lottery.id}/queue/shuffle`), 409, 'not_first_come');
+    const later = await createDrop(ctx, shop, { mode: 'fcfs', opensIn: 60, closesIn: null, quantity: 1 });
+    expectProblem(await ctx.http.get(`/v1/drops/${later.id}/queue/shuffle`), 409, 'shuffle_pending');
     expectProblem(await ctx.http.post(`/v1/drops/${dropId}/queue`), 401, 'unauthorized');
     expectProblem(await join(randomUUID(), alice), 404, 'not_found');
   });

@@ -4,7 +4,7 @@ import { bearer, makeUsers } from '../helpers/fixtures';
 import { listen } from '../helpers/server';
 import { eventually } from '../helpers/wait';
 import { inventoryOf } from '../commerce/fixtures';
-import { rankEntries } from '../../src/domain/draw';
+import { rankEntries, seedCommitment } from '../../src/domain/draw';
 import { createDrop, dropShop, waitForDropStatus } from './fixtures';
 
 /**
@@ -55,7 +55,7 @@ describe('first-come drop: 1,000 concurrent joins for 25 units', () => {
     const shop = await dropShop(ctx, 100);
     const userIds = await makeUsers(ctx.deps, EARLY + LATE);
     const auths = new Map(userIds.map((id) => [id, bearer(ctx.deps, id)]));
-    const drop = await createDrop(ctx, shop, { mode: 'fcfs', quantity: QUANTITY, admissionPerSecond: RATE, opensIn: 12, closesIn: null });
+    const drop = await createDrop(ctx, shop, { mode: 'fcfs', quantity: QUANTITY, admissionPerSecond: RATE, opensIn: 15, closesIn: null });
     const dropId = drop.id as string;
 
     const early = await joinAll(dropId, userIds.slice(0, EARLY).map((id) => auths.get(id)!));
@@ -153,6 +153,11 @@ describe('first-come drop: 1,000 concurrent joins for 25 units', () => {
     const bySeq = (a: { seq: number }, b: { seq: number }) => a.seq - b.seq;
     const { seed } = (await ctx.deps.db('drops').where({ id: dropId }).first('seed')) as { seed: string };
     expect([...earlyRows].sort(byPosition).map((r) => r.id)).toEqual(rankEntries(seed, earlyRows.map((r) => r.id)));
+    const published = await ctx.http.get(`/v1/drops/${dropId}/queue/shuffle`);
+    expect(published.status).toBe(200);
+    expect(published.body).toMatchObject({ seed, seed_commitment: seedCommitment(seed), algorithm: expect.stringContaining('HMAC-SHA256') });
+    expect(published.body.early_arrivals).toEqual(rankEntries(published.body.seed, published.body.early_arrivals));
+    expect(published.body.early_arrivals).toEqual([...earlyRows].sort(byPosition).map((r) => r.id));
     const arrivalRank = new Map([...earlyRows].sort(bySeq).map((r, i) => [r.id, i + 1]));
     const firstServed = [...earlyRows].sort(byPosition).slice(0, QUANTITY);
     expect(firstServed.filter((r) => arrivalRank.get(r.id)! <= QUANTITY).length).toBeLessThan(QUANTITY / 2);
