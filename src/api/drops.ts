@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { z } from 'zod';
@@ -342,11 +342,15 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
       const now = Date.now();
       const registrationClosed = () =>
         problems.unprocessable('registration_closed', `Entries are taken from ${d.opens_at.toISOString()} until ${d.closes_at!.toISOString()}.`);
-      if (d.status !== 'open' || now < d.opens_at.getTime() || now >= d.closes_at!.getTime()) throw registrationClosed();
+      // The window is the stored instants, not the workflow's progress: a busy worker marking the drop open a
+      // moment late must not turn away an entrant who came on time.
+      const registering = (d.status === 'scheduled' || d.status === 'open') && now >= d.opens_at.getTime() && now < d.closes_at!.getTime();
+      if (!registering) throw registrationClosed();
       if (await findEntry(db, d.id, me.id)) throw problems.conflict('already_entered', 'You have entered this drop already.');
 
       // SetupIntent semantics: the card is saved for an off-session charge if this entry wins.
-      const paymentKey = `drop:${d.id}:entry:${me.id}`;
+      // Keyed by the card too: a declined card stays declined on retry, another card is a new save.
+      const paymentKey = `drop:${d.id}:entry:${me.id}:${createHash('sha256').update(body.payment_method).digest('hex').slice(0, 16)}`;
       let saved: PaymentRecord;
       try {
         saved = await payments.savePaymentMethod({ businessKey: paymentKey, paymentMethod: body.payment_method, customerRef: me.id, email: me.email });
@@ -363,7 +367,13 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
       // The drop row is share-locked while the entry goes in, so closing (which locks it for update and then
       // hashes the entries) sees either this entry or a closed drop, never half of both.
       const entry = await db.transaction(async (trx) => {
-        const open = await trx('drops').where({ id: d.id, status: 'open' }).andWhere('closes_at', '>', trx.fn.now()).forShare().first('id');
+        const open = await trx('drops')
+          .where({ id: d.id })
+          .whereIn('status', ['scheduled', 'open'])
+          .andWhere('opens_at', '<=', trx.fn.now())
+          .andWhere('closes_at', '>', trx.fn.now())
+          .forShare()
+          .first('id');
         if (!open) throw registrationClosed();
         const [row] = (await trx('drop_entries')
           .insert({ drop_id: d.id, user_id: me.id, payment_method: body.payment_method, payment_key: paymentKey })
@@ -439,8 +449,12 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
       if (made) return claimed(d, e, made.id);
 
       try {
-        // The entry id names the cart: every attempt of this claim holds the same one unit.
-        await openHeldCart({ ...deps, hotStock }, { cartId: e.id, storeId: d.store_id, variantId: d.variant_id, ownerId: me.id, quantity: 1, unitPriceCents: d.price_cents, dropId: d.id });
+        // The entry id names the cart: every attempt of this claim holds the same one unit. Concurrent claims
+        // of one entry (a double click under two keys) take turns here, so the unit is held once.
+        await db.transaction(async (trx) => {
+          await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`drop-claim:${e.id}`]);
+          await openHeldCart({ ...deps, hotStock }, { cartId: e.id, storeId: d.store_id, variantId: d.variant_id, ownerId: me.id, quantity: 1, unitPriceCents: d.price_cents, dropId: d.id });
+        });
       } catch (err) {
         if (err instanceof InsufficientStockError) throw problems.conflict('sold_out', 'No unit of this drop is left in stock.');
         throw err;

@@ -187,14 +187,20 @@ const countWhere = async (db: Conn, dropId: string, status: EntryRow['status']) 
 /** The checkout key of an entry's claim attempt; the checkout workflow is `checkout:<this>`. */
 export const claimCheckoutKey = (dropId: string, entryId: string, attempt: number) => `drop:${dropId}:claim:${entryId}:${attempt}`;
 
-/** Wins (even just expired ones: the claim began inside the window) whose claim checkout made an order. */
+/**
+ * Wins (even just expired ones: the claim began inside the window) whose claim checkout sold the unit. The
+ * order row exists from the authorization on, but the unit counts in drops.sold only once the cart's hold is
+ * committed (same transaction), so that is the test: a claimed entry is always already in `sold`, and free
+ * units are never over-counted.
+ */
 async function recordFinishedClaims(trx: Knex.Transaction, dropId: string): Promise<void> {
   await trx.raw(
     `UPDATE drop_entries e SET status = 'claimed', order_id = o.id, updated_at = now()
        FROM orders o
       WHERE e.drop_id = ? AND e.status IN ('won', 'expired')
         AND o.checkout_key = 'drop:' || e.drop_id || ':claim:' || e.id || ':' || e.claim_attempt
-        AND o.status <> 'cancelled'`,
+        AND o.status <> 'cancelled'
+        AND EXISTS (SELECT 1 FROM reservations r WHERE r.cart_id = e.id AND r.status = 'committed')`,
     [dropId],
   );
 }

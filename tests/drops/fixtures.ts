@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import type { DropJson } from '../../src/drops/repository';
+import type { DropStatus } from '../../src/drops/types';
 import type { TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { eventually } from '../helpers/wait';
@@ -37,7 +40,7 @@ export interface DropSpec {
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
 
 /** POST /v1/stores/{store}/drops; the 201 body (the drop, with seed_commitment). */
-export async function createDrop(ctx: TestContext, shop: DropShop, spec: DropSpec = {}): Promise<Record<string, any>> {
+export async function createDrop(ctx: TestContext, shop: DropShop, spec: DropSpec = {}): Promise<DropJson> {
   const mode = spec.mode ?? 'lottery';
   const opensIn = spec.opensIn ?? 1;
   const closesIn = spec.closesIn === undefined ? (mode === 'lottery' ? opensIn + 3 : null) : spec.closesIn;
@@ -59,15 +62,48 @@ export async function createDrop(ctx: TestContext, shop: DropShop, spec: DropSpe
 }
 
 /** Waits until GET /v1/drops/{id} shows `status` (one of them); returns the drop. */
-export async function waitForDropStatus(ctx: TestContext, dropId: string, status: string | string[], timeoutMs = 30_000): Promise<Record<string, any>> {
+export async function waitForDropStatus(ctx: TestContext, dropId: string, status: DropStatus | DropStatus[], timeoutMs = 30_000): Promise<DropJson> {
   const wanted = Array.isArray(status) ? status : [status];
   return eventually(
     async () => {
       const res = await ctx.http.get(`/v1/drops/${dropId}`);
-      return wanted.includes(res.body.status) ? (res.body as Record<string, any>) : undefined;
+      return wanted.includes(res.body.status) ? (res.body as DropJson) : undefined;
     },
     timeoutMs,
     `drop ${dropId} to be ${wanted.join(' or ')}`,
     100,
   );
 }
+
+/**
+ * Waits until the drop's opens_at has passed. Entries are taken by the stored instants, so a test need not wait
+ * for the workflow to have marked the drop open (which a busy worker may do late).
+ */
+export async function untilOpen(drop: { opens_at: string }): Promise<void> {
+  const ms = Date.parse(drop.opens_at) - Date.now();
+  if (ms > 0) await new Promise((r) => setTimeout(r, ms + 20));
+}
+
+/** Runs `task` over `items` with at most `limit` in flight; results in input order. */
+export async function inBatches<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await task(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+/** POST /v1/drops/{id}/entries as `auth` (a fresh Idempotency-Key unless given). */
+export const enter = (ctx: TestContext, dropId: string, auth: string, paymentMethod = 'pm_card_visa', key = randomUUID()) =>
+  ctx.http.post(`/v1/drops/${dropId}/entries`).set('Authorization', auth).set('Idempotency-Key', key).send({ payment_method: paymentMethod });
+
+export const claimAddress = { line1: '1 Drop St', city: 'Berlin', postal_code: '10115', country: 'DE' };
+
+/** POST /v1/drops/{id}/claim as `auth`. */
+export const claim = (ctx: TestContext, dropId: string, auth: string, key = randomUUID(), body: Record<string, unknown> = { shipping_address: claimAddress }) =>
+  ctx.http.post(`/v1/drops/${dropId}/claim`).set('Authorization', auth).set('Idempotency-Key', key).send(body);
