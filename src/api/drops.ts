@@ -176,8 +176,14 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
     };
   }
 
-  /** Wakes the drop's workflow after a claim (best effort: it also re-reads claims at every window's end). */
+  /**
+   * Wakes the drop's workflow when a claim sold the last unit, so the drop ends (and the rest are told) at once.
+   * Only then: other claims are read at the next window's end, which keeps signals far below history limits
+   * however large the drop. Best effort: the workflow would see it at the next window's end anyway.
+   */
   async function announceClaim(dropId: string): Promise<void> {
+    const d = await loadDrop(db, dropId);
+    if (!d || d.sold < d.quantity) return;
     try {
       await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) => client.workflow.getHandle<typeof drop>(dropWorkflowId(dropId)).signal(dropClaimedSignal));
     } catch (err) {

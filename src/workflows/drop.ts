@@ -25,7 +25,7 @@ import { runFcfsSale } from './fcfsSale';
  * promotions) → sold_out | closed. First-come: after `open` the sale is runFcfsSale's (src/workflows/fcfsSale.ts).
  */
 
-/** Sent by a claim that made its order, so a sold-out drop ends at once rather than at the next window's end. */
+/** Sent by the claim that sold the last unit, so the drop ends at once rather than at the next window's end. */
 export const dropClaimedSignal = defineSignal('dropClaimed');
 
 const {

@@ -7,6 +7,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { bearer, makeUser, makeUsers } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
+import { listen } from '../helpers/server';
 import { eventually } from '../helpers/wait';
 import { claim, createDrop, dropShop, enter, inBatches, untilOpen, waitForDropStatus, type DropShop } from './fixtures';
 
@@ -16,8 +17,8 @@ import { claim, createDrop, dropShop, enter, inBatches, untilOpen, waitForDropSt
  * open, rate limited).
  */
 const run = promisify(execFile);
-const verifier = (file: string) =>
-  run(path.resolve('node_modules/.bin/tsx'), [path.resolve('scripts/verify-draw.ts'), file]).then(
+const verifier = (target: string, args: string[] = []) =>
+  run(path.resolve('node_modules/.bin/tsx'), [path.resolve('scripts/verify-draw.ts'), target, ...args]).then(
     (r) => ({ code: 0, out: r.stdout }),
     (e: { code: number; stdout: string }) => ({ code: e.code, out: e.stdout }),
   );
@@ -105,6 +106,14 @@ describe('lottery drop: entries and the draw', () => {
     const tamperedRanking = await verifier(save('ranking.json', { ...draw, ranking: swapped, winners: swapped.slice(0, 20) }));
     expect(tamperedRanking.code).toBe(1);
     expect(tamperedRanking.out).toMatch(/MISMATCH ranking/);
+
+    // By drop id, fetched from a running API, as `npm run verify-draw -- <drop id>` does.
+    const server = await listen(ctx.app);
+    try {
+      expect(await verifier(drop.id, ['--api', server.url])).toMatchObject({ code: 0, out: expect.stringContaining('VERIFIED') });
+    } finally {
+      await server.close();
+    }
 
     const tamperedSeed = await verifier(save('seed.json', { ...draw, seed: 'f'.repeat(64) }));
     expect(tamperedSeed.code).toBe(1);
