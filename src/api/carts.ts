@@ -203,12 +203,12 @@ export function registerCartRoutes(api: Api, deps: AppDeps): void {
       responses: {
         200: { description: 'The cart', schema: CartSchema },
         404: described('No such cart (or not yours), or no such variant in the cart’s store'),
-        409: described('`insufficient_stock` with `variant_id` and `available`'),
+        409: described('`insufficient_stock` with `variant_id` and `available`; `drop_cart_locked` (a drop’s cart)'),
         422: described('`product_unavailable` (archived), or `quantity_limit` (more than 100 units on one line)'),
       },
     },
     async ({ params, body, principal }) => {
-      const cart = await accessibleCart(params.cart_id, principal);
+      const cart = await editableCart(params.cart_id, principal);
       const variant = await variantForSale(cart.doc.store_id, body.variant_id);
       const line = cart.doc.items.find((i) => i.variant_id === body.variant_id);
       const target = (line?.quantity ?? 0) + body.quantity;
@@ -234,8 +234,24 @@ export function registerCartRoutes(api: Api, deps: AppDeps): void {
     },
   );
 
-  async function setLine(cartId: string, variantId: string, quantity: number, principal: Principal | undefined) {
+  /**
+   * A cart whose lines the shopper may change. A drop's cart is not one: its single unit is the drop's, at the
+   * drop's price, for one admission or one win; more units, or activity that keeps pushing the hold back, would
+   * let one shopper keep a slot others are waiting for. It is checked out as it is, or given up through the drop.
+   */
+  async function editableCart(cartId: string, principal: Principal | undefined) {
     const cart = await accessibleCart(cartId, principal);
+    if (cart.doc.drop_id) {
+      throw problems.conflict('drop_cart_locked', "This cart holds a drop's unit and cannot be changed; check it out as it is, or give it up through the drop.", {
+        cart_id: cart.doc.id,
+        drop_id: cart.doc.drop_id,
+      });
+    }
+    return cart;
+  }
+
+  async function setLine(cartId: string, variantId: string, quantity: number, principal: Principal | undefined) {
+    const cart = await editableCart(cartId, principal);
     const line = cart.doc.items.find((i) => i.variant_id === variantId);
     let unitPrice = line?.unit_price_cents ?? 0;
     if (quantity > 0) {
@@ -277,7 +293,7 @@ export function registerCartRoutes(api: Api, deps: AppDeps): void {
       responses: {
         200: { description: 'The cart', schema: CartSchema },
         404: described('No such cart (or not yours), or no such line in it'),
-        409: described('`insufficient_stock` with `variant_id` and `available` (raising)'),
+        409: described('`insufficient_stock` with `variant_id` and `available` (raising); `drop_cart_locked` (a drop’s cart)'),
         422: described('`product_unavailable` (raising a line of an archived product)'),
       },
     },
@@ -293,7 +309,11 @@ export function registerCartRoutes(api: Api, deps: AppDeps): void {
       tags: ['carts'],
       auth: 'optional',
       params: ItemParams,
-      responses: { 200: { description: 'The cart', schema: CartSchema }, 404: described('No such cart (or not yours), or no such variant in its store') },
+      responses: {
+        200: { description: 'The cart', schema: CartSchema },
+        404: described('No such cart (or not yours), or no such variant in its store'),
+        409: described('`drop_cart_locked` (a drop’s cart)'),
+      },
     },
     async ({ params, principal }) => setLine(params.cart_id, params.variant_id, 0, principal),
   );

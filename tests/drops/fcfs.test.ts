@@ -50,7 +50,9 @@ describe('first-come drops: the waiting room', () => {
   it('gives one place per account: joining again answers the same place with a fresh token', async () => {
     const dropId = await openFcfs({ quantity: 1, admissionPerSecond: 1 });
     const [first, alice] = [await makeUser(ctx.deps), await makeUser(ctx.deps)];
-    await joined(dropId, first); // admitted at once: alice waits behind them
+    const firstPlace = await joined(dropId, first);
+    // First holds the only unit: alice (and everyone after) waits behind them.
+    await eventually(async () => (await place(dropId, firstPlace.token, first)).body.admitted === true || undefined, 10_000, 'first admitted');
 
     const a = await join(dropId, alice);
     expect(a.status).toBe(201);
@@ -132,6 +134,16 @@ describe('first-come drops: the waiting room', () => {
     const annCart = await admittedPlace(ann);
     expect(Date.parse(annCart.admitted_until)).toBeGreaterThan(Date.now());
     expect((await inventoryOf(ctx, shop.variantId)).reserved).toBeGreaterThanOrEqual(1);
+    // The drop's cart is checked out as it is: no more units at the drop price, no activity keeping the slot.
+    const cartPath = `/v1/carts/${annCart.cart_id}/items`;
+    for (const changed of [
+      await ctx.http.post(cartPath).set('Authorization', ann.auth).send({ variant_id: shop.variantId, quantity: 1 }),
+      await ctx.http.patch(`${cartPath}/${shop.variantId}`).set('Authorization', ann.auth).send({ quantity: 2 }),
+      await ctx.http.delete(`${cartPath}/${shop.variantId}`).set('Authorization', ann.auth),
+    ]) {
+      expectProblem(changed, 409, 'drop_cart_locked');
+    }
+    expect(await ctx.deps.db('reservations').where({ cart_id: annCart.cart_id, status: 'held' }).pluck('quantity')).toEqual([1]);
     // One unit: nobody else gets in while ann holds it.
     await new Promise((r) => setTimeout(r, 1_200));
     expect((await place(dropId, tokens.get(ben)!)).body).toMatchObject({ status: 'waiting', admitted: false, ahead: 0 });
