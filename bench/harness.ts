@@ -234,3 +234,18 @@ export async function postJson<T>(url: string, body: unknown, opts: { auth?: str
   if (res.status !== (opts.expect ?? 201)) throw new Error(`POST ${new URL(url).pathname} answered ${res.status}: ${JSON.stringify(json)}`);
   return json;
 }
+
+/** A merchant (written in bulk) with a store and one product of one variant in stock, made through the API. */
+export async function benchShop(
+  env: Pick<BenchEnvironment, 'services' | 'baseUrl'>,
+  opts: { stock: number; priceCents?: number; name?: string },
+): Promise<{ merchant: { id: string; auth: string }; storeId: string; variantId: string }> {
+  const [merchant] = await bulkUsers(env.services, 1, 'merchant');
+  const storeId = await createBenchStore(env.baseUrl, merchant!.auth, opts.name ?? 'Bench shop');
+  const product = await postJson<{ variants: Array<{ id: string }> }>(
+    `${env.baseUrl}/v1/stores/${storeId}/products`,
+    { name: 'Limited sneaker', base_price_cents: opts.priceCents ?? 19_900, inventory_count: opts.stock },
+    { auth: merchant!.auth },
+  );
+  return { merchant: merchant!, storeId, variantId: product.variants[0]!.id };
+}
