@@ -69,6 +69,7 @@ const schema = z.object({
   STRIPE_TIMEOUT_MS: intFrom(20_000, 1),
   STRIPE_MAX_RETRIES: intFrom(2),
   STRIPE_CALLS_PER_SECOND: intFrom(80, 1),
+  PAYMENT_STEP_TIMEOUT: duration('2m'),
 
   // Crowdfunding timers (durations; tests set them in seconds).
   HOLD_WINDOW: duration('6d'),

@@ -204,6 +204,7 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
         shippingAddress: body.shipping_address,
         billingAddress: body.billing_address ?? null,
         holdMs: config.RESERVATION_TTL,
+        paymentStepMs: config.PAYMENT_STEP_TIMEOUT,
         dropId: cart.doc.drop_id ?? null,
       };
       try {

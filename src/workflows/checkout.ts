@@ -50,6 +50,11 @@ export interface CheckoutInput {
   dropId?: string | null;
   /** How long the holds are kept at least while the checkout runs (RESERVATION_TTL). */
   holdMs?: number;
+  /**
+   * How long one payment step (authorize, capture, void) may run before its worker is presumed gone and the
+   * step runs again elsewhere (PAYMENT_STEP_TIMEOUT; every payment call is idempotent, so a retry is safe).
+   */
+  paymentStepMs?: number;
 }
 
 export type CheckoutResult =
@@ -76,6 +81,7 @@ const {
 } = proxyActivities<Activities>(dbSteps);
 
 const DEFAULT_HOLD_MS = 15 * 60_000;
+const DEFAULT_PAYMENT_STEP_MS = 2 * 60_000;
 
 /** The typed business failure behind an activity failure, if any. */
 function businessFailure(err: unknown): ApplicationFailure | undefined {
@@ -86,7 +92,7 @@ function businessFailure(err: unknown): ApplicationFailure | undefined {
 export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
   const { authorizePayment, capturePayment, cancelPayment } = proxyActivities<PaymentQueueActivities>({
     taskQueue: paymentsTaskQueue(workflowInfo().taskQueue),
-    startToCloseTimeout: '2 minutes',
+    startToCloseTimeout: input.paymentStepMs ?? DEFAULT_PAYMENT_STEP_MS,
     retry: { initialInterval: '1s', maximumInterval: '1 minute' },
   });
 

@@ -1,0 +1,315 @@
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type supertest from 'supertest';
+import { checkoutKeyFor } from '../../src/api/checkout';
+import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
+import { makeUser, type TestUser } from '../helpers/fixtures';
+import { expectProblem } from '../helpers/problems';
+import { eventually } from '../helpers/wait';
+import { entryEnv, startEntry, type Running } from '../startup/processHelpers';
+import { createStore, createVariant, inventoryOf } from './fixtures';
+
+/**
+ * A worker process is SIGKILLed in the middle of four checkouts, each stopped at a chosen step by a row lock
+ * the test holds in an open transaction (only that checkout's rows): the step's first statement waits on it,
+ * the test sees the worker's session waiting (pg_blocking_pids), kills the worker, then rolls back. So the
+ * kill lands at the same step on every run, never by timing luck:
+ *
+ * - `committing`: after the order was created, before the held stock was committed to sold (inventory row);
+ * - `capturing`: while the capture is at the gateway, not yet done there (the simulated gateway's intent row);
+ * - `captured`: after the gateway captured, before the platform recorded it (the payments row);
+ * - `expiring`: before the order was created (an uncommitted order with the same checkout key), and the
+ *   workers stay away longer than the holds last (RESERVATION_TTL of a few seconds).
+ *
+ * A new worker then takes over. The first three must end with exactly one confirmed order and one capture;
+ * the last with the authorization voided, the stock back and `checkout_expired` for the client's retry.
+ */
+
+const SHORT_TTL_MS = 5_000;
+/** Names the killed worker's Postgres sessions, to see what they wait on and that they are gone. */
+const CHILD_APP = `h1-checkout-crash-${randomUUID().slice(0, 8)}`;
+
+/**
+ * SIGKILLs an entry started by startEntry, and the node process the tsx CLI runs it in: killing only the tsx
+ * wrapper would leave the worker itself running. Resolves once both are gone.
+ */
+async function killEntry(running: Running): Promise<void> {
+  const wrapper = running.child.pid!;
+  let inner: number[] = [];
+  try {
+    inner = execFileSync('pgrep', ['-P', String(wrapper)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    // pgrep exits 1 when there is no child process (the entry already ended).
+  }
+  for (const pid of [...inner, wrapper]) process.kill(pid, 'SIGKILL');
+  await running.exited;
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  await eventually(() => !inner.some(alive), 10_000, 'the worker process gone');
+}
+
+interface HeldLock {
+  pid: number;
+  release(): Promise<void>;
+}
+
+interface Checkout {
+  label: string;
+  cartId: string;
+  variantId: string;
+  quantity: number;
+  amountCents: number;
+  key: string;
+  checkoutKey: string;
+  /** The HTTP request that started it: left waiting while the worker is stuck, then 503. */
+  first: Promise<supertest.Response>;
+}
+
+describe('checkout with a killed worker', () => {
+  let ctx: TestContext;
+  /** The same API with RESERVATION_TTL of a few seconds, on the same task queue. */
+  let shortCtx: TestContext;
+  let child: Running | undefined;
+  let worker: Awaited<ReturnType<typeof startTestWorker>> | undefined;
+  let owner: TestUser;
+  let shopper: TestUser;
+  let storeId: string;
+  const locks: HeldLock[] = [];
+  const at: Record<'committing' | 'capturing' | 'captured' | 'expiring', Checkout> = {} as never;
+  /** What the saga had done when the worker died, read before the new worker started. */
+  const atKill: Record<string, unknown> = {};
+
+  const address = { line1: '1 Main St', city: 'Berlin', postal_code: '10115', country: 'DE' };
+  const db = () => ctx.deps.db;
+
+  const checkoutRequest = (c: TestContext, cartId: string, key: string) =>
+    c.http.post('/v1/checkout').set('Authorization', shopper.auth).set('Idempotency-Key', key).send({ cart_id: cartId, shipping_address: address, payment_method: 'pm_card_visa' });
+  const paymentKey = (checkoutKey: string) => `checkout:${checkoutKey}:authorize`;
+  const intentsOf = async (checkoutKey: string) =>
+    (await db()('sim_payment_intents').whereRaw("metadata->>'business_key' = ?", [paymentKey(checkoutKey)]).select('id', 'status', 'captured_cents')) as Array<{
+      id: string;
+      status: string;
+      captured_cents: number;
+    }>;
+  const paymentStatus = async (checkoutKey: string) => ((await db()('payments').where({ business_key: paymentKey(checkoutKey) }).first('status')) as { status: string } | undefined)?.status;
+  const ordersOf = (cartId: string) => db()('orders').where({ cart_id: cartId }).select('id', 'status') as Promise<Array<{ id: string; status: string }>>;
+  const holdsOf = (cartId: string) => db()('reservations').where({ cart_id: cartId }).pluck('status') as Promise<string[]>;
+
+  /** Opens a transaction that takes the lock of `sql` and keeps it until released (rolled back). */
+  async function hold(sql: string, bindings: Knex.RawBinding[]): Promise<HeldLock> {
+    const trx = await db().transaction();
+    const { rows } = (await trx.raw('SELECT pg_backend_pid() AS pid')) as { rows: Array<{ pid: number }> };
+    await trx.raw(sql, bindings);
+    const lock = {
+      pid: rows[0]!.pid,
+      release: async () => {
+        if (!trx.isCompleted()) await trx.rollback();
+      },
+    };
+    locks.push(lock);
+    return lock;
+  }
+  /** The checkout's order INSERT ... ON CONFLICT (checkout_key) waits for this uncommitted order. */
+  const holdOrder = (c: Pick<Checkout, 'cartId' | 'checkoutKey'>) =>
+    hold(`INSERT INTO orders (store_id, cart_id, checkout_key, currency, subtotal_cents, total_cents, shipping_address) VALUES (?, ?, ?, 'EUR', 0, 0, '{}'::jsonb)`, [
+      storeId,
+      c.cartId,
+      c.checkoutKey,
+    ]);
+  /** Waits until one of the worker process's sessions waits on `lock`. */
+  const workerWaitsOn = (lock: HeldLock, what: string) =>
+    eventually(
+      async () => {
+        const { rows } = (await db().raw(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = ? AND wait_event_type = 'Lock' AND ? = ANY(pg_blocking_pids(pid))`,
+          [CHILD_APP, lock.pid],
+        )) as { rows: Array<{ n: number }> };
+        return rows[0]!.n > 0;
+      },
+      90_000,
+      `the worker process waiting ${what}`,
+    );
+
+  /** A signed-in shopper's cart with `quantity` units of a fresh variant, and the key its checkout will use. */
+  async function prepare(c: TestContext, label: string, quantity: number, price: number): Promise<Omit<Checkout, 'first'>> {
+    const variantId = await createVariant(c, owner, storeId, 10, price);
+    const cart = await c.http.post('/v1/carts').set('Authorization', shopper.auth).send({ store_id: storeId });
+    expect(cart.status).toBe(201);
+    const added = await c.http.post(`/v1/carts/${cart.body.id}/items`).set('Authorization', shopper.auth).send({ variant_id: variantId, quantity });
+    expect(added.status).toBe(200);
+    const key = randomUUID();
+    const checkoutKey = checkoutKeyFor({ id: shopper.id, email: shopper.email, role: 'backer' }, undefined, key);
+    return { label, cartId: cart.body.id, variantId, quantity, amountCents: quantity * price, key, checkoutKey };
+  }
+  /** Sends the checkout request without waiting for its answer. */
+  function start(c: TestContext, prepared: Omit<Checkout, 'first'>): Checkout {
+    const first = checkoutRequest(c, prepared.cartId, prepared.key).then((r) => r);
+    return { ...prepared, first };
+  }
+  /** The answer to the client retrying with the same Idempotency-Key, once the workflow has one (not 503). */
+  const replay = (c: TestContext, co: Checkout) =>
+    eventually(
+      async () => {
+        const res = await checkoutRequest(c, co.cartId, co.key);
+        return res.status !== 503 && res;
+      },
+      60_000,
+      `the ${co.label} checkout's final answer`,
+      500,
+    );
+
+  /**
+   * Starts a checkout and stops it after the authorization: its order waits on an uncommitted twin while
+   * `next` takes the lock of the step to stop at; then the twin goes, and the worker runs on into that lock.
+   */
+  async function stopAfterAuthorization(label: string, quantity: number, price: number, next: (co: Checkout) => Promise<HeldLock>, what: string): Promise<Checkout> {
+    const prepared = await prepare(ctx, label, quantity, price);
+    const orderLock = await holdOrder(prepared);
+    const co = start(ctx, prepared);
+    await workerWaitsOn(orderLock, `to create the ${label} order`);
+    const lock = await next(co);
+    await orderLock.release();
+    await workerWaitsOn(lock, what);
+    return co;
+  }
+
+  /** The checkout's final answer is its one confirmed order, paid by exactly one capture, its stock sold once. */
+  async function expectOneOrderOneCapture(co: Checkout): Promise<void> {
+    expect((await co.first).status).toBe(503);
+    const res = await replay(ctx, co);
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ status: 'confirmed', total_cents: co.amountCents });
+    expect(await ordersOf(co.cartId)).toEqual([{ id: res.body.id, status: 'confirmed' }]);
+    expect((await intentsOf(co.checkoutKey)).map(({ status, captured_cents }) => ({ status, captured_cents }))).toEqual([{ status: 'succeeded', captured_cents: co.amountCents }]);
+    expect(await paymentStatus(co.checkoutKey)).toBe('succeeded');
+    expect(await inventoryOf(ctx, co.variantId)).toEqual({ total_stock: 10, reserved: 0, sold: co.quantity });
+    expect(await holdsOf(co.cartId)).toEqual(['committed']);
+  }
+
+  beforeAll(async () => {
+    ctx = createTestContext(testConfig({ TEMPORAL_UPDATE_TIMEOUT: '2s', PAYMENT_STEP_TIMEOUT: '6s' }));
+    shortCtx = createTestContext(
+      testConfig({
+        TASK_QUEUE: ctx.deps.config.TASK_QUEUE,
+        JWT_SECRET: ctx.deps.config.JWT_SECRET,
+        TEMPORAL_UPDATE_TIMEOUT: '2s',
+        PAYMENT_STEP_TIMEOUT: '6s',
+        RESERVATION_TTL: `${SHORT_TTL_MS}ms`,
+      }),
+    );
+    owner = await makeUser(ctx.deps, { role: 'merchant' });
+    shopper = await makeUser(ctx.deps);
+    storeId = await createStore(ctx, owner, 'Crash');
+
+    // The worker is a separate OS process, so it can really be killed (no graceful shutdown).
+    const { config } = ctx.deps;
+    const databaseUrl = new URL(config.DATABASE_URL);
+    databaseUrl.searchParams.set('application_name', CHILD_APP);
+    child = startEntry(
+      'worker',
+      entryEnv({
+        DATABASE_URL: databaseUrl.toString(),
+        REDIS_URL: config.REDIS_URL,
+        TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
+        TASK_QUEUE: config.TASK_QUEUE,
+        LOG_LEVEL: 'warn',
+        OUTBOX_DISPATCHER: 'false',
+      }),
+    );
+
+    at.committing = await stopAfterAuthorization(
+      'committing',
+      3,
+      1_500,
+      (co) => hold('SELECT variant_id FROM inventory WHERE variant_id = ? FOR UPDATE', [co.variantId]),
+      'to commit the held stock',
+    );
+    at.capturing = await stopAfterAuthorization(
+      'capturing',
+      2,
+      2_000,
+      async (co) => hold('SELECT id FROM sim_payment_intents WHERE id = ? FOR UPDATE', [(await intentsOf(co.checkoutKey))[0]!.id]),
+      'for the gateway to capture',
+    );
+    at.captured = await stopAfterAuthorization(
+      'captured',
+      1,
+      3_000,
+      (co) => hold('SELECT id FROM payments WHERE business_key = ? FOR UPDATE', [paymentKey(co.checkoutKey)]),
+      'to record the capture',
+    );
+
+    // Stopped before its order, with holds of a few seconds: authorized, the order waits on its twin.
+    const expiring = await prepare(shortCtx, 'expiring', 4, 1_000);
+    const orderLock = await holdOrder(expiring);
+    at.expiring = start(shortCtx, expiring);
+    await workerWaitsOn(orderLock, 'to create the expiring order');
+
+    await killEntry(child);
+    for (const lock of locks) await lock.release();
+    // Postgres rolls the dead worker's open transactions back as it notices the closed connections.
+    await eventually(
+      async () => Number(((await db().raw('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = ?', [CHILD_APP])) as { rows: Array<{ n: number }> }).rows[0]!.n) === 0,
+      30_000,
+      'the killed worker’s sessions gone',
+    );
+    for (const co of Object.values(at)) {
+      atKill[co.label] = {
+        orders: await ordersOf(co.cartId),
+        holds: await holdsOf(co.cartId),
+        intents: (await intentsOf(co.checkoutKey)).map((i) => i.status),
+        payment: await paymentStatus(co.checkoutKey),
+      };
+    }
+
+    // Down longer than the short holds last, then a new worker takes over.
+    await new Promise((r) => setTimeout(r, SHORT_TTL_MS + 1_000));
+    worker = await startTestWorker(ctx.deps);
+  }, 150_000);
+
+  afterAll(async () => {
+    for (const lock of locks) await lock.release().catch(() => undefined);
+    if (child && child.child.exitCode === null && child.child.signalCode === null) await killEntry(child);
+    await worker?.stop();
+    await shortCtx?.close();
+    await ctx?.close();
+  });
+
+  const confirmed = [{ id: expect.any(String), status: 'confirmed' }];
+
+  it('killed after the order was created, before the stock was committed: one confirmed order, one capture of the full amount, stock sold once', async () => {
+    expect(atKill.committing).toEqual({ orders: confirmed, holds: ['held'], intents: ['requires_capture'], payment: 'requires_capture' });
+    await expectOneOrderOneCapture(at.committing);
+  });
+
+  it('killed while the capture was at the gateway: one confirmed order, one capture of the full amount, stock sold once', async () => {
+    expect(atKill.capturing).toEqual({ orders: confirmed, holds: ['committed'], intents: ['requires_capture'], payment: 'requires_capture' });
+    await expectOneOrderOneCapture(at.capturing);
+  });
+
+  it('killed after the gateway captured, before the capture was recorded: the retry finds that capture, one order, no second capture', async () => {
+    expect(atKill.captured).toEqual({ orders: confirmed, holds: ['committed'], intents: ['succeeded'], payment: 'requires_capture' });
+    await expectOneOrderOneCapture(at.captured);
+  });
+
+  it('killed before the order was created and down longer than the holds last: authorization voided, stock back, 422 checkout_expired', async () => {
+    const co = at.expiring;
+    expect(atKill.expiring).toEqual({ orders: [], holds: ['held'], intents: ['requires_capture'], payment: 'requires_capture' });
+    expect((await co.first).status).toBe(503);
+
+    const res = await replay(shortCtx, co);
+    expectProblem(res, 422, 'checkout_expired');
+    expect((await intentsOf(co.checkoutKey)).map((i) => i.status)).toEqual(['canceled']);
+    expect(await paymentStatus(co.checkoutKey)).toBe('canceled');
+    expect((await ordersOf(co.cartId)).filter((o) => o.status !== 'cancelled')).toEqual([]);
+    expect(await inventoryOf(ctx, co.variantId)).toEqual({ total_stock: 10, reserved: 0, sold: 0 });
+    expect(await holdsOf(co.cartId)).toEqual(['released']);
+  });
+});
