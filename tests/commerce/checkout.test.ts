@@ -91,6 +91,7 @@ describe('checkout', () => {
 
     const action = await checkout(cartId, 'pm_card_authenticationRequired', randomUUID());
     expectProblem(action, 402, 'requires_action');
+    expect(action.body.next_action).toEqual({ client_secret: expect.stringMatching(/^pi_.+_secret_/) });
     expect(await inventory(v)).toEqual(before);
 
     const ok = await checkout(cartId, 'pm_card_visa', randomUUID());
