@@ -13,7 +13,7 @@ import { DRAW_ALGORITHM, seedCommitment } from '../domain/draw';
 import { findStore } from '../commerce/catalog';
 import { openHeldCart } from '../commerce/heldCart';
 import { HotStock } from '../commerce/hotStock';
-import { InsufficientStockError } from '../commerce/reservations';
+import { InsufficientStockError, releaseCart } from '../commerce/reservations';
 import { claimCheckoutKey, findEntry, markClaimed, publishedRanking, type EntryRow } from '../drops/lottery';
 import { DropRateLimiter } from '../drops/rateLimit';
 import { dropJson, dropWorkflowId, dropWorkflowInput, drawSecret, loadDrop, renderDrop, type DropRow } from '../drops/repository';
@@ -177,13 +177,14 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
   }
 
   /**
-   * Wakes the drop's workflow when a claim sold the last unit, so the drop ends (and the rest are told) at once.
-   * Only then: other claims are read at the next window's end, which keeps signals far below history limits
-   * however large the drop. Best effort: the workflow would see it at the next window's end anyway.
+   * Wakes the drop's workflow after a claim attempt when it changes what the workflow waits for: the last unit
+   * was sold (the drop ends and the rest are told at once), or the attempt ended after its window, whose expiry
+   * it had held back. Other claims are read at the next window's end, which keeps signals far below history
+   * limits however large the drop. Best effort: the workflow would see it at its next timer anyway.
    */
-  async function announceClaim(dropId: string): Promise<void> {
+  async function announceClaim(dropId: string, e: EntryRow): Promise<void> {
     const d = await loadDrop(db, dropId);
-    if (!d || d.sold < d.quantity) return;
+    if (!d || (d.sold < d.quantity && e.claim_expires_at!.getTime() > Date.now())) return;
     try {
       await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) => client.workflow.getHandle<typeof drop>(dropWorkflowId(dropId)).signal(dropClaimedSignal));
     } catch (err) {
@@ -193,13 +194,26 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
 
   async function claimed(d: DropRow, e: EntryRow, orderId: string) {
     await markClaimed(db, e.id, orderId);
-    await announceClaim(d.id);
+    await announceClaim(d.id, e);
     return { status: 201, body: await orderSummary(orderId) };
   }
 
-  /** The next claim attempt makes a new checkout (a declined card may be retried with another). */
+  /** Claims of one entry take turns here (a double click under two keys), so its unit is held once. */
+  const underClaimLock = <T>(entryId: string, fn: () => Promise<T>) =>
+    db.transaction(async (trx) => {
+      await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`drop-claim:${entryId}`]);
+      return fn();
+    });
+
+  /**
+   * After an attempt that sold nothing: the unit goes back (a held unit would keep the window from expiring,
+   * see settleClaims) and the next attempt is a new checkout (another card may be tried within the window).
+   */
   const nextAttempt = (e: EntryRow) =>
-    db('drop_entries').where({ id: e.id, claim_attempt: e.claim_attempt }).update({ claim_attempt: e.claim_attempt + 1, updated_at: db.fn.now() });
+    underClaimLock(e.id, async () => {
+      await releaseCart(db, e.id, hotStock);
+      await db('drop_entries').where({ id: e.id, claim_attempt: e.claim_attempt }).update({ claim_attempt: e.claim_attempt + 1, updated_at: db.fn.now() });
+    });
 
   async function runCheckout(input: CheckoutInput, staticSummary: string): Promise<CheckoutResult> {
     const workflowId = checkoutWorkflowId(input.checkoutKey);
@@ -455,12 +469,10 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
       if (made) return claimed(d, e, made.id);
 
       try {
-        // The entry id names the cart: every attempt of this claim holds the same one unit. Concurrent claims
-        // of one entry (a double click under two keys) take turns here, so the unit is held once.
-        await db.transaction(async (trx) => {
-          await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`drop-claim:${e.id}`]);
-          await openHeldCart({ ...deps, hotStock }, { cartId: e.id, storeId: d.store_id, variantId: d.variant_id, ownerId: me.id, quantity: 1, unitPriceCents: d.price_cents, dropId: d.id });
-        });
+        // The entry id names the cart: every attempt of this claim holds the same one unit.
+        await underClaimLock(e.id, () =>
+          openHeldCart({ ...deps, hotStock }, { cartId: e.id, storeId: d.store_id, variantId: d.variant_id, ownerId: me.id, quantity: 1, unitPriceCents: d.price_cents, dropId: d.id }),
+        );
       } catch (err) {
         if (err instanceof InsufficientStockError) throw problems.conflict('sold_out', 'No unit of this drop is left in stock.');
         throw err;
@@ -483,6 +495,7 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
       );
       if (result.status === 'confirmed') return claimed(d, e, result.orderId);
       await nextAttempt(e);
+      await announceClaim(d.id, e);
       if (result.status === 'payment_failed') {
         throw new Problem(402, result.code, 'Payment failed', result.code === 'requires_action' ? 'The card needs authentication; use another card.' : 'The card was declined; your window is still open, try another card.', {
           decline_code: result.declineCode,

@@ -144,11 +144,17 @@ export async function settleClaims(db: Db, dropId: string, now = new Date()): Pr
     let promoted: EntryRow[] = [];
     if (drop.status === 'claiming') {
       await recordFinishedClaims(trx, dropId);
-      expired = (await trx('drop_entries')
-        .where({ drop_id: dropId, status: 'won' })
-        .andWhere('claim_expires_at', '<=', now)
-        .update({ status: 'expired', updated_at: trx.fn.now() })
-        .returning('*')) as EntryRow[];
+      // A claim begun inside its window holds the unit in the entry's cart while its checkout runs: it is
+      // let finish rather than expired under it (and the unit promoted to someone else).
+      expired = (
+        await trx.raw(
+          `UPDATE drop_entries e SET status = 'expired', updated_at = now()
+            WHERE e.drop_id = ? AND e.status = 'won' AND e.claim_expires_at <= ?
+              AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.cart_id = e.id AND r.status = 'held' AND r.expires_at > ?)
+            RETURNING e.*`,
+          [dropId, now.toISOString(), now.toISOString()],
+        )
+      ).rows as EntryRow[];
       const open = await countWhere(trx, dropId, 'won');
       const free = drop.quantity - drop.sold - open;
       if (free > 0) {
@@ -165,7 +171,15 @@ export async function settleClaims(db: Db, dropId: string, now = new Date()): Pr
       for (const e of expired) await tell(trx, drop, e, 'expired');
       for (const e of promoted) await tell(trx, drop, e, 'promoted');
     }
-    const next = (await trx('drop_entries').where({ drop_id: dropId, status: 'won' }).min('claim_expires_at as at').first()) as { at: Date | null } | undefined;
+    // The next moment a win may expire: its window's end, or the end of the hold of a claim still running.
+    const next = (
+      await trx.raw(
+        `SELECT min(GREATEST(e.claim_expires_at,
+                  (SELECT max(r.expires_at) FROM reservations r WHERE r.cart_id = e.id AND r.status = 'held'))) AS at
+           FROM drop_entries e WHERE e.drop_id = ? AND e.status = 'won'`,
+        [dropId],
+      )
+    ).rows[0] as { at: Date | null } | undefined;
     return {
       status: drop.status,
       quantity: drop.quantity,

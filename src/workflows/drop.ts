@@ -25,7 +25,10 @@ import { runFcfsSale } from './fcfsSale';
  * promotions) → sold_out | closed. First-come: after `open` the sale is runFcfsSale's (src/workflows/fcfsSale.ts).
  */
 
-/** Sent by the claim that sold the last unit, so the drop ends at once rather than at the next window's end. */
+/**
+ * Sent by the claim that sold the last unit (the drop ends at once, not at the next window's end), or by one
+ * that ended after its window (a running claim holds its window open; the timer was set for its hold's end).
+ */
 export const dropClaimedSignal = defineSignal('dropClaimed');
 
 const {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DropJson } from '../../src/drops/repository';
 import type { DropStatus } from '../../src/drops/types';
 import type { TestContext } from '../helpers/context';
-import { makeUser, type TestUser } from '../helpers/fixtures';
+import { bearer, makeUser, makeUsers, type TestUser } from '../helpers/fixtures';
 import { eventually } from '../helpers/wait';
 import { createStore, createVariant } from '../commerce/fixtures';
 
@@ -107,3 +107,72 @@ export const claimAddress = { line1: '1 Drop St', city: 'Berlin', postal_code: '
 /** POST /v1/drops/{id}/claim as `auth`. */
 export const claim = (ctx: TestContext, dropId: string, auth: string, key = randomUUID(), body: Record<string, unknown> = { shipping_address: claimAddress }) =>
   ctx.http.post(`/v1/drops/${dropId}/claim`).set('Authorization', auth).set('Idempotency-Key', key).send(body);
+
+// ---------------------------------------------------------------------------------------------- lottery
+
+export interface Entrant {
+  auth: string;
+  userId: string;
+  entryId: string;
+  rank: number;
+}
+
+export interface EntryState {
+  rank: number;
+  status: string;
+  claim_expires_at: Date | null;
+  promoted_at: Date | null;
+  order_id: string | null;
+}
+
+/** Lottery steps and reads for the claim-phase tests, bound to one context and shop. */
+export function lotteryHelpers(ctx: TestContext, shop: DropShop) {
+  const entryOf = async (dropId: string, e: Entrant) => (await ctx.http.get(`/v1/drops/${dropId}/entries/me`).set('Authorization', e.auth)).body;
+  const claimOk = async (dropId: string, e: Entrant) => {
+    const res = await claim(ctx, dropId, e.auth);
+    expect({ rank: e.rank, status: res.status }).toEqual({ rank: e.rank, status: 201 });
+    return res.body as { id: string; total_cents: number; status: string };
+  };
+  return {
+    /** A lottery with `n` entrants (price 3,000), drawn; the entrants in rank order (rank 1 first). */
+    async drawnLottery(n: number, quantity: number, claimWindowSeconds: number) {
+      const users = await makeUsers(ctx.deps, n);
+      const drop = await createDrop(ctx, shop, { quantity, opensIn: 1, closesIn: 5, claimWindowSeconds, priceCents: 3_000 });
+      await untilOpen(drop);
+      const entryIds = await inBatches(users, 8, async (userId) => {
+        const res = await enter(ctx, drop.id, bearer(ctx.deps, userId));
+        expect(res.status).toBe(201);
+        return res.body.id as string;
+      });
+      await waitForDropStatus(ctx, drop.id, 'claiming', 60_000);
+      const ranking = (await ctx.http.get(`/v1/drops/${drop.id}/draw`)).body.ranking as string[];
+      const entrants: Entrant[] = ranking.map((entryId, i) => {
+        const userId = users[entryIds.indexOf(entryId)]!;
+        return { entryId, userId, auth: bearer(ctx.deps, userId), rank: i + 1 };
+      });
+      return { drop, entrants };
+    },
+    entryOf,
+    /** Every entry of the drop in rank order, from Postgres. */
+    statuses: async (dropId: string) =>
+      (await ctx.deps.db('drop_entries').where({ drop_id: dropId }).orderBy('rank').select('rank', 'status', 'claim_expires_at', 'promoted_at', 'order_id')) as EntryState[],
+    /** Notifications about the drop by type; fails if anyone was told the same thing twice. */
+    async told(dropId: string) {
+      const rows = (await ctx.deps
+        .db('notifications')
+        .whereRaw("data->>'drop_id' = ?", [dropId])
+        .groupBy('type')
+        .select('type', ctx.deps.db.raw("count(*) as n, count(distinct data->>'entry_id') as entries"))) as Array<{ type: string; n: string; entries: string }>;
+      for (const r of rows) expect(Number(r.n)).toBe(Number(r.entries));
+      return Object.fromEntries(rows.map((r) => [r.type, Number(r.n)]));
+    },
+    claimOk,
+    /** Claims as soon as the entry shows it won (a promotion is seen by polling, as a client would). */
+    async claimWhenWon(dropId: string, e: Entrant) {
+      await eventually(async () => (await entryOf(dropId, e)).status === 'won', 40_000, `rank ${e.rank} promoted`, 100);
+      return claimOk(dropId, e);
+    },
+  };
+}
+
+export type LotteryHelpers = ReturnType<typeof lotteryHelpers>;
