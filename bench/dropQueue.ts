@@ -117,6 +117,9 @@ async function main(): Promise<void> {
     const toTold = admitted.filter((a) => a.told_at).map((a) => a.told_at!.getTime() - a.admitted_at.getTime());
     const times = admitted.map((a) => a.admitted_at.getTime());
     const maxInOneSecond = Math.max(0, ...times.map((t) => times.filter((u) => u >= t && u < t + 1000).length));
+    // Admission steps: shoppers let in together share one admitted_at (the clock read under the admission lock).
+    const steps = [...new Set(times)].sort((a, b) => a - b);
+    const stepGaps = steps.slice(1).map((t, i) => t - steps[i]!);
     const admissionSpanSeconds = times.length > 1 ? (times[times.length - 1]! - times[0]!) / 1000 : 0;
     const inventory = (await db('inventory').where({ variant_id: variantId }).first('total_stock', 'reserved', 'sold')) as { total_stock: number; reserved: number; sold: number };
     const uniquePositions = new Set(positions);
@@ -145,6 +148,8 @@ async function main(): Promise<void> {
       admission_span_seconds: round(admissionSpanSeconds, 2),
       admissions_per_second_observed: admissionSpanSeconds > 0 ? round((admitted.length - 1) / admissionSpanSeconds) : null,
       max_admitted_in_one_second: maxInOneSecond,
+      // The pace is batch per tick; steps further apart than the tick mean the step itself (opening the carts) adds up.
+      admission_steps: { count: steps.length, shoppers_per_step: round(admitted.length / Math.max(1, steps.length)), gap_ms: summary(stepGaps) },
       admission_to_held_unit_ms: summary(toHold),
       admission_to_shopper_told_ms: summary(toTold),
       inventory,
