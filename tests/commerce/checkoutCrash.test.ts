@@ -311,5 +311,16 @@ describe('checkout with a killed worker', () => {
     expect((await ordersOf(co.cartId)).filter((o) => o.status !== 'cancelled')).toEqual([]);
     expect(await inventoryOf(ctx, co.variantId)).toEqual({ total_stock: 10, reserved: 0, sold: 0 });
     expect(await holdsOf(co.cartId)).toEqual(['released']);
+
+    // As when holds expire with the cart left alone, the released line leaves the cart: adding it again holds
+    // it afresh, and a new checkout sells exactly that.
+    const cart = await shortCtx.http.get(`/v1/carts/${co.cartId}`).set('Authorization', shopper.auth);
+    expect(cart.body.items).toEqual([]);
+    const added = await shortCtx.http.post(`/v1/carts/${co.cartId}/items`).set('Authorization', shopper.auth).send({ variant_id: co.variantId, quantity: co.quantity });
+    expect(added.status).toBe(200);
+    const again = await checkoutRequest(shortCtx, co.cartId, randomUUID());
+    expect(again.status).toBe(201);
+    expect(again.body).toMatchObject({ status: 'confirmed', total_cents: co.amountCents });
+    expect(await inventoryOf(ctx, co.variantId)).toEqual({ total_stock: 10, reserved: 0, sold: co.quantity });
   });
 });
