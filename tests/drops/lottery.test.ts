@@ -83,6 +83,18 @@ describe('lottery drop: entries and the draw', () => {
     await eventually(async () => (await told()).drop_waitlisted === 480, 30_000, 'every entrant told');
     expect(await told()).toEqual({ drop_won: 20, drop_waitlisted: 480 });
 
+    // Operators see the phase in the Status search attribute and the counts in the current details.
+    const handle = (await ctx.deps.temporal.client()).workflow.getHandle(`drop:${drop.id}`);
+    // (The workflow moves on once the entrants have been told, a moment after the draw commits.)
+    await eventually(async () => (await handle.describe()).typedSearchAttributes.get({ name: 'Status', type: 'KEYWORD' } as never) === 'claiming', 20_000, 'Status claiming');
+    const description = await handle.describe();
+    expect(await description.staticSummary()).toMatch(/^Lottery drop of 20 × variant /);
+    const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    expect(metadata.currentDetails).toContain('**Phase:** claiming');
+    expect(metadata.currentDetails).toContain('**Entries:** 500');
+    expect(metadata.currentDetails).toContain('**Claimed:** 0 of 20; **remaining:** 20');
+    expect(metadata.currentDetails).toContain('**Waitlisted:** 480');
+
     // The caller's own entry.
     const winner = entries.findIndex((e) => e.id === draw.winners[0]);
     const me = await ctx.http.get(`/v1/drops/${drop.id}/entries/me`).set('Authorization', bearer(ctx.deps, users[winner]!));

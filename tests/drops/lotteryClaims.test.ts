@@ -51,6 +51,11 @@ describe('lottery drop: claims, expiries and promotions', () => {
 
     const done = await waitForDropStatus(ctx, drop.id, 'sold_out', 30_000);
     expect(done).toMatchObject({ sold: 20, remaining: 0 });
+    const handle = (await ctx.deps.temporal.client()).workflow.getHandle(`drop:${drop.id}`);
+    await eventually(async () => (await handle.describe()).typedSearchAttributes.get({ name: 'Status', type: 'KEYWORD' } as never) === 'sold_out', 10_000, 'Status sold_out');
+    const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
+    expect(metadata.currentDetails).toContain('**Phase:** sold_out');
+    expect(metadata.currentDetails).toContain('**Claimed:** 20 of 20; **remaining:** 0');
 
     const rows = await statuses(drop.id);
     const byRank = (r: number) => rows[r - 1]!;
