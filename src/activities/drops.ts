@@ -30,9 +30,11 @@ export function createDropActivities(deps: Pick<ActivityDeps, 'db'>) {
   const { db } = deps;
   return {
     /** Where the drop is now; null when there is no such drop (its creating request never committed). */
-    async dropPhase(input: { dropId: string }): Promise<DropPhase | null> {
+    /** Throws (retryably) while the row is not visible: the workflow starts just before its row commits. */
+    async dropPhase(input: { dropId: string }): Promise<DropPhase> {
       const d = await loadDrop(db, input.dropId);
-      return d ? { status: d.status, quantity: d.quantity, sold: d.sold, entries: d.entries_count ?? 0 } : null;
+      if (!d) throw new Error(`drop ${input.dropId} not found (not committed yet, or rolled back)`);
+      return { status: d.status, quantity: d.quantity, sold: d.sold, entries: d.entries_count ?? 0 };
     },
 
     /** scheduled → open at opens_at (a no-op in any later status). */

@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   condition,
   continueAsNew,
   defineSignal,
@@ -32,7 +33,6 @@ import { runFcfsSale } from './fcfsSale';
 export const dropClaimedSignal = defineSignal('dropClaimed');
 
 const {
-  dropPhase,
   openDrop,
   closeLotteryRegistration,
   settleLotteryClaims,
@@ -43,6 +43,14 @@ const { drawLottery, finishLottery } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1s', maximumInterval: '30 seconds' },
+});
+
+// The drop row is committed by the request that starts this workflow, a moment AFTER the start: a row not
+// found yet is retried for a while; still missing after that, the creating transaction rolled back.
+const { dropPhase } = proxyActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  scheduleToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5 seconds' },
 });
 
 const untilInstant = (iso: string) => Math.max(0, new Date(iso).getTime() - Date.now());
@@ -76,8 +84,13 @@ export async function drop(input: DropWorkflowInput): Promise<void> {
     claims += 1;
   });
 
-  const now = await dropPhase({ dropId: input.dropId });
-  if (!now) return; // the creating request rolled back: there is no drop
+  let now;
+  try {
+    now = await dropPhase({ dropId: input.dropId });
+  } catch (err) {
+    if (err instanceof ActivityFailure) return; // the creating request rolled back: there is no drop
+    throw err;
+  }
   let status = now.status;
   details.remaining = now.quantity - now.sold;
   details.entries = now.entries;

@@ -80,6 +80,9 @@ export async function runFcfsSale(input: DropWorkflowInput): Promise<void> {
       ending = 'closed';
       break;
     }
+    // Counted before the step: a nudge that lands while it runs (even in the same activation as its result,
+    // where signals are handled first) must wake the wait below, not be taken as already seen.
+    const seen = nudges;
     const step = await admitFromWaitingRoom({ dropId, pace, idleFlagTtlMs: IDLE_POLL_MS * 2 });
     room = step;
     if (step.status !== 'open') {
@@ -100,7 +103,6 @@ export async function runFcfsSale(input: DropWorkflowInput): Promise<void> {
       await makeContinueAsNewFunc({ typedSearchAttributes: workflowInfo().typedSearchAttributes })(input);
     }
     const ms = closesAt === null ? next.ms : Math.max(1, Math.min(next.ms, closesAt - Date.now()));
-    const seen = nudges;
     await condition(() => next.wakeOnChange && nudges !== seen, ms);
   }
 
@@ -116,11 +118,11 @@ export async function runFcfsSale(input: DropWorkflowInput): Promise<void> {
   // Shoppers admitted before the end keep their unit until their hold ends (they may still check out); their
   // places settle (purchased or expired) as those holds end. No new admissions: the drop is no longer open.
   for (;;) {
+    const seen = nudges;
     const settled = await admitFromWaitingRoom({ dropId, pace, idleFlagTtlMs: 1 });
     room = settled;
     show();
     if (settled.holding === 0) break;
-    const seen = nudges;
     await condition(() => nudges !== seen, Math.max(1, settled.msUntilNextExpiry ?? pace.tickMs) + HOLD_SLACK_MS);
   }
 }
