@@ -64,15 +64,23 @@ export async function createDrop(ctx: TestContext, shop: DropShop, spec: DropSpe
 /** Waits until GET /v1/drops/{id} shows `status` (one of them); returns the drop. */
 export async function waitForDropStatus(ctx: TestContext, dropId: string, status: DropStatus | DropStatus[], timeoutMs = 30_000): Promise<DropJson> {
   const wanted = Array.isArray(status) ? status : [status];
-  return eventually(
-    async () => {
-      const res = await ctx.http.get(`/v1/drops/${dropId}`);
-      return wanted.includes(res.body.status) ? (res.body as DropJson) : undefined;
-    },
-    timeoutMs,
-    `drop ${dropId} to be ${wanted.join(' or ')}`,
-    100,
-  );
+  let last: DropJson | undefined;
+  try {
+    return await eventually(
+      async () => {
+        last = (await ctx.http.get(`/v1/drops/${dropId}`)).body as DropJson;
+        return wanted.includes(last.status) ? last : undefined;
+      },
+      timeoutMs,
+      `drop ${dropId} to be ${wanted.join(' or ')}`,
+      100,
+    );
+  } catch (err) {
+    // Say where it stopped: the row's status and what the workflow is waiting on.
+    const description = await (await ctx.deps.temporal.client()).workflow.getHandle(`drop:${dropId}`).describe().catch(() => undefined);
+    const pending = description?.raw.pendingActivities?.map((a) => `${a.activityType?.name} attempt ${a.attempt} ${a.lastFailure?.message ?? ''}`);
+    throw new Error(`${(err as Error).message}; drop is ${last?.status}, workflow ${description?.status.name}, pending ${JSON.stringify(pending)}`);
+  }
 }
 
 /**
@@ -137,7 +145,8 @@ export function lotteryHelpers(ctx: TestContext, shop: DropShop) {
     /** A lottery with `n` entrants (price 3,000), drawn; the entrants in rank order (rank 1 first). */
     async drawnLottery(n: number, quantity: number, claimWindowSeconds: number) {
       const users = await makeUsers(ctx.deps, n);
-      const drop = await createDrop(ctx, shop, { quantity, opensIn: 1, closesIn: 5, claimWindowSeconds, priceCents: 3_000 });
+      // Registration long enough for a loaded machine to take every entry.
+      const drop = await createDrop(ctx, shop, { quantity, opensIn: 1, closesIn: 1 + Math.max(4, n / 4), claimWindowSeconds, priceCents: 3_000 });
       await untilOpen(drop);
       const entryIds = await inBatches(users, 8, async (userId) => {
         const res = await enter(ctx, drop.id, bearer(ctx.deps, userId));
