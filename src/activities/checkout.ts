@@ -205,10 +205,15 @@ export function createCheckoutActivities(deps: ActivityDeps) {
     /**
      * Held reservations become sold: reservations 'committed', inventory reserved -= n, sold += n. A retry finds
      * them committed and changes nothing; holds released meanwhile fail non-retryably (RESERVATIONS_LOST).
+     * Only the quantities the checkout charged for (`quantities`, one per reservation) are sold: a line the
+     * shopper changed while the checkout ran fails the same way, nothing sold, with what is held now (details).
      * A drop's cart also counts its units as sold by the drop, in the same transaction, so `drops.sold` can never
      * disagree with what was sold (and the drop's own CHECK refuses more than its quantity).
      */
-    async commitCheckoutReservations(input: { storeId: string; reservationIds: string[]; dropId?: string | null }): Promise<{ committed: number }> {
+    async commitCheckoutReservations(input: { storeId: string; reservationIds: string[]; quantities?: number[]; dropId?: string | null }): Promise<{ committed: number }> {
+      // Histories from before `quantities` existed carry none: those commits are not checked.
+      const checked = input.quantities !== undefined;
+      const quantities = input.reservationIds.map((_id, i) => input.quantities?.[i] ?? 0);
       return retryOnConflict(() =>
         db.transaction(async (trx) => {
           const rows = (await trx('reservations').whereIn('id', input.reservationIds).andWhere({ store_id: input.storeId }).select('id', 'variant_id', 'status')) as Array<{
@@ -219,9 +224,10 @@ export function createCheckoutActivities(deps: ActivityDeps) {
           await lockInventory(trx, input.storeId, rows.map((r) => r.variant_id));
           const moved = await trx.raw(
             `WITH moved AS (
-               UPDATE reservations SET status = 'committed', updated_at = now()
-                WHERE id = ANY(?::uuid[]) AND store_id = ? AND status = 'held'
-                RETURNING variant_id, quantity
+               UPDATE reservations r SET status = 'committed', updated_at = now()
+                 FROM unnest(?::uuid[], ?::int[]) AS e(id, quantity)
+                WHERE r.id = e.id AND r.store_id = ? AND r.status = 'held' AND (NOT ?::boolean OR r.quantity = e.quantity)
+                RETURNING r.variant_id, r.quantity
              ), per_variant AS (
                SELECT variant_id, sum(quantity)::int AS quantity FROM moved GROUP BY variant_id
              )
@@ -229,17 +235,28 @@ export function createCheckoutActivities(deps: ActivityDeps) {
                FROM per_variant p
               WHERE i.variant_id = p.variant_id AND i.store_id = ?
               RETURNING i.variant_id`,
-            [input.reservationIds, input.storeId, input.storeId],
+            [input.reservationIds, quantities, input.storeId, checked, input.storeId],
           );
           const changed = (moved.rows as unknown[]).length;
           if (input.dropId && changed > 0) await countDropSale(trx, input.storeId, input.dropId, input.reservationIds, +1);
-          const statuses = (await trx('reservations').whereIn('id', input.reservationIds).andWhere({ store_id: input.storeId }).pluck('status')) as string[];
-          if (statuses.length !== input.reservationIds.length || statuses.some((s) => s !== 'committed')) {
-            // Roll the transaction back: nothing is sold unless every line is.
+          const after = (await trx('reservations').whereIn('id', input.reservationIds).andWhere({ store_id: input.storeId }).select('id', 'status', 'quantity')) as Array<{
+            id: string;
+            status: string;
+            quantity: number;
+          }>;
+          if (after.length !== input.reservationIds.length || after.some((r) => r.status !== 'committed')) {
+            // Roll the transaction back: nothing is sold unless every line is, as charged. The details say what
+            // each line (in reservationIds order) holds for the cart once this rollback has undone the commit.
+            const byId = new Map(after.map((r) => [r.id, r]));
+            const held = input.reservationIds.map((id) => {
+              const r = byId.get(id);
+              return r && r.status !== 'released' ? r.quantity : 0;
+            });
             throw ApplicationFailure.create({
               type: RESERVATIONS_LOST,
-              message: 'Some reservations of this checkout were released before they could be committed.',
+              message: 'Some reservations of this checkout were released or changed before they could be committed.',
               nonRetryable: true,
+              details: [{ held }],
             });
           }
           return { committed: changed };

@@ -111,7 +111,7 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
   async function answer(result: CheckoutResult, cartId?: string) {
     if (result.status === 'confirmed') return { status: 201, body: await renderOrder(result.orderId) };
     if (result.status === 'insufficient_stock') {
-      throw problems.conflict('insufficient_stock', 'Some items of the cart are no longer held for it.', {
+      throw problems.conflict('insufficient_stock', 'Some items of the cart are no longer held for it as they were checked out (released, or their quantity changed meanwhile); nothing was charged. Review the cart and check out again.', {
         items: result.items.map((i) => ({ variant_id: i.variant_id, requested: i.requested, available: i.held })),
       });
     }

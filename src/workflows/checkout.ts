@@ -169,7 +169,12 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
 
     compensations.push({ name: 'restock', run: () => uncommitCheckoutReservations({ storeId: input.storeId, reservationIds: held.reservationIds, dropId: input.dropId ?? null }) });
     step('committing reservations');
-    await commitCheckoutReservations({ storeId: input.storeId, reservationIds: held.reservationIds, dropId: input.dropId ?? null });
+    await commitCheckoutReservations({
+      storeId: input.storeId,
+      reservationIds: held.reservationIds,
+      quantities: input.items.map((i) => i.quantity),
+      dropId: input.dropId ?? null,
+    });
 
     step('capturing payment');
     await capturePayment({ businessKey: paymentKey });
@@ -196,7 +201,11 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
     }
     if (failure?.type === 'ReservationsLost') {
       step('insufficient stock');
-      return { status: 'insufficient_stock', items: input.items.map((i) => ({ variant_id: i.variant_id, requested: i.quantity, held: 0 })) };
+      // What each line still holds (details, in item order), when the commit found lines released or changed.
+      const now = (failure.details?.[0] as { held?: number[] } | undefined)?.held;
+      const lines = input.items.map((i, n) => ({ variant_id: i.variant_id, requested: i.quantity, held: now?.[n] ?? 0 }));
+      const differing = lines.filter((l) => l.held !== l.requested);
+      return { status: 'insufficient_stock', items: differing.length ? differing : lines };
     }
     throw err;
   }

@@ -3,6 +3,7 @@ import { checkoutKeyFor } from '../../src/api/checkout';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
+import { holdOrderTwin, waitUntilBlocked } from './checkoutLocks';
 import { createStore, createVariant, inventoryOf } from './fixtures';
 
 /** Checkout (workflow checkout:<key>): order, stock sold, one capture; declines keep the holds; idempotent. */
@@ -135,6 +136,38 @@ describe('checkout', () => {
     const [order] = await ordersFor(cartId);
     expect(await capturedIntents(order.checkout_key)).toEqual([{ status: 'succeeded', captured_cents: 4_600 }]);
     expect(await inventory(v)).toEqual({ total_stock: 5, reserved: 0, sold: 2 });
+  });
+
+  it('never sells other quantities than it charged for: a line changed while the checkout runs is refused (409), nothing sold or charged; a new checkout sells the new quantity', async () => {
+    const shopper = await makeUser(ctx.deps);
+    const v = await variant(10, 1_000);
+    const cartId = await cartWith([[v, 3]], shopper.auth);
+    const key = randomUUID();
+    const checkoutKey = checkoutKeyFor({ id: shopper.id, email: shopper.email, role: 'backer' }, undefined, key);
+
+    // The checkout is held up after its authorization (its order waits for an uncommitted twin)...
+    const twin = await holdOrderTwin(ctx.deps.db, { storeId, cartId, checkoutKey });
+    const pending = checkout(cartId, 'pm_card_visa', key, shopper.auth).then((r) => r);
+    try {
+      await waitUntilBlocked(ctx.deps.db, twin, 'the checkout to wait for its order');
+      // ...while the shopper raises the line in another tab.
+      expect((await ctx.http.patch(`/v1/carts/${cartId}/items/${v}`).set('Authorization', shopper.auth).send({ quantity: 5 })).status).toBe(200);
+    } finally {
+      await twin.release();
+    }
+
+    const res = await pending;
+    expectProblem(res, 409, 'insufficient_stock');
+    expect(res.body.items).toEqual([{ variant_id: v, requested: 3, available: 5 }]);
+    expect((await ordersFor(cartId)).map((o: { status: string }) => o.status)).toEqual(['cancelled']);
+    expect((await capturedIntents(checkoutKey)).map((i: { status: string }) => i.status)).toEqual(['canceled']);
+    expect(await inventory(v)).toEqual({ total_stock: 10, reserved: 5, sold: 0 });
+    expect(await ctx.deps.db('reservations').where({ cart_id: cartId }).select('status', 'quantity')).toEqual([{ status: 'held', quantity: 5 }]);
+
+    const ok = await checkout(cartId, 'pm_card_visa', randomUUID(), shopper.auth);
+    expect(ok.status).toBe(201);
+    expect(ok.body.items).toEqual([expect.objectContaining({ variant_id: v, quantity: 5, line_total_cents: 5_000 })]);
+    expect(await inventory(v)).toEqual({ total_stock: 10, reserved: 0, sold: 5 });
   });
 
   it('creates one order and one capture when the same Idempotency-Key is sent 10 times at once', async () => {

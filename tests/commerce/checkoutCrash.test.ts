@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import type { Knex } from 'knex';
 import type supertest from 'supertest';
 import { checkoutKeyFor } from '../../src/api/checkout';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
@@ -8,6 +7,7 @@ import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
 import { entryEnv, startEntry, type Running } from '../startup/processHelpers';
+import { holdLock, holdOrderTwin, waitUntilBlocked, type HeldLock } from './checkoutLocks';
 import { createStore, createVariant, inventoryOf } from './fixtures';
 
 /**
@@ -55,11 +55,6 @@ async function killEntry(running: Running): Promise<void> {
   await eventually(() => !inner.some(alive), 10_000, 'the worker process gone');
 }
 
-interface HeldLock {
-  pid: number;
-  release(): Promise<void>;
-}
-
 interface Checkout {
   label: string;
   cartId: string;
@@ -102,40 +97,16 @@ describe('checkout with a killed worker', () => {
   const ordersOf = (cartId: string) => db()('orders').where({ cart_id: cartId }).select('id', 'status') as Promise<Array<{ id: string; status: string }>>;
   const holdsOf = (cartId: string) => db()('reservations').where({ cart_id: cartId }).pluck('status') as Promise<string[]>;
 
-  /** Opens a transaction that takes the lock of `sql` and keeps it until released (rolled back). */
-  async function hold(sql: string, bindings: Knex.RawBinding[]): Promise<HeldLock> {
-    const trx = await db().transaction();
-    const { rows } = (await trx.raw('SELECT pg_backend_pid() AS pid')) as { rows: Array<{ pid: number }> };
-    await trx.raw(sql, bindings);
-    const lock = {
-      pid: rows[0]!.pid,
-      release: async () => {
-        if (!trx.isCompleted()) await trx.rollback();
-      },
-    };
+  /** Takes a lock (see checkoutLocks.ts), released after the kill at the latest. */
+  async function hold(taking: Promise<HeldLock>): Promise<HeldLock> {
+    const lock = await taking;
     locks.push(lock);
     return lock;
   }
-  /** The checkout's order INSERT ... ON CONFLICT (checkout_key) waits for this uncommitted order. */
-  const holdOrder = (c: Pick<Checkout, 'cartId' | 'checkoutKey'>) =>
-    hold(`INSERT INTO orders (store_id, cart_id, checkout_key, currency, subtotal_cents, total_cents, shipping_address) VALUES (?, ?, ?, 'EUR', 0, 0, '{}'::jsonb)`, [
-      storeId,
-      c.cartId,
-      c.checkoutKey,
-    ]);
-  /** Waits until one of the worker process's sessions waits on `lock`. */
+  const holdOrder = (c: Pick<Checkout, 'cartId' | 'checkoutKey'>) => hold(holdOrderTwin(db(), { storeId, ...c }));
+  /** Waits until one of the worker process's sessions waits on `lock` (generous: the worker may still be starting). */
   const workerWaitsOn = (lock: HeldLock, what: string) =>
-    eventually(
-      async () => {
-        const { rows } = (await db().raw(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = ? AND wait_event_type = 'Lock' AND ? = ANY(pg_blocking_pids(pid))`,
-          [CHILD_APP, lock.pid],
-        )) as { rows: Array<{ n: number }> };
-        return rows[0]!.n > 0;
-      },
-      90_000,
-      `the worker process waiting ${what}`,
-    );
+    waitUntilBlocked(db(), lock, `the worker process waiting ${what}`, { applicationName: CHILD_APP, timeoutMs: 90_000 });
 
   /** A signed-in shopper's cart with `quantity` units of a fresh variant, and the key its checkout will use. */
   async function prepare(c: TestContext, label: string, quantity: number, price: number): Promise<Omit<Checkout, 'first'>> {
@@ -228,21 +199,21 @@ describe('checkout with a killed worker', () => {
       'committing',
       3,
       1_500,
-      (co) => hold('SELECT variant_id FROM inventory WHERE variant_id = ? FOR UPDATE', [co.variantId]),
+      (co) => hold(holdLock(db(), 'SELECT variant_id FROM inventory WHERE variant_id = ? FOR UPDATE', [co.variantId])),
       'to commit the held stock',
     );
     at.capturing = await stopAfterAuthorization(
       'capturing',
       2,
       2_000,
-      async (co) => hold('SELECT id FROM sim_payment_intents WHERE id = ? FOR UPDATE', [(await intentsOf(co.checkoutKey))[0]!.id]),
+      async (co) => hold(holdLock(db(), 'SELECT id FROM sim_payment_intents WHERE id = ? FOR UPDATE', [(await intentsOf(co.checkoutKey))[0]!.id])),
       'for the gateway to capture',
     );
     at.captured = await stopAfterAuthorization(
       'captured',
       1,
       3_000,
-      (co) => hold('SELECT id FROM payments WHERE business_key = ? FOR UPDATE', [paymentKey(co.checkoutKey)]),
+      (co) => hold(holdLock(db(), 'SELECT id FROM payments WHERE business_key = ? FOR UPDATE', [paymentKey(co.checkoutKey)])),
       'to record the capture',
     );
 
