@@ -1,14 +1,17 @@
 import { releaseCart, reserve } from '../../src/commerce/reservations';
-import { settleClaims } from '../../src/drops/lottery';
+import { claimCheckoutKey, settleClaims } from '../../src/drops/lottery';
+import { openHeldCart } from '../../src/commerce/heldCart';
+import { checkoutWorkflowId, type checkout } from '../../src/workflows/checkout';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
-import { claim, dropShop, inBatches, lotteryHelpers, waitForDropStatus, type DropShop, type LotteryHelpers } from './fixtures';
+import { claim, claimAddress, dropShop, inBatches, lotteryHelpers, waitForDropStatus, type DropShop, type LotteryHelpers } from './fixtures';
 
 /**
  * The claim phase across failures: a worker restart while windows run loses no window (the new worker's timers
  * come from the stored claim_expires_at) and promotes nobody twice (conditional updates under the drop lock);
- * a claim still holding its unit is not expired under it.
+ * a claim still holding its unit is not expired under it; a claim retried after its request died (an API
+ * restart) is answered by the checkout that request started.
  */
 describe('lottery drop: claim windows across restarts and running claims', () => {
   let ctx: TestContext;
@@ -87,4 +90,42 @@ describe('lottery drop: claim windows across restarts and running claims', () =>
     await eventually(async () => (await told(drop.id)).drop_lost === 1, 15_000, 'the last entrant told');
     expect(await told(drop.id)).toEqual({ drop_won: 4, drop_waitlisted: 4, drop_expired: 3, drop_promoted: 3, drop_lost: 1 });
   }, 120_000);
+
+  it('answers a claim retried after its request died mid-checkout with the order that checkout made (API restart)', async () => {
+    const { drop, entrants } = await drawnLottery(2, 1, 60);
+    const winner = entrants[0]!;
+    // What the first request did before its process died: held the unit and started the checkout.
+    const row = await ctx.deps.db('drop_entries').where({ id: winner.entryId }).first('claim_attempt');
+    const checkoutKey = claimCheckoutKey(drop.id, winner.entryId, row.claim_attempt);
+    await openHeldCart(ctx.deps, { cartId: winner.entryId, storeId: shop.storeId, variantId: shop.variantId, ownerId: winner.userId, quantity: 1, unitPriceCents: 3_000, dropId: drop.id });
+    const client = await ctx.deps.temporal.client();
+    const handle = await client.workflow.start<typeof checkout>('checkout', {
+      workflowId: checkoutWorkflowId(checkoutKey),
+      taskQueue: ctx.deps.config.TASK_QUEUE,
+      args: [
+        {
+          checkoutKey,
+          cartId: winner.entryId,
+          storeId: shop.storeId,
+          customerId: winner.userId,
+          items: [{ variant_id: shop.variantId, quantity: 1, unit_price_cents: 3_000 }],
+          currency: 'EUR',
+          paymentMethod: 'pm_card_visa',
+          shippingAddress: claimAddress,
+          billingAddress: null,
+          dropId: drop.id,
+        },
+      ],
+    });
+    const result = await handle.result();
+    expect(result.status).toBe('confirmed');
+    expect(await ctx.deps.db('drop_entries').where({ id: winner.entryId }).first('status')).toEqual({ status: 'won' });
+
+    // The retry (another process, another Idempotency-Key) finds that order: no second checkout, no second charge.
+    const retried = await claimOk(drop.id, winner);
+    expect(retried.id).toBe((result as { orderId: string }).orderId);
+    expect(await ctx.deps.db('orders').where('checkout_key', 'like', `drop:${drop.id}:claim:%`).count('* as n').first()).toEqual({ n: 1 });
+    await waitForDropStatus(ctx, drop.id, 'sold_out', 20_000);
+    expect((await statuses(drop.id)).map((r) => r.status)).toEqual(['claimed', 'lost']);
+  }, 60_000);
 });
