@@ -23,16 +23,21 @@ import {
  *   - time from admission to a reserved cart: for every admitted shopper, from the admission instant
  *     (drop_queue.admitted_at, the database clock under the admission lock) to the unit held for their cart
  *     (reservations.created_at) and to their "it's your turn" notification (the place then shows cart_id).
+ * Optionally the first E shoppers come before opens_at (no position until the opening shuffle), timed apart,
+ * and the report has the time from opens_at to the first admission (the opening shuffle included).
  * Nobody checks out, so exactly `quantity` shoppers end up admitted, each holding one unit.
- * Afterwards: every join 201 with a unique position 1..N in arrival order, exactly `quantity` admitted, in
- * position order, never more than the rate in any one-second window, one held unit per admitted cart, and the
- * variant's stock reserved exactly `quantity` (no oversell).
+ * Afterwards: every join 201; positions unique 1..N, early arrivals 1..E, later ones in arrival order after them;
+ * exactly `quantity` admitted, in position order, never more than the rate in any one-second window, one held
+ * unit per admitted cart, and the variant's stock reserved exactly `quantity` (no oversell).
  *
  *   npm run bench:drop-queue
  *   BENCH_QUEUE_JOINS=3000        shoppers joining
  *   BENCH_QUEUE_CONCURRENCY=64    joins in flight
  *   BENCH_QUEUE_QUANTITY=200      units in the drop (admitted shoppers)
  *   BENCH_QUEUE_RATE=20           admission_per_second
+ *   BENCH_QUEUE_EARLY=0           of the shoppers, how many join before opens_at
+ *   BENCH_QUEUE_OPEN_DELAY_SECONDS   opens_at this long after the drop is created (default 3; with early
+ *                                    arrivals max(10, E / 40 + 10), so that they are all in before it)
  */
 
 const log = benchLog('drop-queue');
@@ -50,6 +55,9 @@ async function main(): Promise<void> {
   const concurrency = positiveInt('BENCH_QUEUE_CONCURRENCY', 64);
   const quantity = positiveInt('BENCH_QUEUE_QUANTITY', 200);
   const rate = positiveInt('BENCH_QUEUE_RATE', 20);
+  const early = Number(process.env.BENCH_QUEUE_EARLY || 0);
+  if (!Number.isInteger(early) || early < 0 || early > joins) throw new Error('BENCH_QUEUE_EARLY must be a whole number up to BENCH_QUEUE_JOINS');
+  const openDelaySeconds = positiveInt('BENCH_QUEUE_OPEN_DELAY_SECONDS', early ? Math.max(10, Math.ceil(early / 40) + 10) : 3);
   if (quantity > joins) throw new Error('BENCH_QUEUE_QUANTITY must not exceed BENCH_QUEUE_JOINS');
 
   // The crowd comes from one address: the per-address limit would stop it (per-account stays as configured).
@@ -65,30 +73,45 @@ async function main(): Promise<void> {
     const shoppers = await bulkUsers(services, joins);
     const drop = await postJson<{ id: string; opens_at: string }>(
       `${baseUrl}/v1/stores/${storeId}/drops`,
-      { variant_id: variantId, quantity, mode: 'fcfs', opens_at: new Date(Date.now() + 3_000).toISOString(), admission_per_second: rate },
+      { variant_id: variantId, quantity, mode: 'fcfs', opens_at: new Date(Date.now() + openDelaySeconds * 1000).toISOString(), admission_per_second: rate },
       { auth: merchant.auth },
     );
+    const opensAt = Date.parse(drop.opens_at);
+
+    const statuses = new Tally();
+    const positions: number[] = [];
+    const join = async (i: number) => {
+      const res = await fetch(`${baseUrl}/v1/drops/${drop.id}/queue`, { method: 'POST', headers: { authorization: shoppers[i]!.auth } });
+      const body = (await res.json()) as { position?: number | null };
+      statuses.add(res.status);
+      if (res.status === 201 && typeof body.position === 'number') positions.push(body.position);
+      else if (res.status !== 201 && statuses.get(res.status) <= 3) log(`join ${i} answered ${res.status}: ${JSON.stringify(body)}`);
+    };
+
+    // ---- Timed apart: early arrivals, before opens_at ----
+    let earlyFigures: Record<string, unknown> | undefined;
+    if (early) {
+      const t = performance.now();
+      const earlyLatencies = await runConcurrently(early, concurrency, join);
+      const seconds = (performance.now() - t) / 1000;
+      if (Date.now() >= opensAt) throw new Error(`the early joins outlasted opens_at: raise BENCH_QUEUE_OPEN_DELAY_SECONDS (was ${openDelaySeconds})`);
+      earlyFigures = { joins: early, seconds: round(seconds, 2), joins_per_second: Math.round(early / seconds), latency_ms: summary(earlyLatencies) };
+      log(`${early} early joins in ${round(seconds, 2)} s`);
+    }
     for (const started = Date.now(); ; await sleep(100)) {
       const d = (await (await fetch(`${baseUrl}/v1/drops/${drop.id}`)).json()) as { status: string };
       if (d.status === 'open') break;
       if (Date.now() - started > 60_000) throw new Error(`drop still ${d.status} a minute after creation`);
     }
-    log(`drop ${drop.id} open: ${quantity} units at ${rate}/s; ${joins} shoppers joining, ${concurrency} in flight`);
+    const late = joins - early;
+    log(`drop ${drop.id} open: ${quantity} units at ${rate}/s; ${late} shoppers joining, ${concurrency} in flight`);
 
-    // ---- Timed: the crowd joins ----
-    const statuses = new Tally();
-    const positions: number[] = [];
+    // ---- Timed: the crowd joins (after the opening: first come, first served) ----
     const loadBefore = loadAverage();
     const started = performance.now();
-    const latencies = await runConcurrently(joins, concurrency, async (i) => {
-      const res = await fetch(`${baseUrl}/v1/drops/${drop.id}/queue`, { method: 'POST', headers: { authorization: shoppers[i]!.auth } });
-      const body = (await res.json()) as { position?: number | null };
-      statuses.add(res.status);
-      if (res.status === 201 && typeof body.position === 'number') positions.push(body.position);
-      else if (statuses.get(res.status) <= 3) log(`join ${i} answered ${res.status}: ${JSON.stringify(body)}`);
-    });
+    const latencies = await runConcurrently(late, concurrency, (i) => join(early + i));
     const joinSeconds = (performance.now() - started) / 1000;
-    log(`${joins} joins in ${round(joinSeconds, 2)} s; waiting for ${quantity} admitted shoppers to hold their unit`);
+    log(`${late} joins in ${round(joinSeconds, 2)} s; waiting for ${quantity} admitted shoppers to hold their unit`);
 
     // ---- Admission runs on at the drop's pace until every unit is held ----
     const deadline = Date.now() + (quantity / rate) * 1000 + 120_000;
@@ -122,13 +145,16 @@ async function main(): Promise<void> {
     const stepGaps = steps.slice(1).map((t, i) => t - steps[i]!);
     const admissionSpanSeconds = times.length > 1 ? (times[times.length - 1]! - times[0]!) / 1000 : 0;
     const inventory = (await db('inventory').where({ variant_id: variantId }).first('total_stock', 'reserved', 'sold')) as { total_stock: number; reserved: number; sold: number };
-    const uniquePositions = new Set(positions);
-    const seqOrder = (await db('drop_queue').where({ drop_id: drop.id }).orderBy('seq').pluck('position')) as number[];
+    const places = (await db('drop_queue').where({ drop_id: drop.id }).orderBy('seq').select('position', 'pre_open')) as Array<{ position: number | null; pre_open: boolean }>;
+    const placed = places.map((p) => p.position).filter((p): p is number => p !== null);
+    const earlyPositions = places.filter((p) => p.pre_open).map((p) => p.position ?? 0);
+    const latePositions = places.filter((p) => !p.pre_open).map((p) => p.position ?? 0);
 
     const checks = {
       every_join_201: statuses.get(201) === joins,
-      positions_unique_1_to_n: uniquePositions.size === joins && Math.min(...positions) === 1 && Math.max(...positions) === joins,
-      positions_in_arrival_order: seqOrder.every((p, i) => i === 0 || p > seqOrder[i - 1]!),
+      positions_unique_1_to_n: placed.length === joins && new Set(placed).size === joins && Math.min(...placed) === 1 && Math.max(...placed) === joins,
+      early_arrivals_first: earlyPositions.length === early && earlyPositions.every((p) => p >= 1 && p <= early),
+      later_arrivals_in_arrival_order: latePositions.every((p, i) => p > early && (i === 0 || p > latePositions[i - 1]!)) && positions.length === late,
       exactly_quantity_admitted: admitted.length === quantity,
       admitted_in_position_order: [...admitted].sort((a, b) => a.position - b.position).every((a, i) => a.position === i + 1),
       never_above_rate: maxInOneSecond <= rate,
@@ -141,10 +167,13 @@ async function main(): Promise<void> {
       quantity,
       admission_per_second: rate,
       statuses: statuses.toJSON(),
+      early_arrivals: earlyFigures ?? null,
       join_seconds: round(joinSeconds, 2),
-      joins_per_second: Math.round(joins / joinSeconds),
+      joins_per_second: Math.round(late / joinSeconds),
       join_latency_ms: summary(latencies),
       admitted: admitted.length,
+      // The opening: the workflow's timer, the shuffle of early arrivals, the first admission step.
+      opens_at_to_first_admission_ms: times.length ? Math.min(...times) - opensAt : null,
       admission_span_seconds: round(admissionSpanSeconds, 2),
       admissions_per_second_observed: admissionSpanSeconds > 0 ? round((admitted.length - 1) / admissionSpanSeconds) : null,
       max_admitted_in_one_second: maxInOneSecond,
