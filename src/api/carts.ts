@@ -215,6 +215,11 @@ export function registerCartRoutes(api: Api, deps: AppDeps): void {
       if (target > MAX_LINE_QUANTITY) {
         throw problems.unprocessable('quantity_limit', `At most ${MAX_LINE_QUANTITY} units per line.`, { variant_id: body.variant_id, max: MAX_LINE_QUANTITY });
       }
+      if (variant.hot) {
+        // A sold-out flash sale turns its crowd away here: no cart workflow, no Postgres (the take below re-checks).
+        const free = await hotStock.peek(body.variant_id);
+        if (free !== undefined && free < body.quantity) throw insufficient(new InsufficientStockError(body.variant_id, Math.max(0, free)));
+      }
       await touchWorkflow(cart.doc, lines(cart.doc, body.variant_id, target));
       try {
         await reserve(db, {

@@ -96,6 +96,21 @@ export class HotStock {
   }
 
   /**
+   * The units the counter says are free, without taking any; undefined when there is no counter or no answer.
+   * For turning a sold-out crowd away before any other work: the counter only drifts upward (see above), so
+   * fewer than asked here means Postgres would refuse too.
+   */
+  async peek(variantId: string): Promise<number | undefined> {
+    try {
+      const raw = await withTimeout(this.redis.get(hotStockKey(variantId)), 'peek');
+      return raw === null ? undefined : Number(raw);
+    } catch (err) {
+      this.logger?.warn({ err, variantId }, 'hot stock pre-filter unavailable; Postgres decides');
+      return undefined;
+    }
+  }
+
+  /**
    * Sets the counter from Postgres unless another rebuild got there first (SET NX). False when the variant has
    * no inventory in that store (the Postgres path then answers).
    */

@@ -248,6 +248,8 @@ export async function admissionStep(deps: AdmissionDeps, dropId: string, pace: A
     return { n, status: current.status, counts, msUntilNextTick: n > 0 ? pace.tickMs : counts.msUntilNextTick };
   });
 
+  // The tick started when this batch was admitted, not when its carts are open: opening them is part of the tick.
+  const tickStarted = Date.now();
   const opened = admitted.n > 0 ? await openPendingCarts(deps, drop) : { opened: 0, stockShort: 0 };
   const after = (await db('drop_queue')
     .where({ drop_id: dropId })
@@ -264,7 +266,8 @@ export async function admissionStep(deps: AdmissionDeps, dropId: string, pace: A
     holding: after.holding,
     waiting: after.waiting,
     admittedNow: admitted.n - opened.stockShort,
-    msUntilNextTick: admitted.msUntilNextTick,
+    // Early is harmless: the step counts what the tick already admitted, by the database clock.
+    msUntilNextTick: Math.max(0, admitted.msUntilNextTick - (admitted.n > 0 ? Date.now() - tickStarted : 0)),
     // Holds move with cart activity: the earliest real expiry is the reservations'.
     msUntilNextExpiry: await earliestHoldExpiry(db, dropId),
     stockShort: pending.stockShort + opened.stockShort > 0,

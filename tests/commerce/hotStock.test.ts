@@ -3,6 +3,7 @@ import { createTestContext, testConfig, type TestContext } from '../helpers/cont
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
 import Redis from 'ioredis';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { HotStock, hotStockKey } from '../../src/commerce/hotStock';
 import { releaseExpired, reserve } from '../../src/commerce/reservations';
 
@@ -96,10 +97,19 @@ describe('hot stock', () => {
     expect(await counter(v)).toBe(3);
     // The counter is the pre-filter: set lower than Postgres, it alone refuses (a fresh rebuild would say 3).
     await ctx.deps.redis.set(hotStockKey(v), 1, 'KEEPTTL');
-    const res = await add(await newCart(), v, 2);
+    const turnedAway = await newCart();
+    const res = await add(turnedAway, v, 2);
     expectProblem(res, 409, 'insufficient_stock');
     expect(res.body).toMatchObject({ variant_id: v, available: 1 });
     expect(await inventory(v)).toMatchObject({ reserved: 2 });
+    // Refused before any other work: no reservation workflow was started for a cart that holds nothing.
+    const handle = (await ctx.deps.temporal.client()).workflow.getHandle(`cart:${turnedAway}`);
+    await expect(handle.describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    // A cart that fits under the counter still gets its workflow and its hold.
+    const fits = await newCart();
+    expect((await add(fits, v, 1)).status).toBe(200);
+    expect((await (await ctx.deps.temporal.client()).workflow.getHandle(`cart:${fits}`).describe()).status.name).toBe('RUNNING');
+    expect(await inventory(v)).toMatchObject({ reserved: 3 });
   });
 
   it('gives units back to the counter on lowering, removing, cart release and expiry', async () => {
