@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from '../infra/db';
-import { notify } from '../notifications/notify';
+import { notify, notifyMany, type NotificationInput } from '../notifications/notify';
 import { entriesHash, rankEntries } from '../domain/draw';
 import { drawSecret, lockDrop, type DropRow } from './repository';
 
@@ -17,8 +17,6 @@ type Conn = Db | Knex.Transaction;
 
 /** Pages of the draw's reads and writes: 100k entries never sit in one statement's parameters. */
 const PAGE = 5_000;
-/** Notification statements in flight while telling entrants (well under the pool size). */
-const TELL_IN_FLIGHT = 8;
 
 export interface EntryRow {
   id: string;
@@ -254,16 +252,20 @@ const MESSAGES: Record<Outcome, { title: string; body: (e: EntryRow) => string }
 };
 
 /** One notification per (entry, outcome): the dedupe key makes a retried step tell nobody twice. */
-async function tell(db: Conn, drop: Pick<DropRow, 'id'>, e: EntryRow, outcome: Outcome): Promise<void> {
+function message(drop: Pick<DropRow, 'id'>, e: EntryRow, outcome: Outcome): NotificationInput {
   const m = MESSAGES[outcome];
-  await notify(db, {
+  return {
     userId: e.user_id,
     type: `drop_${outcome}`,
     title: m.title,
     body: m.body(e),
     data: { drop_id: drop.id, entry_id: e.id, ...(e.rank ? { rank: e.rank } : {}), ...(e.claim_expires_at && outcome !== 'expired' ? { claim_expires_at: e.claim_expires_at.toISOString() } : {}) },
     dedupeKey: `drop_${outcome}:${e.id}`,
-  });
+  };
+}
+
+async function tell(db: Conn, drop: Pick<DropRow, 'id'>, e: EntryRow, outcome: Outcome): Promise<void> {
+  await notify(db, message(drop, e, outcome));
 }
 
 /**
@@ -275,12 +277,9 @@ export async function tellEntrants(db: Db, dropId: string, status: 'won' | 'wait
   for (let after: string | null = null; ; ) {
     const q = db('drop_entries').where({ drop_id: dropId, status }).orderBy('id').limit(500);
     const page = (await (after ? q.andWhere('id', '>', after) : q)) as EntryRow[];
-    // A promoted winner was told 'promoted' already. A few statements in flight (each one is independent and
-    // deduplicated), so telling 100k entrants is not 100k round trips end to end.
-    const due = page.filter((e) => !(status === 'won' && e.promoted_at));
-    for (let i = 0; i < due.length; i += TELL_IN_FLIGHT) {
-      await Promise.all(due.slice(i, i + TELL_IN_FLIGHT).map((e) => tell(db, { id: dropId }, e, status)));
-    }
+    // A promoted winner was told 'promoted' already. One statement per page, each row deduplicated, so telling
+    // 100k entrants is 200 round trips.
+    await notifyMany(db, page.filter((e) => !(status === 'won' && e.promoted_at)).map((e) => message({ id: dropId }, e, status)));
     told += page.length;
     onPage();
     if (page.length < 500) return told;

@@ -50,6 +50,35 @@ export async function notify(db: Knex | Knex.Transaction, n: NotificationInput):
 }
 
 /**
+ * Many notifications in one statement (a page of a drop's entrants, say), each deduplicated like `notify`.
+ * Returns how many were newly created.
+ */
+export async function notifyMany(db: Knex | Knex.Transaction, inputs: readonly NotificationInput[]): Promise<number> {
+  if (inputs.length === 0) return 0;
+  const column = <T>(pick: (n: NotificationInput) => T) => inputs.map(pick);
+  const result = await db.raw(
+    `WITH batch AS (
+       SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::jsonb[], ?::text[]) AS b(user_id, type, title, body, data, dedupe_key)
+     ), n AS (
+       INSERT INTO notifications (user_id, type, title, body, data, dedupe_key)
+       SELECT user_id, type, title, body, data, dedupe_key FROM batch
+       ON CONFLICT (dedupe_key) DO NOTHING
+       RETURNING *
+     ), pushed AS (${PUSH_OUTBOX_INSERT} RETURNING 1)
+     SELECT count(*)::int AS inserted FROM n`,
+    [
+      column((n) => n.userId),
+      column((n) => n.type),
+      column((n) => n.title),
+      column((n) => n.body ?? ''),
+      column((n) => JSON.stringify(n.data ?? {})),
+      column((n) => n.dedupeKey),
+    ],
+  );
+  return result.rows[0]?.inserted ?? 0;
+}
+
+/**
  * One notification per distinct backer whose pledge on the campaign is in one of `pledgeStatuses` (outcomes,
  * cancellations). Dedupe keys are `${dedupePrefix}:${backerId}`, so a retried call adds only the missing
  * ones. Returns how many were newly created.

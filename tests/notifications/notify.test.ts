@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { enqueueCreatorWebhook, notify, notifyBackers } from '../../src/notifications/notify';
+import { enqueueCreatorWebhook, notify, notifyBackers, notifyMany } from '../../src/notifications/notify';
 import type { AppDeps } from '../../src/api/deps';
 import { createTestContext, testConfig, type TestContext } from '../helpers/context';
 import { makeCampaign, makeUser, makeUsers } from '../helpers/fixtures';
@@ -29,6 +29,30 @@ async function insertPledgeRows(deps: AppDeps, campaignId: string, pledges: { ba
   }));
   for (let i = 0; i < rows.length; i += 1000) await deps.db('pledges').insert(rows.slice(i, i + 1000));
 }
+
+describe('notifyMany', () => {
+  it('writes a page in one statement, each row once: a repeat adds only the missing ones, with their outbox pushes', async () => {
+    const users = await makeUsers(ctx.deps, 3);
+    const tag = randomUUID();
+    const input = (userId: string, i: number) => ({
+      userId,
+      type: 'drop_won',
+      title: `You won "quotes" and \\backslashes\\ ${i}`,
+      body: 'Claim within 48 h',
+      data: { drop_id: tag, rank: i + 1, note: 'a "quoted", {braced} value' },
+      dedupeKey: `drop_won:${tag}:${i}`,
+    });
+    expect(await notifyMany(ctx.deps.db, users.slice(0, 2).map(input))).toBe(2);
+    expect(await notifyMany(ctx.deps.db, users.map(input))).toBe(1);
+    expect(await notifyMany(ctx.deps.db, [])).toBe(0);
+
+    const rows = await ctx.deps.db('notifications').where('dedupe_key', 'like', `drop_won:${tag}:%`).orderBy('dedupe_key');
+    expect(rows.map((r: { user_id: string; title: string; data: unknown }) => ({ user_id: r.user_id, title: r.title, data: r.data }))).toEqual(
+      users.map((u, i) => ({ user_id: u, title: input(u, i).title, data: input(u, i).data })),
+    );
+    expect(await outboxRows(`drop_won:${tag}:`)).toHaveLength(3);
+  });
+});
 
 describe('notify', () => {
   it('is idempotent by dedupe key: twice gives one notification and one outbox push', async () => {
