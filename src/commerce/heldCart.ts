@@ -53,7 +53,8 @@ export async function openHeldCart(deps: HeldCartDeps, r: HeldCartRequest): Prom
   await touchCartWorkflow(deps, doc, [{ variant_id: r.variantId, quantity: r.quantity }]);
   if (!alreadyHeld) {
     const expiresAt = new Date(Date.now() + config.RESERVATION_TTL);
-    await reserve(db, { storeId: r.storeId, cartId, variantId: r.variantId, quantity: r.quantity, expiresAt, holdId: cartId }, deps.hotStock);
+    // `once`: a concurrent call for the same cart id (a retried activity overlapping its first try) holds nothing more.
+    await reserve(db, { storeId: r.storeId, cartId, variantId: r.variantId, quantity: r.quantity, expiresAt, holdId: cartId, once: true }, deps.hotStock);
   } else {
     await extendCart(db, cartId, new Date(Date.now() + config.RESERVATION_TTL));
   }

@@ -46,7 +46,15 @@ export interface HoldRequest {
   hot?: boolean;
   /** Identifies this request's take in Redis, so a retry with the same id never takes twice there. */
   holdId?: string;
+  /**
+   * Hold exactly `quantity` for the cart, once: when the line is already held (a retried or concurrent call),
+   * the existing hold is returned and nothing more is taken. Without it, a hold adds to the line.
+   */
+  once?: boolean;
 }
+
+/** Rolls back a `once` hold's transaction (its units included) when the line turned out to be held already. */
+class AlreadyHeld extends Error {}
 
 export interface HeldLine {
   variant_id: string;
@@ -99,23 +107,35 @@ export async function reserve(db: Db, r: HoldRequest, hotStock?: HotStock): Prom
   }
 }
 
-function reserveInPostgres(db: Db, r: HoldRequest): Promise<HeldLine> {
-  return retryOnConflict(() =>
-    db.transaction(async (trx) => {
-      if (!(await takeUnits(trx, r.storeId, r.variantId, r.quantity))) {
-        throw new InsufficientStockError(r.variantId, await available(trx, r.storeId, r.variantId));
-      }
-      const result = await trx.raw(
-        `INSERT INTO reservations (store_id, variant_id, cart_id, quantity, expires_at)
-         VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (cart_id, variant_id) WHERE status = 'held'
-         DO UPDATE SET quantity = reservations.quantity + EXCLUDED.quantity, expires_at = EXCLUDED.expires_at, updated_at = now()
-         RETURNING variant_id, quantity, expires_at`,
-        [r.storeId, r.variantId, r.cartId, r.quantity, r.expiresAt],
-      );
-      return (result.rows as HeldLine[])[0]!;
-    }),
-  );
+async function reserveInPostgres(db: Db, r: HoldRequest): Promise<HeldLine> {
+  try {
+    return await retryOnConflict(() =>
+      db.transaction(async (trx) => {
+        if (!(await takeUnits(trx, r.storeId, r.variantId, r.quantity))) {
+          throw new InsufficientStockError(r.variantId, await available(trx, r.storeId, r.variantId));
+        }
+        // The partial unique index makes a concurrent `once` wait for the other's commit, then find its row.
+        const onConflict = r.once
+          ? 'DO NOTHING'
+          : 'DO UPDATE SET quantity = reservations.quantity + EXCLUDED.quantity, expires_at = EXCLUDED.expires_at, updated_at = now()';
+        const result = await trx.raw(
+          `INSERT INTO reservations (store_id, variant_id, cart_id, quantity, expires_at)
+           VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (cart_id, variant_id) WHERE status = 'held' ${onConflict}
+           RETURNING variant_id, quantity, expires_at`,
+          [r.storeId, r.variantId, r.cartId, r.quantity, r.expiresAt],
+        );
+        const row = (result.rows as HeldLine[])[0];
+        if (!row) throw new AlreadyHeld();
+        return row;
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof AlreadyHeld)) throw err;
+    return (await db('reservations')
+      .where({ cart_id: r.cartId, variant_id: r.variantId, store_id: r.storeId, status: 'held' })
+      .first('variant_id', 'quantity', 'expires_at')) as HeldLine;
+  }
 }
 
 /**
