@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config';
 import type { RedisClient } from '../infra/redis';
-import { problems } from '../api/http/problem';
+import { consumeOrTooMany, sharedLimiter } from '../api/http/rateLimits';
 
 type LimitConfig = Pick<Config, 'LOGIN_MAX_FAILURES_PER_ACCOUNT' | 'LOGIN_MAX_ATTEMPTS_PER_IP' | 'LOGIN_RATE_WINDOW_SECONDS'>;
 
@@ -19,32 +19,14 @@ export class LoginRateLimiter {
 
   constructor(redis: RedisClient, config: LimitConfig) {
     const window = config.LOGIN_RATE_WINDOW_SECONDS;
-    // When Redis is unreachable each process falls back to its own memory counters: weaker, but login keeps
-    // working and stays limited.
-    this.perIp = new RateLimiterRedis({
-      storeClient: redis,
-      keyPrefix: 'login:ip',
-      points: config.LOGIN_MAX_ATTEMPTS_PER_IP,
-      duration: window,
-      insuranceLimiter: new RateLimiterMemory({ keyPrefix: 'login:ip', points: config.LOGIN_MAX_ATTEMPTS_PER_IP, duration: window }),
-    });
-    this.perAccount = new RateLimiterRedis({
-      storeClient: redis,
-      keyPrefix: 'login:fail:account',
-      points: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
-      duration: window,
-      insuranceLimiter: new RateLimiterMemory({
-        keyPrefix: 'login:fail:account',
-        points: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
-        duration: window,
-      }),
-    });
+    this.perIp = sharedLimiter(redis, 'login:ip', config.LOGIN_MAX_ATTEMPTS_PER_IP, window);
+    this.perAccount = sharedLimiter(redis, 'login:fail:account', config.LOGIN_MAX_FAILURES_PER_ACCOUNT, window);
   }
 
   /** Takes one point from the IP and one from the account; Problem 429 with Retry-After when either is spent. */
   async beginAttempt(ip: string, normalizedEmail: string): Promise<void> {
-    await consume(this.perIp, ip, 'Too many login attempts from this address; try again later.');
-    await consume(this.perAccount, accountKey(normalizedEmail), 'Too many failed logins for this account; try again later.');
+    await consumeOrTooMany(this.perIp, ip, 'Too many login attempts from this address; try again later.');
+    await consumeOrTooMany(this.perAccount, accountKey(normalizedEmail), 'Too many failed logins for this account; try again later.');
   }
 
   /** A correct password: the account's failure count starts over (the IP's attempts do not). */
@@ -56,15 +38,4 @@ export class LoginRateLimiter {
 /** Addresses are hashed so Redis holds no email addresses, and keys stay short whatever was typed. */
 function accountKey(normalizedEmail: string): string {
   return createHash('sha256').update(normalizedEmail).digest('hex');
-}
-
-async function consume(limiter: RateLimiterAbstract, key: string, detail: string): Promise<void> {
-  try {
-    await limiter.consume(key);
-  } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) {
-      throw problems.tooManyRequests(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)), detail);
-    }
-    throw rejection;
-  }
 }

@@ -1,7 +1,7 @@
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config';
 import type { RedisClient } from '../infra/redis';
-import { problems } from '../api/http/problem';
+import { consumeOrTooMany, sharedLimiter } from '../api/http/rateLimits';
 
 type LimitConfig = Pick<Config, 'DROP_RATE_LIMIT_PER_ACCOUNT' | 'DROP_RATE_LIMIT_PER_IP' | 'DROP_RATE_WINDOW_SECONDS'>;
 
@@ -18,34 +18,14 @@ export class DropRateLimiter {
   private readonly perIp: RateLimiterAbstract;
 
   constructor(redis: RedisClient, config: LimitConfig) {
-    const duration = config.DROP_RATE_WINDOW_SECONDS;
-    // When Redis is unreachable each process falls back to its own memory counters: weaker, but still limited.
-    const limiter = (keyPrefix: string, points: number) =>
-      new RateLimiterRedis({
-        storeClient: redis,
-        keyPrefix,
-        points,
-        duration,
-        insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration }),
-      });
-    this.perAccount = limiter('drops:rl:account', config.DROP_RATE_LIMIT_PER_ACCOUNT);
-    this.perIp = limiter('drops:rl:ip', config.DROP_RATE_LIMIT_PER_IP);
+    const window = config.DROP_RATE_WINDOW_SECONDS;
+    this.perAccount = sharedLimiter(redis, 'drops:rl:account', config.DROP_RATE_LIMIT_PER_ACCOUNT, window);
+    this.perIp = sharedLimiter(redis, 'drops:rl:ip', config.DROP_RATE_LIMIT_PER_IP, window);
   }
 
   /** Takes one point from the IP and one from the account; Problem 429 with Retry-After when either is spent. */
   async consume(scope: DropRateScope, who: { userId: string; ip: string | undefined }): Promise<void> {
-    await take(this.perIp, `${scope}:${who.ip ?? 'unknown'}`, 'Too many drop requests from this address; try again later.');
-    await take(this.perAccount, `${scope}:${who.userId}`, 'Too many drop requests for this account; try again later.');
-  }
-}
-
-async function take(limiter: RateLimiterAbstract, key: string, detail: string): Promise<void> {
-  try {
-    await limiter.consume(key);
-  } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) {
-      throw problems.tooManyRequests(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)), detail);
-    }
-    throw rejection;
+    await consumeOrTooMany(this.perIp, `${scope}:${who.ip ?? 'unknown'}`, 'Too many drop requests from this address; try again later.');
+    await consumeOrTooMany(this.perAccount, `${scope}:${who.userId}`, 'Too many drop requests for this account; try again later.');
   }
 }

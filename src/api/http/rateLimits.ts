@@ -1,0 +1,29 @@
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RedisClient } from '../../infra/redis';
+import { problems } from './problem';
+
+/**
+ * A limiter shared by every API replica through Redis. When Redis is unreachable each process falls back to its
+ * own memory counters: weaker, but the endpoint keeps working and stays limited.
+ */
+export function sharedLimiter(redis: RedisClient, keyPrefix: string, points: number, durationSeconds: number): RateLimiterAbstract {
+  return new RateLimiterRedis({
+    storeClient: redis,
+    keyPrefix,
+    points,
+    duration: durationSeconds,
+    insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration: durationSeconds }),
+  });
+}
+
+/** Takes one point for `key`; Problem 429 with Retry-After (whole seconds) when none is left. */
+export async function consumeOrTooMany(limiter: RateLimiterAbstract, key: string, detail: string): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (rejection) {
+    if (rejection instanceof RateLimiterRes) {
+      throw problems.tooManyRequests(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)), detail);
+    }
+    throw rejection;
+  }
+}
