@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Knex } from 'knex';
 import { changeLines } from '../commerce/carts';
 import { HotStock } from '../commerce/hotStock';
-import { releaseCart } from '../commerce/reservations';
+import { heldLines, releaseCart } from '../commerce/reservations';
 import { retryOnConflict } from '../infra/db';
 import type { ActivityDeps } from '../workers/deps';
 
@@ -68,6 +68,9 @@ async function countDropSale(trx: Knex.Transaction, storeId: string, dropId: str
 export function createCheckoutActivities(deps: ActivityDeps) {
   const { db, redis, logger } = deps;
   const hotStock = new HotStock(redis, db, logger);
+  const removeLines = async (cartId: string, variantIds: string[]) => {
+    if (variantIds.length) await changeLines(redis, cartId, 'remove', variantIds.map((variantId) => ({ variantId, quantity: 0, unitPriceCents: 0 })), 0);
+  };
 
   return {
     /**
@@ -125,7 +128,14 @@ export function createCheckoutActivities(deps: ActivityDeps) {
       );
     },
 
-    /** Creates the order (confirmed), its items and its history once per checkout key. Returns its id. */
+    /**
+     * Creates the order (confirmed), its items and its history once per checkout key. Returns its id.
+     *
+     * Only while the checkout's holds are held (`reservationIds`): they are locked (FOR SHARE) and checked first,
+     * so an attempt that runs late — its checkout timed out meanwhile and gave the holds back — refuses
+     * (RESERVATIONS_LOST) instead of leaving a confirmed order no one pays for; and one that got there first
+     * makes the release wait until its order is committed, where the checkout's compensation then cancels it.
+     */
     async createCheckoutOrder(input: {
       checkoutKey: string;
       cartId: string;
@@ -136,8 +146,24 @@ export function createCheckoutActivities(deps: ActivityDeps) {
       shippingAddress: Record<string, unknown>;
       billingAddress: Record<string, unknown> | null;
       paymentKey: string;
+      /** Histories from before this field carry none: those orders are not checked against the holds. */
+      reservationIds?: string[];
     }): Promise<{ orderId: string; created: boolean }> {
       return db.transaction(async (trx) => {
+        if (input.reservationIds) {
+          const held = (await trx('reservations')
+            .whereIn('id', input.reservationIds)
+            .andWhere({ store_id: input.storeId, status: 'held' })
+            .forShare()
+            .pluck('id')) as string[];
+          if (held.length !== new Set(input.reservationIds).size) {
+            throw ApplicationFailure.create({
+              type: RESERVATIONS_LOST,
+              message: 'The holds of this checkout were given back before its order could be created.',
+              nonRetryable: true,
+            });
+          }
+        }
         const subtotal = input.items.reduce((s, i) => s + i.quantity * i.unit_price_cents, 0);
         const inserted = await trx.raw(
           `INSERT INTO orders (store_id, customer_id, cart_id, checkout_key, status, currency, subtotal_cents, total_cents,
@@ -291,16 +317,29 @@ export function createCheckoutActivities(deps: ActivityDeps) {
       );
     },
 
-    /** A checkout that ran out of time gives the cart's holds back to stock at once (they are past their promise). */
+    /**
+     * A checkout that ran out of time gives the cart's holds back to stock at once (they are past its promise),
+     * and their lines leave the cart document as when holds expire (src/activities/carts.ts), so adding them
+     * again holds them afresh. Run before the other compensations: from here on createCheckoutOrder finds the
+     * holds gone and refuses, so no order can land after the checkout gave up (see there).
+     */
     async releaseCheckoutHolds(input: { cartId: string }): Promise<{ released: number }> {
-      const released = await releaseCart(db, input.cartId, hotStock);
-      return { released: released.released };
+      const result = await releaseCart(db, input.cartId, hotStock);
+      // Not a line the shopper has held again meanwhile.
+      const stillHeld = await heldLines(db, input.cartId);
+      try {
+        await removeLines(input.cartId, result.variantIds.filter((v) => !stillHeld.has(v)));
+      } catch (err) {
+        // Best effort: the stock is back either way, and the cart's reads show which lines are no longer held.
+        logger.warn({ err, cartId: input.cartId }, 'cart document not updated after its checkout expired');
+      }
+      return { released: result.released };
     },
 
     /** The checked-out lines leave the cart document (best effort: the document may be gone already). */
     async emptyCheckoutCart(input: { cartId: string; variantIds: string[] }): Promise<void> {
       try {
-        await changeLines(redis, input.cartId, 'remove', input.variantIds.map((variantId) => ({ variantId, quantity: 0, unitPriceCents: 0 })), 0);
+        await removeLines(input.cartId, input.variantIds);
       } catch (err) {
         logger.warn({ err, cartId: input.cartId }, 'cart document not emptied after checkout');
         throw err;

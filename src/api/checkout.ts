@@ -126,7 +126,7 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
       });
     }
     if (result.status === 'expired') {
-      throw problems.unprocessable('checkout_expired', 'The checkout could not finish while your items were held; the payment was voided and the items released. Add them again to retry.');
+      throw problems.unprocessable('checkout_expired', 'The checkout could not finish while your items were held; the payment was voided and the items released (they left the cart). Add them again to retry.');
     }
     if (result.code === 'requires_action') {
       throw new Problem(402, 'requires_action', 'Payment requires action', 'The card needs authentication; complete it and check out again.', {

@@ -24,7 +24,8 @@ import { cartClosedSignal, cartWorkflowId } from './cartReservations';
  * Prices are checked first: a line whose price changed since it was added is reported (`price_changed`), never
  * charged at either price. The order must be recorded while the holds last (holdMs from their confirmation):
  * when the workers are gone longer than that — killed after the authorization, say — the saga does not sell
- * stock it no longer holds; on resuming it voids the authorization, gives the holds back and ends `expired`.
+ * stock it no longer holds; on resuming it gives the holds back, voids the authorization and ends `expired`.
+ * An order insert still under way then is cancelled or refused, never left confirmed (see createCheckoutOrder).
  */
 
 export interface CheckoutAddress {
@@ -163,6 +164,7 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
       shippingAddress: { ...input.shippingAddress },
       billingAddress: input.billingAddress ? { ...input.billingAddress } : null,
       paymentKey,
+      reservationIds: held.reservationIds,
     });
     orderId = order.orderId;
     upsertSearchAttributes([{ key: OrderId, value: orderId }]);
@@ -181,11 +183,17 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
     // The money is taken: from here on the checkout only goes forward.
     compensations.splice(0);
   } catch (err) {
+    const expired = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure;
+    if (expired) {
+      // The holds go first: a createCheckoutOrder attempt still running then either lands before the release
+      // (and the compensation below cancels its order) or finds the holds gone and creates nothing.
+      step('expired: giving the holds back');
+      await releaseCheckoutHolds({ cartId: input.cartId });
+    }
     step('compensating');
     await compensate();
-    if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure) {
-      step('expired: holds given back');
-      await releaseCheckoutHolds({ cartId: input.cartId });
+    if (expired) {
+      step('expired: holds given back, payment voided');
       return { status: 'expired' };
     }
     const failure = businessFailure(err);

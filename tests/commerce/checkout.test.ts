@@ -3,12 +3,17 @@ import { checkoutKeyFor } from '../../src/api/checkout';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
-import { holdOrderTwin, waitUntilBlocked } from './checkoutLocks';
+import { eventually } from '../helpers/wait';
+import { holdOrderTwin, holdPaymentTwin, waitUntilBlocked } from './checkoutLocks';
 import { createStore, createVariant, inventoryOf } from './fixtures';
 
 /** Checkout (workflow checkout:<key>): order, stock sold, one capture; declines keep the holds; idempotent. */
+const SHORT_TTL_MS = 3_000;
+
 describe('checkout', () => {
   let ctx: TestContext;
+  /** The same API (same task queue and tokens) with holds of a few seconds. */
+  let short: TestContext;
   let worker: Awaited<ReturnType<typeof startTestWorker>>;
   let owner: TestUser;
   let storeId: string;
@@ -19,14 +24,14 @@ describe('checkout', () => {
   const inventory = (v: string) => inventoryOf(ctx, v);
   const withAuth = <T extends { set(k: string, v: string): T }>(r: T, auth?: string) => (auth ? r.set('Authorization', auth) : r);
 
-  async function cartWith(lines: Array<[string, number]>, auth?: string): Promise<string> {
-    const created = await withAuth(ctx.http.post('/v1/carts'), auth).send({ store_id: storeId });
+  async function cartWith(lines: Array<[string, number]>, auth?: string, on = ctx): Promise<string> {
+    const created = await withAuth(on.http.post('/v1/carts'), auth).send({ store_id: storeId });
     expect(created.status).toBe(201);
-    for (const [v, n] of lines) expect((await withAuth(ctx.http.post(`/v1/carts/${created.body.id}/items`), auth).send({ variant_id: v, quantity: n })).status).toBe(200);
+    for (const [v, n] of lines) expect((await withAuth(on.http.post(`/v1/carts/${created.body.id}/items`), auth).send({ variant_id: v, quantity: n })).status).toBe(200);
     return created.body.id;
   }
-  const checkout = (cartId: string, paymentMethod: string, key: string, auth?: string) =>
-    withAuth(ctx.http.post('/v1/checkout'), auth).set('Idempotency-Key', key).send({ cart_id: cartId, shipping_address: address, payment_method: paymentMethod });
+  const checkout = (cartId: string, paymentMethod: string, key: string, auth?: string, on = ctx) =>
+    withAuth(on.http.post('/v1/checkout'), auth).set('Idempotency-Key', key).send({ cart_id: cartId, shipping_address: address, payment_method: paymentMethod });
   const ordersFor = (cartId: string) => ctx.deps.db('orders').where({ cart_id: cartId }).select('id', 'checkout_key', 'status');
   const capturedIntents = async (checkoutKey: string) =>
     (await ctx.deps.db('sim_payment_intents').whereRaw("metadata->>'business_key' = ?", [`checkout:${checkoutKey}:authorize`]).select('status', 'captured_cents')).map((r: { status: string; captured_cents: string | number }) => ({
@@ -36,12 +41,14 @@ describe('checkout', () => {
 
   beforeAll(async () => {
     ctx = createTestContext(testConfig());
+    short = createTestContext(testConfig({ TASK_QUEUE: ctx.deps.config.TASK_QUEUE, JWT_SECRET: ctx.deps.config.JWT_SECRET, RESERVATION_TTL: `${SHORT_TTL_MS}ms` }));
     worker = await startTestWorker(ctx.deps);
     owner = await makeUser(ctx.deps, { role: 'merchant' });
     storeId = await createStore(ctx, owner, 'Checkout');
   });
   afterAll(async () => {
     await worker.stop();
+    await short.close();
     await ctx.close();
   });
 
@@ -145,11 +152,11 @@ describe('checkout', () => {
     const key = randomUUID();
     const checkoutKey = checkoutKeyFor({ id: shopper.id, email: shopper.email, role: 'backer' }, undefined, key);
 
-    // The checkout is held up after its authorization (its order waits for an uncommitted twin)...
-    const twin = await holdOrderTwin(ctx.deps.db, { storeId, cartId, checkoutKey });
+    // The checkout is held up after confirming its holds (its payment record waits for an uncommitted twin)...
+    const twin = await holdPaymentTwin(ctx.deps.db, checkoutKey);
     const pending = checkout(cartId, 'pm_card_visa', key, shopper.auth).then((r) => r);
     try {
-      await waitUntilBlocked(ctx.deps.db, twin, 'the checkout to wait for its order');
+      await waitUntilBlocked(ctx.deps.db, twin, 'the checkout to wait for its authorization');
       // ...while the shopper raises the line in another tab.
       expect((await ctx.http.patch(`/v1/carts/${cartId}/items/${v}`).set('Authorization', shopper.auth).send({ quantity: 5 })).status).toBe(200);
     } finally {
@@ -168,6 +175,52 @@ describe('checkout', () => {
     expect(ok.status).toBe(201);
     expect(ok.body.items).toEqual([expect.objectContaining({ variant_id: v, quantity: 5, line_total_cents: 5_000 })]);
     expect(await inventory(v)).toEqual({ total_stock: 10, reserved: 0, sold: 5 });
+  });
+
+  it('cancels an order that lands after its checkout ran out of time: 422 checkout_expired, authorization voided, holds and cart line given back', async () => {
+    const shopper = await makeUser(ctx.deps);
+    const v = await variant(5, 1_000);
+    const cartId = await cartWith([[v, 2]], shopper.auth, short);
+    const key = randomUUID();
+    const checkoutKey = checkoutKeyFor({ id: shopper.id, email: shopper.email, role: 'backer' }, undefined, key);
+
+    // The order insert is held up (an uncommitted twin) past the holds' few seconds: the checkout times out and
+    // gives the holds back first, which waits for the insert still under way...
+    const twin = await holdOrderTwin(ctx.deps.db, { storeId, cartId, checkoutKey });
+    const pending = checkout(cartId, 'pm_card_visa', key, shopper.auth, short).then((r) => r);
+    try {
+      await waitUntilBlocked(ctx.deps.db, twin, 'the checkout to wait for its order');
+      const saga = (await ctx.deps.temporal.client()).workflow.getHandle(`checkout:${checkoutKey}`);
+      await eventually(async () => (await saga.fetchHistory()).events?.some((e) => e.activityTaskTimedOutEventAttributes), 20_000, 'the order step to time out');
+      await eventually(
+        async () =>
+          ((
+            await ctx.deps.db.raw(
+              `SELECT count(*)::int AS n FROM pg_stat_activity w
+                WHERE EXISTS (SELECT 1 FROM pg_stat_activity o WHERE ? = ANY(pg_blocking_pids(o.pid)) AND o.pid = ANY(pg_blocking_pids(w.pid)))`,
+              [twin.pid],
+            )
+          ).rows[0].n as number) > 0,
+        20_000,
+        'the expired checkout to wait for its order insert before giving the holds back',
+      );
+    } finally {
+      // ...then the insert lands, late.
+      await twin.release();
+    }
+
+    expectProblem(await pending, 422, 'checkout_expired');
+    const orders = await ordersFor(cartId);
+    expect(orders.map((o: { status: string }) => o.status)).toEqual(['cancelled']);
+    expect(await ctx.deps.db('order_status_history').where({ order_id: orders[0].id }).orderBy('id').pluck('to_status')).toEqual(['pending', 'confirmed', 'cancelled']);
+    expect((await capturedIntents(checkoutKey)).map((i: { status: string }) => i.status)).toEqual(['canceled']);
+    expect(await inventory(v)).toEqual({ total_stock: 5, reserved: 0, sold: 0 });
+    // The line left the cart with its hold: added again, it is held afresh and sells.
+    expect((await short.http.get(`/v1/carts/${cartId}`).set('Authorization', shopper.auth)).body.items).toEqual([]);
+    expect((await short.http.post(`/v1/carts/${cartId}/items`).set('Authorization', shopper.auth).send({ variant_id: v, quantity: 2 })).status).toBe(200);
+    const again = await checkout(cartId, 'pm_card_visa', randomUUID(), shopper.auth, short);
+    expect(again.status).toBe(201);
+    expect(await inventory(v)).toEqual({ total_stock: 5, reserved: 0, sold: 2 });
   });
 
   it('creates one order and one capture when the same Idempotency-Key is sent 10 times at once', async () => {

@@ -38,6 +38,15 @@ export const holdOrderTwin = (db: Knex, c: { storeId: string; cartId: string; ch
     c.checkoutKey,
   ]);
 
+/**
+ * An uncommitted payment record with the checkout's payment key: the authorization's INSERT ... ON CONFLICT
+ * (business_key) waits for it, so the checkout stops after confirming its holds, before authorizing.
+ */
+export const holdPaymentTwin = (db: Knex, checkoutKey: string) =>
+  holdLock(db, `INSERT INTO payments (business_key, provider, kind, amount_cents, currency, status, payment_method) VALUES (?, 'simulated', 'authorization', 1, 'eur', 'pending', 'pm_card_visa')`, [
+    `checkout:${checkoutKey}:authorize`,
+  ]);
+
 /** Waits until a session (of the given application_name, when given) is blocked by `lock`. */
 export function waitUntilBlocked(db: Knex, lock: HeldLock, what: string, opts: { applicationName?: string; timeoutMs?: number } = {}) {
   return eventually(
