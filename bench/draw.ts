@@ -19,7 +19,7 @@ import { benchEnvironment, benchLog, benchShop, bulkUsers, loadAverage, percenti
  *   BENCH_DRAW_QUANTITY=100     units (winners)
  *   BENCH_DRAW_REPEATS=5        repetitions of the pure functions (median and min reported)
  *   BENCH_DRAW_DB=true          false: the pure part only (no database)
- *   BENCH_DRAW_TELL=true        false: skip telling the entrants (one notification statement per entrant)
+ *   BENCH_DRAW_TELL=true        false: skip telling the entrants (one notification statement per page of 500)
  */
 
 const log = benchLog('draw');
