@@ -7,22 +7,24 @@ import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
 import { entryEnv, startEntry, type Running } from '../startup/processHelpers';
-import { holdLock, holdOrderTwin, waitUntilBlocked, type HeldLock } from './checkoutLocks';
+import { holdLock, holdOrderTwin, holdPaymentTwin, waitUntilBlocked, type HeldLock } from './checkoutLocks';
 import { createStore, createVariant, inventoryOf } from './fixtures';
 
 /**
- * A worker process is SIGKILLed in the middle of four checkouts, each stopped at a chosen step by a row lock
+ * A worker process is SIGKILLed in the middle of six checkouts, each stopped at a chosen step by a row lock
  * the test holds in an open transaction (only that checkout's rows): the step's first statement waits on it,
  * the test sees the worker's session waiting (pg_blocking_pids), kills the worker, then rolls back. So the
  * kill lands at the same step on every run, never by timing luck:
  *
+ * - `authorizing`: after the holds were confirmed, before the authorization (an uncommitted payment record);
+ * - `ordering`: after the authorization, before the order was created (an uncommitted order, same key);
  * - `committing`: after the order was created, before the held stock was committed to sold (inventory row);
  * - `capturing`: while the capture is at the gateway, not yet done there (the simulated gateway's intent row);
  * - `captured`: after the gateway captured, before the platform recorded it (the payments row);
  * - `expiring`: before the order was created (an uncommitted order with the same checkout key), and the
  *   workers stay away longer than the holds last (RESERVATION_TTL of a few seconds).
  *
- * A new worker then takes over. The first three must end with exactly one confirmed order and one capture;
+ * A new worker then takes over. The first five must end with exactly one confirmed order and one capture;
  * the last with the authorization voided, the stock back and `checkout_expired` for the client's retry.
  */
 
@@ -77,7 +79,7 @@ describe('checkout with a killed worker', () => {
   let shopper: TestUser;
   let storeId: string;
   const locks: HeldLock[] = [];
-  const at: Record<'committing' | 'capturing' | 'captured' | 'expiring', Checkout> = {} as never;
+  const at: Record<'authorizing' | 'ordering' | 'committing' | 'capturing' | 'captured' | 'expiring', Checkout> = {} as never;
   /** What the saga had done when the worker died, read before the new worker started. */
   const atKill: Record<string, unknown> = {};
 
@@ -103,7 +105,8 @@ describe('checkout with a killed worker', () => {
     locks.push(lock);
     return lock;
   }
-  const holdOrder = (c: Pick<Checkout, 'cartId' | 'checkoutKey'>) => hold(holdOrderTwin(db(), { storeId, ...c }));
+  /** The checkout's order INSERT waits for this uncommitted twin (see checkoutLocks.ts). */
+  const orderTwin = (c: Omit<Checkout, 'first'>) => holdOrderTwin(db(), { storeId, ...c });
   /** Waits until one of the worker process's sessions waits on `lock` (generous: the worker may still be starting). */
   const workerWaitsOn = (lock: HeldLock, what: string) =>
     waitUntilBlocked(db(), lock, `the worker process waiting ${what}`, { applicationName: CHILD_APP, timeoutMs: 90_000 });
@@ -136,18 +139,28 @@ describe('checkout with a killed worker', () => {
       500,
     );
 
+  /** Takes a lock first, then starts the checkout, and waits until the worker waits on that lock. */
+  async function stopAt(
+    prepared: Omit<Checkout, 'first'>,
+    take: (co: Omit<Checkout, 'first'>) => Promise<HeldLock>,
+    what: string,
+    on = ctx,
+  ): Promise<{ co: Checkout; lock: HeldLock }> {
+    const lock = await hold(take(prepared));
+    const co = start(on, prepared);
+    await workerWaitsOn(lock, `for the ${prepared.label} checkout ${what}`);
+    return { co, lock };
+  }
+
   /**
-   * Starts a checkout and stops it after the authorization: its order waits on an uncommitted twin while
-   * `next` takes the lock of the step to stop at; then the twin goes, and the worker runs on into that lock.
+   * Stops a checkout after its order was created: the order waits on its twin while `next` takes the lock of the
+   * step to stop at; then the twin goes, and the worker runs on into that lock.
    */
-  async function stopAfterAuthorization(label: string, quantity: number, price: number, next: (co: Checkout) => Promise<HeldLock>, what: string): Promise<Checkout> {
-    const prepared = await prepare(ctx, label, quantity, price);
-    const orderLock = await holdOrder(prepared);
-    const co = start(ctx, prepared);
-    await workerWaitsOn(orderLock, `to create the ${label} order`);
-    const lock = await next(co);
-    await orderLock.release();
-    await workerWaitsOn(lock, what);
+  async function stopAfterOrder(prepared: Omit<Checkout, 'first'>, next: (co: Checkout) => Promise<HeldLock>, what: string): Promise<Checkout> {
+    const { co, lock: twin } = await stopAt(prepared, orderTwin, 'to create its order');
+    const lock = await hold(next(co));
+    await twin.release();
+    await workerWaitsOn(lock, `for the ${co.label} checkout ${what}`);
     return co;
   }
 
@@ -195,33 +208,25 @@ describe('checkout with a killed worker', () => {
       }),
     );
 
-    at.committing = await stopAfterAuthorization(
-      'committing',
-      3,
-      1_500,
-      (co) => hold(holdLock(db(), 'SELECT variant_id FROM inventory WHERE variant_id = ? FOR UPDATE', [co.variantId])),
+    at.authorizing = (await stopAt(await prepare(ctx, 'authorizing', 1, 4_000), (co) => holdPaymentTwin(db(), co.checkoutKey), 'to authorize')).co;
+    at.ordering = (await stopAt(await prepare(ctx, 'ordering', 2, 2_500), orderTwin, 'to create its order')).co;
+    at.committing = await stopAfterOrder(
+      await prepare(ctx, 'committing', 3, 1_500),
+      (co) => holdLock(db(), 'SELECT variant_id FROM inventory WHERE variant_id = ? FOR UPDATE', [co.variantId]),
       'to commit the held stock',
     );
-    at.capturing = await stopAfterAuthorization(
-      'capturing',
-      2,
-      2_000,
-      async (co) => hold(holdLock(db(), 'SELECT id FROM sim_payment_intents WHERE id = ? FOR UPDATE', [(await intentsOf(co.checkoutKey))[0]!.id])),
+    at.capturing = await stopAfterOrder(
+      await prepare(ctx, 'capturing', 2, 2_000),
+      async (co) => holdLock(db(), 'SELECT id FROM sim_payment_intents WHERE id = ? FOR UPDATE', [(await intentsOf(co.checkoutKey))[0]!.id]),
       'for the gateway to capture',
     );
-    at.captured = await stopAfterAuthorization(
-      'captured',
-      1,
-      3_000,
-      (co) => hold(holdLock(db(), 'SELECT id FROM payments WHERE business_key = ? FOR UPDATE', [paymentKey(co.checkoutKey)])),
+    at.captured = await stopAfterOrder(
+      await prepare(ctx, 'captured', 1, 3_000),
+      (co) => holdLock(db(), 'SELECT id FROM payments WHERE business_key = ? FOR UPDATE', [paymentKey(co.checkoutKey)]),
       'to record the capture',
     );
-
-    // Stopped before its order, with holds of a few seconds: authorized, the order waits on its twin.
-    const expiring = await prepare(shortCtx, 'expiring', 4, 1_000);
-    const orderLock = await holdOrder(expiring);
-    at.expiring = start(shortCtx, expiring);
-    await workerWaitsOn(orderLock, 'to create the expiring order');
+    // Holds of a few seconds, and the kill right after: the checkout's order step outlives them while it is down.
+    at.expiring = (await stopAt(await prepare(shortCtx, 'expiring', 4, 1_000), orderTwin, 'to create its order', shortCtx)).co;
 
     await killEntry(child);
     for (const lock of locks) await lock.release();
@@ -254,6 +259,16 @@ describe('checkout with a killed worker', () => {
   });
 
   const confirmed = [{ id: expect.any(String), status: 'confirmed' }];
+
+  it('killed after the holds were confirmed, before the authorization: one confirmed order, one capture of the full amount, stock sold once', async () => {
+    expect(atKill.authorizing).toEqual({ orders: [], holds: ['held'], intents: [], payment: undefined });
+    await expectOneOrderOneCapture(at.authorizing);
+  });
+
+  it('killed after the authorization, before the order was created: one confirmed order, one capture of the full amount, stock sold once', async () => {
+    expect(atKill.ordering).toEqual({ orders: [], holds: ['held'], intents: ['requires_capture'], payment: 'requires_capture' });
+    await expectOneOrderOneCapture(at.ordering);
+  });
 
   it('killed after the order was created, before the stock was committed: one confirmed order, one capture of the full amount, stock sold once', async () => {
     expect(atKill.committing).toEqual({ orders: confirmed, holds: ['held'], intents: ['requires_capture'], payment: 'requires_capture' });
