@@ -2,9 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const repoRoot = path.resolve(__dirname, '../..');
-const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
+// tsx's loader inside this very node process (`node --import <loader>`), not the tsx CLI: the CLI runs the entry
+// in a second node process, so a signal to the CLI — a test's SIGKILL above all — would miss the entry itself.
+const tsxLoader = pathToFileURL(path.join(repoRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
 /**
  * The environment for a spawned entry point: the parent's PATH and HOME, plus only the settings given, so
@@ -35,7 +38,7 @@ export interface Running {
  */
 export function startEntry(entry: string, env: NodeJS.ProcessEnv): Running {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), `pledgeflow-${entry}-`));
-  const child = spawn(tsx, [path.join(repoRoot, 'src', 'main', `${entry}.ts`)], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', tsxLoader, path.join(repoRoot, 'src', 'main', `${entry}.ts`)], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.once('exit', () => fs.rmSync(cwd, { recursive: true, force: true }));
   let stdout = '';
   let stderr = '';
