@@ -96,9 +96,9 @@ const schema = z.object({
   DROP_RATE_LIMIT_PER_ACCOUNT: intFrom(10, 1),
   DROP_RATE_LIMIT_PER_IP: intFrom(120, 1),
   DROP_RATE_WINDOW_SECONDS: intFrom(60, 1),
-
   // First-come waiting room: how long a queue token stays valid after the room opens (or after it is issued, later).
   DROP_QUEUE_TOKEN_TTL: duration('6h'),
+
   DEV_SERVER_DATA_DIR: z.string().default('.data'),
   START_API: bool(true),
   START_WORKER: bool(true),
