@@ -1,18 +1,13 @@
 import { createHash } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
-import { WorkflowFailedError } from '@temporalio/client';
 import { z } from 'zod';
 import { uuidParam, type Api } from './http/api';
-// After ./http/api, which teaches zod `.openapi()`: this module must load on its own too (tests import it).
-import { OrderSchema } from './orderSchemas';
+import { Address, OrderSchema } from './orderSchemas';
+import { checkoutRuns } from './checkoutRuns';
 import { Problem, problems } from './http/problem';
-import { text } from './http/text';
 import type { AppDeps } from './deps';
 import type { Principal } from '../domain/roles';
 import { changeLines, loadCart } from '../commerce/carts';
-import { TemporalTimeoutError } from '../temporal/client';
-import { CustomerId, StoreId } from '../temporal/searchAttributes';
-import { checkoutWorkflowId, type checkout, type CheckoutInput, type CheckoutResult } from '../workflows/checkout';
+import type { CheckoutInput, CheckoutResult } from '../workflows/checkout';
 
 /**
  * Checkout and orders. POST /v1/checkout runs one workflow per (caller, Idempotency-Key): `checkout:<key>`,
@@ -20,20 +15,6 @@ import { checkoutWorkflowId, type checkout, type CheckoutInput, type CheckoutRes
  * and REJECT_DUPLICATE so a finished one is never run again (its result is read instead). Orders are read by
  * their customer or their store's owner; anyone else gets 404.
  */
-
-const Address = z
-  .strictObject({
-    line1: text(1, 200),
-    line2: text(1, 200).optional(),
-    city: text(1, 100),
-    postal_code: text(1, 20),
-    country: z
-      .string()
-      .regex(/^[A-Z]{2}$/)
-      .openapi({ description: 'ISO 3166-1 alpha-2' }),
-    region: text(1, 100).optional(),
-  })
-  .openapi('Address');
 
 const CheckoutBody = z
   .strictObject({
@@ -104,8 +85,7 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
     };
   }
 
-  const unavailable = () =>
-    new Problem(503, 'workflow_unavailable', 'Service unavailable', 'The checkout could not be started right now; retry with the same Idempotency-Key. Retrying is safe.', {}, { 'Retry-After': '5' });
+  const runs = checkoutRuns(deps);
 
   /** The checkout's result: 201 order, or the problem its outcome stands for. */
   async function answer(result: CheckoutResult, cartId?: string) {
@@ -138,29 +118,6 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
     });
   }
 
-  async function awaitResult(workflowId: string): Promise<CheckoutResult> {
-    try {
-      return await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) => client.workflow.getHandle<typeof checkout>(workflowId).result());
-    } catch (err) {
-      if (err instanceof TemporalTimeoutError) throw err;
-      if (err instanceof WorkflowFailedError) {
-        throw new Problem(500, 'checkout_failed', 'Checkout failed', 'The checkout could not be completed; nothing was charged that is not refunded.');
-      }
-      throw unavailable();
-    }
-  }
-
-  async function exists(workflowId: string): Promise<boolean> {
-    try {
-      await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) => client.workflow.getHandle(workflowId).describe());
-      return true;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
-      if (err instanceof TemporalTimeoutError) throw err;
-      throw unavailable();
-    }
-  }
-
   api.route(
     {
       method: 'post',
@@ -182,13 +139,12 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
     async ({ req, body, principal }) => {
       const key = req.get('idempotency-key')!;
       const checkoutKey = checkoutKeyFor(principal, req.ip, key);
-      const workflowId = checkoutWorkflowId(checkoutKey);
 
       const cart = await loadCart(redis, body.cart_id);
       if (cart && cart.doc.owner_id !== null && cart.doc.owner_id !== principal?.id) throw problems.notFound('cart');
       if (!cart || !cart.doc.items.length) {
         // A checkout under this key that already ran (and emptied the cart) answers with its own outcome.
-        if (await exists(workflowId)) return answer(await awaitResult(workflowId));
+        if (await runs.exists(checkoutKey)) return answer(await runs.result(checkoutKey));
         if (!cart) throw problems.unprocessable('cart_expired', 'The cart has expired; its items are no longer held.', { cart_id: body.cart_id });
         throw problems.unprocessable('cart_empty', 'The cart has no items.', { cart_id: body.cart_id });
       }
@@ -207,24 +163,7 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
         paymentStepMs: config.PAYMENT_STEP_TIMEOUT,
         dropId: cart.doc.drop_id ?? null,
       };
-      try {
-        await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) =>
-          client.workflow.start<typeof checkout>('checkout', {
-            workflowId,
-            taskQueue: config.TASK_QUEUE,
-            args: [input],
-            workflowIdConflictPolicy: 'USE_EXISTING',
-            workflowIdReusePolicy: 'REJECT_DUPLICATE',
-            typedSearchAttributes: [{ key: StoreId, value: input.storeId }, ...(input.customerId ? [{ key: CustomerId, value: input.customerId }] : [])],
-            staticSummary: `Checkout of cart ${input.cartId} at store ${cart.doc.store_slug}`,
-          }),
-        );
-      } catch (err) {
-        if (err instanceof TemporalTimeoutError) throw err;
-        // Finished earlier under this key: its result is the answer.
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw unavailable();
-      }
-      return answer(await awaitResult(workflowId), input.cartId);
+      return answer(await runs.run(input, `Checkout of cart ${input.cartId} at store ${cart.doc.store_slug}`), input.cartId);
     },
   );
 

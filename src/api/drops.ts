@@ -1,11 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { WorkflowFailedError } from '@temporalio/client';
 import { z } from 'zod';
 import { uuidParam, type Api } from './http/api';
 import { Problem, problems } from './http/problem';
-import { text } from './http/text';
-import { OrderSummarySchema } from './orderSchemas';
+import { Address, OrderSummarySchema } from './orderSchemas';
+import { checkoutRuns } from './checkoutRuns';
 import type { AppDeps } from './deps';
 import { requirePrincipal } from '../accounts/authorization';
 import { canManage } from '../domain/roles';
@@ -20,9 +18,7 @@ import { dropJson, dropWorkflowId, dropWorkflowInput, drawSecret, loadDrop, rend
 import { createPaymentService, PaymentNotAllowedError } from '../payments/paymentService';
 import { PaymentRequestError } from '../payments/gateway';
 import type { PaymentRecord } from '../payments/paymentRecords';
-import { TemporalTimeoutError } from '../temporal/client';
-import { CustomerId, DropId, Status, StoreId } from '../temporal/searchAttributes';
-import { checkoutWorkflowId, type checkout, type CheckoutInput, type CheckoutResult } from '../workflows/checkout';
+import { DropId, Status, StoreId } from '../temporal/searchAttributes';
 import { dropClaimedSignal, type drop } from '../workflows/drop';
 
 /**
@@ -40,16 +36,6 @@ const PaymentMethod = z
   .string()
   .regex(/^pm_[A-Za-z0-9_]{1,200}$/, 'must be a payment method token starting with pm_')
   .openapi({ description: 'A provider payment method token (pm_...)', example: 'pm_card_visa' });
-
-// The checkout's address shape (src/api/checkout.ts keeps its own unexported copy under the name Address).
-const ClaimAddress = z.strictObject({
-  line1: text(1, 200),
-  line2: text(1, 200).optional(),
-  city: text(1, 100),
-  postal_code: text(1, 20),
-  country: z.string().regex(/^[A-Z]{2}$/).openapi({ description: 'ISO 3166-1 alpha-2' }),
-  region: text(1, 100).optional(),
-});
 
 const CreateDropBody = z
   .strictObject({
@@ -71,7 +57,7 @@ const CreateDropBody = z
 
 const EntryBody = z.strictObject({ payment_method: PaymentMethod }).openapi('DropEntryRequest');
 const ClaimBody = z
-  .strictObject({ shipping_address: ClaimAddress, payment_method: PaymentMethod.optional().openapi({ description: 'Default: the card saved with the entry' }) })
+  .strictObject({ shipping_address: Address, payment_method: PaymentMethod.optional().openapi({ description: 'Default: the card saved with the entry' }) })
   .openapi('DropClaimRequest');
 
 const DROP_STATUSES = ['scheduled', 'open', 'drawing', 'claiming', 'sold_out', 'closed'] as const;
@@ -215,33 +201,7 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
       await db('drop_entries').where({ id: e.id, claim_attempt: e.claim_attempt }).update({ claim_attempt: e.claim_attempt + 1, updated_at: db.fn.now() });
     });
 
-  async function runCheckout(input: CheckoutInput, staticSummary: string): Promise<CheckoutResult> {
-    const workflowId = checkoutWorkflowId(input.checkoutKey);
-    try {
-      await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) =>
-        client.workflow.start<typeof checkout>('checkout', {
-          workflowId,
-          taskQueue: config.TASK_QUEUE,
-          args: [input],
-          // A double click attaches to the running checkout; a finished one is never run again.
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          typedSearchAttributes: [{ key: StoreId, value: input.storeId }, ...(input.customerId ? [{ key: CustomerId, value: input.customerId }] : [])],
-          staticSummary,
-        }),
-      );
-    } catch (err) {
-      if (err instanceof TemporalTimeoutError) throw err;
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw unavailable();
-    }
-    try {
-      return await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) => client.workflow.getHandle<typeof checkout>(workflowId).result());
-    } catch (err) {
-      if (err instanceof TemporalTimeoutError) throw err;
-      if (err instanceof WorkflowFailedError) throw new Problem(500, 'checkout_failed', 'Checkout failed', 'The claim could not be completed; nothing was charged that is not refunded.');
-      throw unavailable();
-    }
-  }
+  const runs = checkoutRuns(deps);
 
   api.route(
     {
@@ -477,7 +437,7 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
         if (err instanceof InsufficientStockError) throw problems.conflict('sold_out', 'No unit of this drop is left in stock.');
         throw err;
       }
-      const result = await runCheckout(
+      const result = await runs.run(
         {
           checkoutKey,
           cartId: e.id,

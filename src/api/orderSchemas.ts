@@ -1,7 +1,24 @@
 import { z } from 'zod';
+import './http/api'; // teaches zod `.openapi()` before the schemas below use it
+import { text } from './http/text';
 import { ORDER_STATUSES } from '../domain/orders';
 
-/** Response shapes shared by the checkout and order routes (OpenAPI documentation). */
+/** Shapes shared by the checkout, order and drop-claim routes (validation and OpenAPI documentation). */
+
+/** A shipping or billing address. */
+export const Address = z
+  .strictObject({
+    line1: text(1, 200),
+    line2: text(1, 200).optional(),
+    city: text(1, 100),
+    postal_code: text(1, 20),
+    country: z
+      .string()
+      .regex(/^[A-Z]{2}$/)
+      .openapi({ description: 'ISO 3166-1 alpha-2' }),
+    region: text(1, 100).optional(),
+  })
+  .openapi('Address');
 
 export const StatusHistoryEntrySchema = z.object({
   from_status: z.string().nullable(),
