@@ -80,22 +80,25 @@ export interface RoomState {
 export type RoomDecision =
   | { kind: 'sold_out' }
   /** Wait this long (or until nudged, when `wakeOnChange`), then run the next step. */
-  | { kind: 'wait'; ms: number; wakeOnChange: boolean; reason: 'pace' | 'holds' | 'idle' };
+  | { kind: 'wait'; ms: number; wakeOnChange: boolean; reason: 'pace' | 'holds' | 'stock' | 'idle' };
 
 /**
- * What the sale does after a step. Sold out when every unit is sold, or when the variant has nothing left to
- * reserve and nobody holds one. Otherwise: more to admit → the next tick (the pace is not shortened by
- * nudges); all units held → until the first hold ends or someone leaves, checking purchases every `pollMs`;
- * nobody waiting → until someone joins (they nudge an idle room) or `idleMs`.
+ * What the sale does after a step. Sold out only when every unit is sold. Otherwise: more to admit → the next
+ * tick (the pace is not shortened by nudges); all units held → until the first hold ends or someone leaves,
+ * checking purchases every `pollMs`; the variant short with nobody holding → every `pollMs` (or a nudge) until
+ * stock comes back; nobody waiting → until someone joins (they nudge an idle room) or `idleMs`.
+ *
+ * A short variant never ends the sale: drops share the variant's stock with ordinary carts, whose holds come
+ * back within RESERVATION_TTL (and a merchant may restock), so the shortage is usually temporary.
  */
 export function decide(s: RoomState, opts: { pollMs: number; idleMs: number; slackMs?: number }): RoomDecision {
   if (s.sold >= s.quantity) return { kind: 'sold_out' };
-  if (s.stockShort && s.holding === 0) return { kind: 'sold_out' };
   const free = s.quantity - s.sold - s.holding;
   if (s.waiting > 0 && free > 0 && !s.stockShort) return { kind: 'wait', ms: Math.max(1, s.msUntilNextTick), wakeOnChange: false, reason: 'pace' };
   if (s.holding > 0) {
     const expiry = s.msUntilNextExpiry === null ? opts.pollMs : s.msUntilNextExpiry + (opts.slackMs ?? 100);
     return { kind: 'wait', ms: Math.max(1, Math.min(opts.pollMs, expiry)), wakeOnChange: true, reason: 'holds' };
   }
+  if (s.stockShort) return { kind: 'wait', ms: Math.max(1, opts.pollMs), wakeOnChange: true, reason: 'stock' };
   return { kind: 'wait', ms: opts.idleMs, wakeOnChange: true, reason: 'idle' };
 }

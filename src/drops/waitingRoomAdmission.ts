@@ -194,6 +194,14 @@ async function countRoom(trx: Knex.Transaction, dropId: string, pace: AdmissionP
   return { holding: row.holding, waiting: row.waiting, admittedThisTick: row.this_tick, msUntilNextTick: Math.max(0, pace.tickMs - sinceLast) };
 }
 
+/** Units of the drop's variant nobody holds or bought, store-wide (drop shoppers and ordinary carts alike). */
+async function freeUnits(trx: Knex.Transaction, drop: DropRow): Promise<number> {
+  const row = (await trx('inventory')
+    .where({ variant_id: drop.variant_id, store_id: drop.store_id })
+    .first(trx.raw('total_stock - reserved - sold AS free'))) as { free: number | string } | undefined;
+  return row ? Math.max(0, Number(row.free)) : 0;
+}
+
 export const admissionLockKey = (dropId: string) => `drop_admission:${dropId}`;
 
 export interface AdmissionStepResult extends RoomState {
@@ -232,10 +240,14 @@ export async function admissionStep(deps: AdmissionDeps, dropId: string, pace: A
     const at = (clock.rows as Array<{ at: Date }>)[0]!.at;
     const counts = await countRoom(trx, dropId, pace, at);
     // While the variant is short, nobody new is let in until a hold comes back.
-    const n =
+    const wanted =
       current.status === 'open' && pending.stockShort === 0
         ? admissionsNow({ pace, admittedThisTick: counts.admittedThisTick, quantity: drop.quantity, sold: current.sold, holding: counts.holding, waiting: counts.waiting })
         : 0;
+    // Ordinary carts share the variant: admitting past its free units would only open carts that fail (each
+    // starting a cart workflow), poll after poll for as long as the shortage lasts. A race past this read is
+    // still caught by the reservation itself (openPendingCarts puts the place back in line).
+    const n = wanted > 0 ? Math.min(wanted, await freeUnits(trx, drop)) : 0;
     if (n > 0) {
       await trx.raw(
         `UPDATE drop_queue SET status = 'admitted', cart_id = gen_random_uuid(), admitted_at = ?, updated_at = now()
@@ -245,7 +257,7 @@ export async function admissionStep(deps: AdmissionDeps, dropId: string, pace: A
         [at, dropId, n],
       );
     }
-    return { n, status: current.status, counts, msUntilNextTick: n > 0 ? pace.tickMs : counts.msUntilNextTick };
+    return { n, short: n < wanted, status: current.status, counts, msUntilNextTick: n > 0 ? pace.tickMs : counts.msUntilNextTick };
   });
 
   // The tick started when this batch was admitted, not when its carts are open: opening them is part of the tick.
@@ -270,7 +282,7 @@ export async function admissionStep(deps: AdmissionDeps, dropId: string, pace: A
     msUntilNextTick: Math.max(0, admitted.msUntilNextTick - (admitted.n > 0 ? Date.now() - tickStarted : 0)),
     // Holds move with cart activity: the earliest real expiry is the reservations'.
     msUntilNextExpiry: await earliestHoldExpiry(db, dropId),
-    stockShort: pending.stockShort + opened.stockShort > 0,
+    stockShort: admitted.short || pending.stockShort + opened.stockShort > 0,
     settled: {
       purchased: settled.filter((s) => s.status === 'purchased').length,
       expired: settled.filter((s) => s.status === 'expired').length,
@@ -303,8 +315,7 @@ export interface ClosedRoom {
 const CLOSE_PAGE = 500;
 
 /**
- * Ends the sale: the drop becomes `sold_out` (every unit sold) or `closed` (closes_at passed, or the variant
- * ran out), and every place still waiting is closed and its shopper told, a page per call, each page in one
+ * Ends the sale: the drop becomes `sold_out` (every unit sold) or `closed` (closes_at passed), and every place still waiting is closed and its shopper told, a page per call, each page in one
  * transaction with its notifications (deduplicated per shopper, so a retried page tells nobody twice).
  */
 export async function closeRoom(db: Db, dropId: string, reason: 'sold_out' | 'closed'): Promise<ClosedRoom> {

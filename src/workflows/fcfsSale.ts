@@ -38,7 +38,7 @@ const { openWaitingRoom, admitFromWaitingRoom, closeWaitingRoom } = proxyActivit
   retry: { initialInterval: '1s', maximumInterval: '10 seconds' },
 });
 
-type Phase = 'opening' | 'admitting' | 'holds' | 'idle' | 'closing' | DropStatus;
+type Phase = 'opening' | 'admitting' | 'holds' | 'waiting for stock' | 'idle' | 'closing' | DropStatus;
 
 export async function runFcfsSale(input: DropWorkflowInput): Promise<void> {
   const { dropId } = input;
@@ -95,7 +95,7 @@ export async function runFcfsSale(input: DropWorkflowInput): Promise<void> {
       ending = 'sold_out';
       break;
     }
-    phase = next.reason === 'pace' ? 'admitting' : next.reason;
+    phase = next.reason === 'pace' ? 'admitting' : next.reason === 'stock' ? 'waiting for stock' : next.reason;
     show();
     if (workflowInfo().continueAsNewSuggested) {
       // Nothing lives only here: the next run re-reads the room (the drop workflow re-enters this sale).

@@ -184,6 +184,63 @@ describe('first-come drops: the waiting room', () => {
     await eventually(async () => (await handle.describe()).typedSearchAttributes.get({ name: 'Status', type: 'KEYWORD' } as never) === 'sold_out', 10_000, 'Status sold_out');
   });
 
+  it('waits out a shortage while an ordinary cart holds a unit, then sells every unit: never sold out early', async () => {
+    // Ordinary carts share the drop's variant: two in stock, two for the drop, one held in a cart at the opening.
+    const own = await dropShop(ctx, 2);
+    const drop = await createDrop(ctx, own, { mode: 'fcfs', quantity: 2, admissionPerSecond: 10, opensIn: 1, closesIn: null });
+    const dropId = drop.id as string;
+    const shopper = await makeUser(ctx.deps);
+    const cart = await ctx.http.post('/v1/carts').set('Authorization', shopper.auth).send({ store_id: own.storeId });
+    expect(cart.status).toBe(201);
+    const line = `/v1/carts/${cart.body.id}/items`;
+    expect((await ctx.http.post(line).set('Authorization', shopper.auth).send({ variant_id: own.variantId, quantity: 1 })).status).toBe(200);
+    // The cart stays active (each change renews its 3 s hold) until the shortage has been seen.
+    let keepCart = true;
+    const keeper = (async () => {
+      while (keepCart) {
+        await ctx.http.patch(`${line}/${own.variantId}`).set('Authorization', shopper.auth).send({ quantity: 1 });
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
+    try {
+      await waitForDropStatus(ctx, dropId, 'open', 15_000);
+      const [ann, ben, cat] = [await makeUser(ctx.deps), await makeUser(ctx.deps), await makeUser(ctx.deps)];
+      const tokens = new Map<TestUser, string>();
+      for (const u of [ann, ben, cat]) tokens.set(u, (await joined(dropId, u)).token);
+      const admittedPlace = (u: TestUser) =>
+        eventually(async () => {
+          const res = await place(dropId, tokens.get(u)!, u);
+          return res.body.admitted ? (res.body as { cart_id: string }) : undefined;
+        }, 10_000, 'admission');
+      const buy = (u: TestUser, cartId: string) =>
+        ctx.http.post('/v1/checkout').set('Authorization', u.auth).set('Idempotency-Key', randomUUID()).send({ cart_id: cartId, shipping_address: address, payment_method: 'pm_card_visa' });
+
+      const annCart = await admittedPlace(ann);
+      expect((await buy(ann, annCart.cart_id)).status).toBe(201);
+      // Ann bought, nobody holds a drop unit, the ordinary cart holds the last one: the room waits (it polls
+      // every tick) instead of ending the sale.
+      await new Promise((r) => setTimeout(r, 2_500));
+      expect((await ctx.http.get(`/v1/drops/${dropId}`)).body).toMatchObject({ status: 'open', sold: 1 });
+      expect((await place(dropId, tokens.get(ben)!)).body).toMatchObject({ status: 'waiting', admitted: false, ahead: 0 });
+      expect(await ctx.deps.db('reservations').where({ cart_id: cart.body.id, status: 'held' }).count('* as n')).toEqual([{ n: 1 }]);
+      expect((await join(dropId, await makeUser(ctx.deps))).status).toBe(201);
+
+      // The ordinary cart goes quiet: its hold runs out and the unit goes to ben, next in line.
+      keepCart = false;
+      await keeper;
+      const benCart = await admittedPlace(ben);
+      expect((await buy(ben, benCart.cart_id)).status).toBe(201);
+      expect(await waitForDropStatus(ctx, dropId, 'sold_out', 15_000)).toMatchObject({ sold: 2, remaining: 0 });
+      expect(await inventoryOf(ctx, own.variantId)).toEqual({ total_stock: 2, reserved: 0, sold: 2 });
+      await eventually(async () => (await place(dropId, tokens.get(cat)!)).body.status === 'closed', 10_000, 'cat closed');
+      const inbox = await ctx.http.get('/v1/me/notifications').set('Authorization', cat.auth);
+      expect(inbox.body.data.map((n: { type: string }) => n.type)).toEqual(['drop_sold_out']);
+    } finally {
+      keepCart = false;
+      await keeper;
+    }
+  });
+
   it('rate limits queue joins per account and per address (429 with Retry-After)', async () => {
     const limited = createTestContext(testConfig({ JWT_SECRET: ctx.deps.config.JWT_SECRET, TRUST_PROXY: 'true', DROP_RATE_LIMIT_PER_ACCOUNT: '3', DROP_RATE_LIMIT_PER_IP: '4' }));
     try {

@@ -57,9 +57,14 @@ describe('waiting room rules', () => {
     });
     const opts = { pollMs: 1000, idleMs: 30_000, slackMs: 100 };
 
-    it('ends sold out when every unit is sold, or when the variant ran short and nobody holds one', () => {
+    it('ends sold out only when every unit is sold', () => {
       expect(decide(state({ sold: 25, waiting: 50 }), opts)).toEqual({ kind: 'sold_out' });
-      expect(decide(state({ stockShort: true, waiting: 50 }), opts)).toEqual({ kind: 'sold_out' });
+      expect(decide(state({ sold: 25, stockShort: true }), opts)).toEqual({ kind: 'sold_out' });
+    });
+
+    it('waits out a short variant (ordinary carts hold its units for a while), polling and awake to nudges, even with nobody holding', () => {
+      expect(decide(state({ stockShort: true, waiting: 50 }), opts)).toEqual({ kind: 'wait', ms: 1000, wakeOnChange: true, reason: 'stock' });
+      expect(decide(state({ stockShort: true, waiting: 50, sold: 24 }), opts)).toEqual({ kind: 'wait', ms: 1000, wakeOnChange: true, reason: 'stock' });
     });
 
     it('keeps the pace while units are free and people wait, deaf to nudges', () => {
