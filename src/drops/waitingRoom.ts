@@ -108,10 +108,13 @@ export async function joinQueue(db: Db, drop: Pick<DropRow, 'id' | 'opens_at'>, 
       const position = preOpen ? null : await nextPosition(trx, drop.id);
       const fields = { pre_open: preOpen, position, status: 'waiting', cart_id: null, admitted_at: null, admitted_until: null };
       if (existing) {
-        // Back of the line: a new arrival number too, so the arrival order stays readable in the table.
+        // Back of the line: a new arrival number too, so the arrival order stays readable in the table. The
+        // last admission's time stays: the room's pace counts admissions by it, so leaving and joining again
+        // must not erase one from the tick it happened in (the room would admit past its rate).
+        const { admitted_at: _kept, ...rejoined } = fields;
         const [row] = (await trx('drop_queue')
           .where({ id: existing.id })
-          .update({ ...fields, seq: trx.raw("nextval(pg_get_serial_sequence('drop_queue', 'seq'))"), updated_at: trx.fn.now() })
+          .update({ ...rejoined, seq: trx.raw("nextval(pg_get_serial_sequence('drop_queue', 'seq'))"), updated_at: trx.fn.now() })
           .returning('*')) as QueueRow[];
         return { row: row!, created: true };
       }

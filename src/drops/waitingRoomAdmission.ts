@@ -247,17 +247,25 @@ export async function admissionStep(deps: AdmissionDeps, dropId: string, pace: A
     // Ordinary carts share the variant: admitting past its free units would only open carts that fail (each
     // starting a cart workflow), poll after poll for as long as the shortage lasts. A race past this read is
     // still caught by the reservation itself (openPendingCarts puts the place back in line).
-    const n = wanted > 0 ? Math.min(wanted, await freeUnits(trx, drop)) : 0;
-    if (n > 0) {
-      await trx.raw(
+    const room = wanted > 0 ? Math.min(wanted, await freeUnits(trx, drop)) : 0;
+    let n = 0;
+    if (room > 0) {
+      // Admitting a place overwrites its admitted_at, the record the pace counts. A shopper who left and joined
+      // again keeps their last admission's time; admitting them again within that tick would drop it from the
+      // count. So the line stops, in order, at such a place until its tick has passed (at most one tick).
+      const result = await trx.raw(
         `UPDATE drop_queue SET status = 'admitted', cart_id = gen_random_uuid(), admitted_at = ?, updated_at = now()
-          WHERE id IN (SELECT id FROM drop_queue
-                        WHERE drop_id = ? AND status = 'waiting' AND position IS NOT NULL
-                        ORDER BY position LIMIT ? FOR UPDATE)`,
-        [at, dropId, n],
+          WHERE id IN (SELECT q.id FROM drop_queue q
+                        WHERE q.drop_id = ? AND q.status = 'waiting' AND q.position IS NOT NULL
+                          AND NOT EXISTS (SELECT 1 FROM drop_queue w
+                                           WHERE w.drop_id = q.drop_id AND w.status = 'waiting' AND w.position <= q.position
+                                             AND w.admitted_at > ?::timestamptz - make_interval(secs => ?))
+                        ORDER BY q.position LIMIT ? FOR UPDATE)`,
+        [at, dropId, at, pace.tickMs / 1000, room],
       );
+      n = (result as { rowCount: number }).rowCount;
     }
-    return { n, short: n < wanted, status: current.status, counts, msUntilNextTick: n > 0 ? pace.tickMs : counts.msUntilNextTick };
+    return { n, short: room < wanted, status: current.status, counts, msUntilNextTick: n > 0 ? pace.tickMs : counts.msUntilNextTick };
   });
 
   // The tick started when this batch was admitted, not when its carts are open: opening them is part of the tick.

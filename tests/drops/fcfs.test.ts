@@ -6,6 +6,9 @@ import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
 import { inventoryOf } from '../commerce/fixtures';
 import { issueQueueToken } from '../../src/drops/queueTokens';
+import { admissionStep } from '../../src/drops/waitingRoomAdmission';
+import { admissionPace } from '../../src/domain/waitingRoom';
+import { HotStock } from '../../src/commerce/hotStock';
 import { createDrop, dropShop, waitForDropStatus, type DropShop } from './fixtures';
 
 /**
@@ -239,6 +242,49 @@ describe('first-come drops: the waiting room', () => {
       keepCart = false;
       await keeper;
     }
+  });
+
+  it('counts every admission against its tick, also of a shopper who left and joined again', async () => {
+    const admissionDeps = { ...ctx.deps, hotStock: new HotStock(ctx.deps.redis, ctx.deps.db, ctx.deps.logger) };
+    /** An open drop whose steps the test runs itself (its workflow is ended), so each runs when the race needs it. */
+    async function steppedDrop(quantity: number, rate: number) {
+      const dropId = await openFcfs({ quantity, admissionPerSecond: rate });
+      await (await ctx.deps.temporal.client()).workflow.getHandle(`drop:${dropId}`).terminate('steps run by the test');
+      return { dropId, step: () => admissionStep(admissionDeps, dropId, admissionPace(rate), 1) };
+    }
+    const rowOf = (dropId: string, u: TestUser) =>
+      ctx.deps.db('drop_queue').where({ drop_id: dropId, user_id: u.id }).first('status', 'admitted_at') as Promise<{ status: string; admitted_at: Date | null }>;
+    const leaveAndRejoin = async (dropId: string, u: TestUser, token: string) => {
+      expect((await ctx.http.delete(`/v1/drops/${dropId}/queue/${token}`).set('Authorization', u.auth)).body.status).toBe('left');
+      expect((await join(dropId, u)).status).toBe(201);
+    };
+
+    // One per 10 s: ann's admission takes the tick, whatever she does after it; ben waits for the next tick.
+    const slow = await steppedDrop(1, 0.1);
+    const [ann, ben] = [await makeUser(ctx.deps), await makeUser(ctx.deps)];
+    const annToken = (await joined(slow.dropId, ann)).token;
+    expect((await slow.step()).admittedNow).toBe(1);
+    await joined(slow.dropId, ben);
+    await leaveAndRejoin(slow.dropId, ann, annToken);
+    const after = await slow.step();
+    expect(after).toMatchObject({ admittedNow: 0, holding: 0, waiting: 2 });
+    expect(after.msUntilNextTick).toBeGreaterThan(0);
+    expect((await rowOf(slow.dropId, ben)).status).toBe('waiting');
+
+    // Two per second: cat, first in line again right after her admission, goes in no sooner than a tick after it
+    // (admitting her again within it would overwrite the admission the pace counts).
+    const fast = await steppedDrop(3, 2);
+    const cat = await makeUser(ctx.deps);
+    const catToken = (await joined(fast.dropId, cat)).token;
+    expect((await fast.step()).admittedNow).toBe(1);
+    const first = (await rowOf(fast.dropId, cat)).admitted_at!;
+    await leaveAndRejoin(fast.dropId, cat, catToken);
+    const again = await eventually(async () => {
+      await fast.step();
+      const row = await rowOf(fast.dropId, cat);
+      return row.status === 'admitted' && row.admitted_at;
+    }, 10_000, 'cat admitted again', 50);
+    expect(again.getTime() - first.getTime()).toBeGreaterThanOrEqual(1000);
   });
 
   it('rate limits queue joins per account and per address (429 with Retry-After)', async () => {
