@@ -43,12 +43,13 @@ async function lockInventory(trx: Knex.Transaction, storeId: string, variantIds:
 /**
  * Adds (+1, right after the commit moved every line) or removes (-1, before the uncommit moves them back) the
  * units of the checkout's committed reservations to the drop's sold count. Both callers run it only in the
- * transaction that changes those rows, so a retried step never counts twice.
+ * transaction that changes those rows, so a retried step never counts twice. With a checkout key, only the
+ * rows that checkout committed count: another checkout's sale of the same cart is not this one's to undo.
  */
-async function countDropSale(trx: Knex.Transaction, storeId: string, dropId: string, reservationIds: string[], sign: 1 | -1): Promise<void> {
+async function countDropSale(trx: Knex.Transaction, storeId: string, dropId: string, reservationIds: string[], checkoutKey: string | null, sign: 1 | -1): Promise<void> {
   const [row] = (await trx('reservations')
     .whereIn('id', reservationIds)
-    .andWhere({ store_id: storeId, status: 'committed' })
+    .andWhere({ store_id: storeId, status: 'committed', ...(checkoutKey === null ? {} : { checkout_key: checkoutKey }) })
     .sum<{ units: string | null }[]>('quantity as units')) as Array<{ units: string | null }>;
   const units = Number(row?.units ?? 0);
   if (units === 0) return;
@@ -229,17 +230,27 @@ export function createCheckoutActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Held reservations become sold: reservations 'committed', inventory reserved -= n, sold += n. A retry finds
-     * them committed and changes nothing; holds released meanwhile fail non-retryably (RESERVATIONS_LOST).
+     * Held reservations become sold to this checkout: reservations 'committed' with its `checkoutKey`, inventory
+     * reserved -= n, sold += n. A retry finds them committed to it and changes nothing. Holds released meanwhile,
+     * or sold to another checkout of the same cart (another Idempotency-Key: a second tab), fail non-retryably
+     * (RESERVATIONS_LOST), so only one checkout of a cart ever sells (and captures) its holds.
      * Only the quantities the checkout charged for (`quantities`, one per reservation) are sold: a line the
      * shopper changed while the checkout ran fails the same way, nothing sold, with what is held now (details).
      * A drop's cart also counts its units as sold by the drop, in the same transaction, so `drops.sold` can never
      * disagree with what was sold (and the drop's own CHECK refuses more than its quantity).
      */
-    async commitCheckoutReservations(input: { storeId: string; reservationIds: string[]; quantities?: number[]; dropId?: string | null }): Promise<{ committed: number }> {
+    async commitCheckoutReservations(input: {
+      storeId: string;
+      reservationIds: string[];
+      quantities?: number[];
+      dropId?: string | null;
+      /** Histories from before this field carry none: their rows are committed unclaimed (checkout_key null). */
+      checkoutKey?: string;
+    }): Promise<{ committed: number }> {
       // Histories from before `quantities` existed carry none: those commits are not checked.
       const checked = input.quantities !== undefined;
       const quantities = input.reservationIds.map((_id, i) => input.quantities?.[i] ?? 0);
+      const key = input.checkoutKey ?? null;
       return retryOnConflict(() =>
         db.transaction(async (trx) => {
           const rows = (await trx('reservations').whereIn('id', input.reservationIds).andWhere({ store_id: input.storeId }).select('id', 'variant_id', 'status')) as Array<{
@@ -250,7 +261,7 @@ export function createCheckoutActivities(deps: ActivityDeps) {
           await lockInventory(trx, input.storeId, rows.map((r) => r.variant_id));
           const moved = await trx.raw(
             `WITH moved AS (
-               UPDATE reservations r SET status = 'committed', updated_at = now()
+               UPDATE reservations r SET status = 'committed', checkout_key = ?, updated_at = now()
                  FROM unnest(?::uuid[], ?::int[]) AS e(id, quantity)
                 WHERE r.id = e.id AND r.store_id = ? AND r.status = 'held' AND (NOT ?::boolean OR r.quantity = e.quantity)
                 RETURNING r.variant_id, r.quantity
@@ -261,26 +272,28 @@ export function createCheckoutActivities(deps: ActivityDeps) {
                FROM per_variant p
               WHERE i.variant_id = p.variant_id AND i.store_id = ?
               RETURNING i.variant_id`,
-            [input.reservationIds, quantities, input.storeId, checked, input.storeId],
+            [key, input.reservationIds, quantities, input.storeId, checked, input.storeId],
           );
           const changed = (moved.rows as unknown[]).length;
-          if (input.dropId && changed > 0) await countDropSale(trx, input.storeId, input.dropId, input.reservationIds, +1);
-          const after = (await trx('reservations').whereIn('id', input.reservationIds).andWhere({ store_id: input.storeId }).select('id', 'status', 'quantity')) as Array<{
-            id: string;
-            status: string;
-            quantity: number;
-          }>;
-          if (after.length !== input.reservationIds.length || after.some((r) => r.status !== 'committed')) {
-            // Roll the transaction back: nothing is sold unless every line is, as charged. The details say what
-            // each line (in reservationIds order) holds for the cart once this rollback has undone the commit.
+          if (input.dropId && changed > 0) await countDropSale(trx, input.storeId, input.dropId, input.reservationIds, key, +1);
+          const after = (await trx('reservations')
+            .whereIn('id', input.reservationIds)
+            .andWhere({ store_id: input.storeId })
+            .select('id', 'status', 'quantity', 'checkout_key')) as Array<{ id: string; status: string; quantity: number; checkout_key: string | null }>;
+          // Sold to this checkout (without a key, as before the column: committed at all).
+          const ours = (r: { status: string; checkout_key: string | null }) => r.status === 'committed' && (key === null || r.checkout_key === key);
+          if (after.length !== input.reservationIds.length || !after.every(ours)) {
+            // Roll the transaction back: nothing is sold unless every line is, as charged, to this checkout. The
+            // details say what each line (in reservationIds order) holds for the cart once this rollback has
+            // undone the commit: what this call moved is held again; released or another checkout's sale is 0.
             const byId = new Map(after.map((r) => [r.id, r]));
             const held = input.reservationIds.map((id) => {
               const r = byId.get(id);
-              return r && r.status !== 'released' ? r.quantity : 0;
+              return r && (r.status === 'held' || ours(r)) ? r.quantity : 0;
             });
             throw ApplicationFailure.create({
               type: RESERVATIONS_LOST,
-              message: 'Some reservations of this checkout were released or changed before they could be committed.',
+              message: 'Some reservations of this checkout were released, changed or sold to another checkout of the cart before they could be committed.',
               nonRetryable: true,
               details: [{ held }],
             });
@@ -290,31 +303,48 @@ export function createCheckoutActivities(deps: ActivityDeps) {
       );
     },
 
-    /** Compensation of the commit: committed reservations go back to stock (sold -= n). Idempotent. */
-    async uncommitCheckoutReservations(input: { storeId: string; reservationIds: string[]; dropId?: string | null }): Promise<{ restocked: number }> {
-      return retryOnConflict(() =>
+    /**
+     * Compensation of the commit: the reservations this checkout committed go back to stock (sold -= n), and a
+     * hot variant's Redis counter gets its units back once that is committed (the counter may only ever be
+     * ahead of Postgres, see hotStock.ts). With a checkout key, rows another checkout sold are left alone.
+     * Idempotent.
+     */
+    async uncommitCheckoutReservations(input: { storeId: string; reservationIds: string[]; dropId?: string | null; checkoutKey?: string }): Promise<{ restocked: number }> {
+      const key = input.checkoutKey ?? null;
+      let hotReturned: Array<{ variant_id: string; quantity: number }> = [];
+      const outcome = await retryOnConflict(() =>
         db.transaction(async (trx) => {
+          hotReturned = [];
           const rows = (await trx('reservations').whereIn('id', input.reservationIds).andWhere({ store_id: input.storeId }).select('variant_id')) as Array<{ variant_id: string }>;
           await lockInventory(trx, input.storeId, rows.map((r) => r.variant_id));
-          // Counted before the rows change: only what is still committed is given back.
-          if (input.dropId) await countDropSale(trx, input.storeId, input.dropId, input.reservationIds, -1);
+          // Counted before the rows change: only what is still committed (to this checkout) is given back.
+          if (input.dropId) await countDropSale(trx, input.storeId, input.dropId, input.reservationIds, key, -1);
           const result = await trx.raw(
             `WITH moved AS (
                UPDATE reservations SET status = 'released', updated_at = now()
-                WHERE id = ANY(?::uuid[]) AND store_id = ? AND status = 'committed'
+                WHERE id = ANY(?::uuid[]) AND store_id = ? AND status = 'committed' AND (?::text IS NULL OR checkout_key = ?::text)
                 RETURNING variant_id, quantity
              ), per_variant AS (
                SELECT variant_id, sum(quantity)::int AS quantity FROM moved GROUP BY variant_id
+             ), restocked AS (
+               UPDATE inventory i SET sold = i.sold - p.quantity, updated_at = now()
+                 FROM per_variant p
+                WHERE i.variant_id = p.variant_id AND i.store_id = ?
+                RETURNING i.variant_id
              )
-             UPDATE inventory i SET sold = i.sold - p.quantity, updated_at = now()
-               FROM per_variant p
-              WHERE i.variant_id = p.variant_id AND i.store_id = ?
-              RETURNING i.variant_id`,
-            [input.reservationIds, input.storeId, input.storeId],
+             SELECT p.variant_id, p.quantity, v.hot
+               FROM per_variant p JOIN restocked r ON r.variant_id = p.variant_id
+               JOIN variants v ON v.id = p.variant_id AND v.store_id = ?`,
+            [input.reservationIds, input.storeId, key, key, input.storeId, input.storeId],
           );
-          return { restocked: (result.rows as unknown[]).length };
+          const restocked = result.rows as Array<{ variant_id: string; quantity: number; hot: boolean }>;
+          hotReturned = restocked.filter((r) => r.hot).map((r) => ({ variant_id: r.variant_id, quantity: Number(r.quantity) }));
+          return { restocked: restocked.length };
         }),
       );
+      // Committed: the units are free again in Postgres, so the counter (where it exists) follows.
+      for (const h of hotReturned) await hotStock.adjust(h.variant_id, h.quantity);
+      return outcome;
     },
 
     /**

@@ -108,6 +108,11 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
     if (result.status === 'expired') {
       throw problems.unprocessable('checkout_expired', 'The checkout could not finish while your items were held; the payment was voided and the items released (they left the cart). Add them again to retry.');
     }
+    if (result.code === 'payment_method_rejected') {
+      throw problems.unprocessable('payment_method_rejected', `The payment provider refused the payment method: ${result.message ?? 'no reason given'}`, {
+        reason: result.declineCode,
+      });
+    }
     if (result.code === 'requires_action') {
       throw new Problem(402, 'requires_action', 'Payment requires action', 'The card needs authentication; complete it and check out again.', {
         next_action: { client_secret: result.clientSecret },
@@ -133,7 +138,9 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
         402: described('`payment_declined` (with `decline_code`) or `requires_action` (with `next_action.client_secret`); the items stay held'),
         404: described('Not your cart'),
         409: described('`insufficient_stock` with `items[]` no longer held, or `price_changed` with `items[]` (cart and current unit price; the cart is repriced)'),
-        422: described('`cart_expired` (the cart is gone), `cart_empty`, or `checkout_expired` (could not finish while the items were held: voided and released)'),
+        422: described(
+          '`cart_expired` (the cart is gone), `cart_empty`, `checkout_expired` (could not finish while the items were held: voided and released), or `payment_method_rejected` (refused by the provider, with `reason`; the items stay held)',
+        ),
       },
     },
     async ({ req, body, principal }) => {
@@ -143,8 +150,9 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
       const cart = await loadCart(redis, body.cart_id);
       if (cart && cart.doc.owner_id !== null && cart.doc.owner_id !== principal?.id) throw problems.notFound('cart');
       if (!cart || !cart.doc.items.length) {
-        // A checkout under this key that already ran (and emptied the cart) answers with its own outcome.
-        if (await runs.exists(checkoutKey)) return answer(await runs.result(checkoutKey));
+        // A checkout of this cart under this key that already ran (and emptied it) answers with its own outcome;
+        // one of another cart is not this request's answer (its idempotency record expired, say).
+        if ((await runs.cartOf(checkoutKey)) === body.cart_id) return answer(await runs.result(checkoutKey));
         if (!cart) throw problems.unprocessable('cart_expired', 'The cart has expired; its items are no longer held.', { cart_id: body.cart_id });
         throw problems.unprocessable('cart_empty', 'The cart has no items.', { cart_id: body.cart_id });
       }

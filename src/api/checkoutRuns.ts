@@ -11,6 +11,7 @@ import { checkoutWorkflowId, type checkout, type CheckoutInput, type CheckoutRes
  * for a drop's claim, which sells through the same saga. Start uses USE_EXISTING, so a double click attaches to
  * the running checkout, and REJECT_DUPLICATE, so a finished one is never run again (its result is read instead).
  * Temporal timeouts surface as TemporalTimeoutError (the API's 503); anything else Temporal refuses is 503 too.
+ * Each run carries its cart in its memo, so an answer read back under a key is only given for that cart.
  */
 export function checkoutRuns(deps: Pick<AppDeps, 'config' | 'temporal'>) {
   const { config } = deps;
@@ -28,6 +29,7 @@ export function checkoutRuns(deps: Pick<AppDeps, 'config' | 'temporal'>) {
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
           typedSearchAttributes: [{ key: StoreId, value: input.storeId }, ...(input.customerId ? [{ key: CustomerId, value: input.customerId }] : [])],
           staticSummary,
+          memo: { cartId: input.cartId },
         }),
       );
     } catch (err) {
@@ -49,12 +51,14 @@ export function checkoutRuns(deps: Pick<AppDeps, 'config' | 'temporal'>) {
     }
   }
 
-  async function exists(checkoutKey: string): Promise<boolean> {
+  /** The cart the checkout under this key was started for; null when there is none (or it does not say). */
+  async function cartOf(checkoutKey: string): Promise<string | null> {
     try {
-      await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) => client.workflow.getHandle(checkoutWorkflowId(checkoutKey)).describe());
-      return true;
+      const run = await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) => client.workflow.getHandle(checkoutWorkflowId(checkoutKey)).describe());
+      const cartId = run.memo?.cartId;
+      return typeof cartId === 'string' ? cartId : null;
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
+      if (err instanceof WorkflowNotFoundError) return null;
       if (err instanceof TemporalTimeoutError) throw err;
       throw unavailable();
     }
@@ -63,7 +67,7 @@ export function checkoutRuns(deps: Pick<AppDeps, 'config' | 'temporal'>) {
   return {
     start,
     result,
-    exists,
+    cartOf,
     /** Starts (or attaches to) the checkout and waits for its outcome. */
     async run(input: CheckoutInput, staticSummary: string): Promise<CheckoutResult> {
       await start(input, staticSummary);

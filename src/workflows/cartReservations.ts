@@ -5,8 +5,9 @@ import type { Activities } from '../activities';
  * The reservation TTL of one cart (`cart:<id>`): its stock holds last `ttlMs` from the cart's LAST activity.
  * Every cart change signals `cartActivity` (the API starts the workflow with signalWithStart before it takes
  * any stock, so a hold never exists without its timer), which restarts the countdown. When the countdown runs
- * out the expired holds go back to stock and the workflow completes; `cartClosed` (checkout) ends it without
- * releasing anything.
+ * out the expired holds go back to stock and the workflow completes. `cartClosed` (a checkout sold the cart)
+ * ends it without releasing anything, but only when nothing is left to hold: a line added while the checkout
+ * ran (not among what it sold, or still held in Postgres) keeps the countdown going, so its hold still expires.
  */
 
 export interface CartReservationsInput {
@@ -31,7 +32,12 @@ export interface CartReservationsState {
 }
 
 export const cartActivitySignal = defineSignal<[CartActivity]>('cartActivity');
-export const cartClosedSignal = defineSignal<[]>('cartClosed');
+/** What the checkout sold; absent (older senders): only the holds left in Postgres decide. */
+export interface CartClosed {
+  sold: Array<{ variant_id: string; quantity: number }>;
+}
+
+export const cartClosedSignal = defineSignal<[CartClosed?]>('cartClosed');
 export const cartReservationsStateQuery = defineQuery<CartReservationsState>('state');
 
 export const cartWorkflowId = (cartId: string) => `cart:${cartId}`;
@@ -41,6 +47,12 @@ const { releaseCartReservations } = proxyActivities<Activities>({
   retry: { initialInterval: '1s', maximumInterval: '1 minute' },
 });
 
+/** Whether `sold` covers every line of `items` (same variant, at least the quantity). */
+function covers(sold: CartClosed['sold'], items: CartActivity['items']): boolean {
+  const bought = new Map(sold.map((l) => [l.variant_id, l.quantity]));
+  return items.every((i) => (bought.get(i.variant_id) ?? 0) >= i.quantity);
+}
+
 /** A little slack after a hold's expires_at, so the release never runs a hair before Postgres' clock says so. */
 const SLACK_MS = 50;
 
@@ -49,6 +61,8 @@ export async function cartReservations(input: CartReservationsInput): Promise<{ 
   let items: CartActivity['items'] = [];
   let activities = 0;
   let closed = false;
+  /** A checkout asked to close the cart (and what it sold); checked against what is left before ending. */
+  let closing: CartClosed | { sold: null } | null = null;
   let released = 0;
 
   const showDetails = () =>
@@ -67,21 +81,35 @@ export async function cartReservations(input: CartReservationsInput): Promise<{ 
     expiresAt = Date.now() + input.ttlMs;
     showDetails();
   });
-  setHandler(cartClosedSignal, () => {
-    closed = true;
-    showDetails();
+  setHandler(cartClosedSignal, (c) => {
+    closing = c ?? { sold: null };
   });
   setHandler(cartReservationsStateQuery, () => ({ expiresAt: new Date(expiresAt).toISOString(), items, activities, closed }));
   showDetails();
 
   for (;;) {
-    // Wait until the (possibly moved) expiry, or the cart closes.
-    while (!closed && Date.now() < expiresAt) {
+    // Wait until the (possibly moved) expiry, or a checkout closes the cart.
+    while (!closing && Date.now() < expiresAt) {
       const seen = activities;
-      await condition(() => closed || activities !== seen, Math.max(1, expiresAt - Date.now()));
+      await condition(() => closing !== null || activities !== seen, Math.max(1, expiresAt - Date.now()));
     }
-    if (closed) return { outcome: 'closed', released };
     const seen = activities;
+    if (closing) {
+      const { sold } = closing;
+      closing = null;
+      // The cart's last known lines, beyond what the checkout sold, may be held (or about to be: a change
+      // signals before it takes stock), so they keep their countdown.
+      if (sold !== null && !covers(sold, items)) continue;
+      const left = await releaseCartReservations({ cartId: input.cartId });
+      released += left.released;
+      if (left.msUntilNextExpiry === null && activities === seen) {
+        closed = true;
+        showDetails();
+        return { outcome: 'closed', released };
+      }
+      showDetails();
+      continue;
+    }
     const result = await releaseCartReservations({ cartId: input.cartId });
     released += result.released;
     showDetails();

@@ -60,7 +60,17 @@ export interface CheckoutInput {
 
 export type CheckoutResult =
   | { status: 'confirmed'; orderId: string }
-  | { status: 'payment_failed'; code: 'payment_declined' | 'requires_action'; declineCode: string | null; clientSecret: string | null }
+  | {
+      status: 'payment_failed';
+      /**
+       * `payment_method_rejected`: the provider refused the request outright (an unknown payment method, an amount
+       * it does not take); declineCode is then its reason code and message its words.
+       */
+      code: 'payment_declined' | 'requires_action' | 'payment_method_rejected';
+      declineCode: string | null;
+      clientSecret: string | null;
+      message?: string;
+    }
   | { status: 'insufficient_stock'; items: Array<{ variant_id: string; requested: number; held: number }> }
   | { status: 'price_changed'; items: PriceCheckResult['changed'] }
   | { status: 'expired' };
@@ -137,6 +147,7 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
     }
   };
 
+  let authorized = false;
   try {
     compensations.push({ name: 'void payment', run: () => cancelPayment({ businessKey: paymentKey }) });
     step('authorizing payment');
@@ -149,6 +160,7 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
       description: `Order at store ${input.storeId}`,
       metadata: { checkout_key: input.checkoutKey, cart_id: input.cartId, store_id: input.storeId },
     });
+    authorized = true;
 
     compensations.push({ name: 'cancel order', run: () => cancelCheckoutOrder({ checkoutKey: input.checkoutKey, reason: 'checkout failed' }) });
     step('creating order');
@@ -169,13 +181,19 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
     orderId = order.orderId;
     upsertSearchAttributes([{ key: OrderId, value: orderId }]);
 
-    compensations.push({ name: 'restock', run: () => uncommitCheckoutReservations({ storeId: input.storeId, reservationIds: held.reservationIds, dropId: input.dropId ?? null }) });
+    // The commit claims the holds for this checkout (its key), so another checkout of the same cart can neither
+    // sell them too nor, restocking after its own failure, give back what this one sold.
+    compensations.push({
+      name: 'restock',
+      run: () => uncommitCheckoutReservations({ storeId: input.storeId, reservationIds: held.reservationIds, dropId: input.dropId ?? null, checkoutKey: input.checkoutKey }),
+    });
     step('committing reservations');
     await commitCheckoutReservations({
       storeId: input.storeId,
       reservationIds: held.reservationIds,
       quantities: input.items.map((i) => i.quantity),
       dropId: input.dropId ?? null,
+      checkoutKey: input.checkoutKey,
     });
 
     step('capturing payment');
@@ -207,6 +225,13 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
         clientSecret: details.clientSecret ?? null,
       };
     }
+    if (failure?.type === 'PaymentRequestError' && !authorized) {
+      // Refused by the provider before any hold (e.g. Stripe: no such payment method): the shopper's answer, not
+      // an outage; the holds stay, as for a decline. Later steps refusing is this code's fault, so it fails.
+      const details = (failure.details?.[0] ?? {}) as { code?: string | null };
+      step('payment method rejected');
+      return { status: 'payment_failed', code: 'payment_method_rejected', declineCode: details.code ?? null, clientSecret: null, message: failure.message };
+    }
     if (failure?.type === 'ReservationsLost') {
       step('insufficient stock');
       // What each line still holds (details, in item order), when the commit found lines released or changed.
@@ -221,7 +246,10 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
   step('closing cart');
   await emptyCheckoutCart({ cartId: input.cartId, variantIds: input.items.map((i) => i.variant_id) });
   try {
-    await getExternalWorkflowHandle(cartWorkflowId(input.cartId)).signal(cartClosedSignal);
+    // With what was sold: a line the shopper added meanwhile keeps the cart's countdown (and its hold expires).
+    await getExternalWorkflowHandle(cartWorkflowId(input.cartId)).signal(cartClosedSignal, {
+      sold: input.items.map((i) => ({ variant_id: i.variant_id, quantity: i.quantity })),
+    });
   } catch (err) {
     // The cart's workflow may have ended already (nothing left to hold): nothing to close.
     log.info('cart workflow not signalled', { cartId: input.cartId, error: String(err) });

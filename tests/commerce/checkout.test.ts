@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { checkoutKeyFor } from '../../src/api/checkout';
+import { hotStockKey } from '../../src/commerce/hotStock';
+import { PaymentRequestError, type PaymentGateway } from '../../src/payments/gateway';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
@@ -9,6 +11,16 @@ import { createStore, createVariant, inventoryOf } from './fixtures';
 
 /** Checkout (workflow checkout:<key>): order, stock sold, one capture; declines keep the holds; idempotent. */
 const SHORT_TTL_MS = 3_000;
+/** A payment method the provider refuses outright (as Stripe does an unknown pm_): see the gateway in beforeAll. */
+const UNKNOWN_PM = 'pm_unknownToTheProvider';
+
+/** The gateway, except that it refuses UNKNOWN_PM as Stripe refuses a payment method it does not know. */
+function refusingUnknownPm(gateway: PaymentGateway): PaymentGateway {
+  const refusing = Object.create(gateway) as PaymentGateway;
+  refusing.authorize = (input) =>
+    input.paymentMethod === UNKNOWN_PM ? Promise.reject(new PaymentRequestError(`No such PaymentMethod: '${UNKNOWN_PM}'`, 'resource_missing')) : gateway.authorize(input);
+  return refusing;
+}
 
 describe('checkout', () => {
   let ctx: TestContext;
@@ -33,6 +45,7 @@ describe('checkout', () => {
   const checkout = (cartId: string, paymentMethod: string, key: string, auth?: string, on = ctx) =>
     withAuth(on.http.post('/v1/checkout'), auth).set('Idempotency-Key', key).send({ cart_id: cartId, shipping_address: address, payment_method: paymentMethod });
   const ordersFor = (cartId: string) => ctx.deps.db('orders').where({ cart_id: cartId }).select('id', 'checkout_key', 'status');
+  const keyOf = (shopper: TestUser, key: string) => checkoutKeyFor({ id: shopper.id, email: shopper.email, role: 'backer' }, undefined, key);
   const capturedIntents = async (checkoutKey: string) =>
     (await ctx.deps.db('sim_payment_intents').whereRaw("metadata->>'business_key' = ?", [`checkout:${checkoutKey}:authorize`]).select('status', 'captured_cents')).map((r: { status: string; captured_cents: string | number }) => ({
       status: r.status,
@@ -42,6 +55,7 @@ describe('checkout', () => {
   beforeAll(async () => {
     ctx = createTestContext(testConfig());
     short = createTestContext(testConfig({ TASK_QUEUE: ctx.deps.config.TASK_QUEUE, JWT_SECRET: ctx.deps.config.JWT_SECRET, RESERVATION_TTL: `${SHORT_TTL_MS}ms` }));
+    ctx.deps.payments = refusingUnknownPm(ctx.deps.payments);
     worker = await startTestWorker(ctx.deps);
     owner = await makeUser(ctx.deps, { role: 'merchant' });
     storeId = await createStore(ctx, owner, 'Checkout');
@@ -221,6 +235,151 @@ describe('checkout', () => {
     const again = await checkout(cartId, 'pm_card_visa', randomUUID(), shopper.auth, short);
     expect(again.status).toBe(201);
     expect(await inventory(v)).toEqual({ total_stock: 5, reserved: 0, sold: 2 });
+  });
+
+  it('sells a cart once when two checkouts of it (two Idempotency-Keys) both reach their commit: one order, one capture; the other 409 insufficient_stock, its authorization voided', async () => {
+    const shopper = await makeUser(ctx.deps);
+    const v = await variant(5, 1_000);
+    const cartId = await cartWith([[v, 2]], shopper.auth);
+    const [a, b] = [randomUUID(), randomUUID()];
+    const keys = [keyOf(shopper, a), keyOf(shopper, b)];
+
+    // Both checkouts (two tabs) confirm the same holds, authorize, and are held up at their order inserts; let
+    // go together, both have created their orders while the holds were still held, and both go on to commit.
+    const twins = [await holdOrderTwin(ctx.deps.db, { storeId, cartId, checkoutKey: keys[0]! }), await holdOrderTwin(ctx.deps.db, { storeId, cartId, checkoutKey: keys[1]! })];
+    const pending = [a, b].map((k) => checkout(cartId, 'pm_card_visa', k, shopper.auth).then((r) => r));
+    try {
+      for (const twin of twins) await waitUntilBlocked(ctx.deps.db, twin, 'both checkouts to wait for their orders');
+    } finally {
+      await Promise.all(twins.map((t) => t.release()));
+    }
+    const responses = await Promise.all(pending);
+
+    expect(responses.map((r) => r.status).sort()).toEqual([201, 409]);
+    const won = responses.findIndex((r) => r.status === 201);
+    const lost = 1 - won;
+    expectProblem(responses[lost]!, 409, 'insufficient_stock');
+    expect(responses[lost]!.body.items).toEqual([{ variant_id: v, requested: 2, available: 0 }]);
+    const orders = await ordersFor(cartId);
+    expect(orders.map((o: { checkout_key: string; status: string }) => [o.checkout_key, o.status]).sort()).toEqual(
+      [[keys[won], 'confirmed'], [keys[lost], 'cancelled']].sort(),
+    );
+    expect(await capturedIntents(keys[won]!)).toEqual([{ status: 'succeeded', captured_cents: 2_000 }]);
+    expect((await capturedIntents(keys[lost]!)).map((i: { status: string }) => i.status)).toEqual(['canceled']);
+    // Sold once, to the checkout that charged for it; the loser's restock gave back nothing of the winner's.
+    expect(await inventory(v)).toEqual({ total_stock: 5, reserved: 0, sold: 2 });
+    expect(await ctx.deps.db('reservations').where({ cart_id: cartId }).select('status', 'checkout_key')).toEqual([{ status: 'committed', checkout_key: keys[won] }]);
+
+    // Unpinned, several keys at once: still one sale and one capture.
+    const w = await variant(5, 1_000);
+    const raced = await cartWith([[w, 1]], shopper.auth);
+    const raceKeys = Array.from({ length: 4 }, () => randomUUID());
+    const answers = await Promise.all(raceKeys.map((k) => checkout(raced, 'pm_card_visa', k, shopper.auth)));
+    expect(answers.filter((r) => r.status === 201)).toHaveLength(1);
+    // The others found the holds gone (or, arriving after the winner emptied the cart, an empty cart).
+    for (const r of answers.filter((x) => x.status !== 201)) expect([409, 422]).toContain(r.status);
+    for (const r of answers.filter((x) => x.status === 409)) expectProblem(r, 409, 'insufficient_stock');
+    for (const r of answers.filter((x) => x.status === 422)) expectProblem(r, 422, 'cart_empty');
+    const intents = (await Promise.all(raceKeys.map((k) => capturedIntents(keyOf(shopper, k))))).flat();
+    expect(intents.filter((i) => i.status === 'succeeded')).toEqual([{ status: 'succeeded', captured_cents: 1_000 }]);
+    expect(intents.filter((i) => i.status !== 'succeeded').every((i) => i.status === 'canceled')).toBe(true);
+    expect((await ordersFor(raced)).filter((o: { status: string }) => o.status === 'confirmed')).toHaveLength(1);
+    expect(await inventory(w)).toEqual({ total_stock: 5, reserved: 0, sold: 1 });
+  });
+
+  it('keeps the cart counting down for a line added while its checkout ran: that hold expires with the TTL instead of staying held', async () => {
+    const shopper = await makeUser(ctx.deps);
+    const v = await variant(5, 1_000);
+    const w = await variant(5, 1_000);
+    const cartId = await cartWith([[v, 1]], shopper.auth, short);
+    const key = randomUUID();
+
+    const twin = await holdPaymentTwin(ctx.deps.db, keyOf(shopper, key));
+    const pending = checkout(cartId, 'pm_card_visa', key, shopper.auth, short).then((r) => r);
+    try {
+      await waitUntilBlocked(ctx.deps.db, twin, 'the checkout to wait for its authorization');
+      // Another tab adds a line while the checkout runs.
+      expect((await short.http.post(`/v1/carts/${cartId}/items`).set('Authorization', shopper.auth).send({ variant_id: w, quantity: 2 })).status).toBe(200);
+    } finally {
+      await twin.release();
+    }
+    expect((await pending).status).toBe(201);
+    expect(await inventory(v)).toEqual({ total_stock: 5, reserved: 0, sold: 1 });
+
+    // The checkout closed the cart, but w is still held: the cart's countdown goes on and gives it back.
+    const cartWf = (await ctx.deps.temporal.client()).workflow.getHandle(`cart:${cartId}`);
+    await expect(cartWf.result()).resolves.toEqual({ outcome: 'expired', released: 1 });
+    expect(await inventory(w)).toEqual({ total_stock: 5, reserved: 0, sold: 0 });
+    expect(await ctx.deps.db('reservations').where({ cart_id: cartId, variant_id: w }).pluck('status')).toEqual(['released']);
+  });
+
+  it('gives a hot variant’s units back to its Redis counter when a failed capture restocks them', async () => {
+    const res = await ctx.http
+      .post(`/v1/stores/${storeId}/products`)
+      .set('Authorization', owner.auth)
+      .send({ name: `Hot ${randomUUID().slice(0, 6)}`, base_price_cents: 1_000, variants: [{ sku: `HOT-${randomUUID().slice(0, 8)}`, attributes: {}, inventory_count: 5, hot: true }] });
+    expect(res.status).toBe(201);
+    const v = res.body.variants[0].id as string;
+    const shopper = await makeUser(ctx.deps);
+    const cartId = await cartWith([[v, 2]], shopper.auth);
+    expect(Number(await ctx.deps.redis.get(hotStockKey(v)))).toBe(3);
+    const key = randomUUID();
+    const checkoutKey = keyOf(shopper, key);
+
+    // Held up after its authorization, whose hold then lapses at the provider: the capture fails after the commit.
+    const twin = await holdOrderTwin(ctx.deps.db, { storeId, cartId, checkoutKey });
+    const pending = checkout(cartId, 'pm_card_visa', key, shopper.auth).then((r) => r);
+    try {
+      await waitUntilBlocked(ctx.deps.db, twin, 'the checkout to wait for its order');
+      await ctx.deps.db('sim_payment_intents').whereRaw("metadata->>'business_key' = ?", [`checkout:${checkoutKey}:authorize`]).update({ status: 'canceled' });
+    } finally {
+      await twin.release();
+    }
+    expectProblem(await pending, 500, 'checkout_failed');
+
+    expect(await ctx.deps.db('reservations').where({ cart_id: cartId }).pluck('status')).toEqual(['released']);
+    expect(await inventory(v)).toEqual({ total_stock: 5, reserved: 0, sold: 0 });
+    // Postgres has all 5 free again, and so does the counter (never below Postgres, so no false 409 on a peek).
+    expect(Number(await ctx.deps.redis.get(hotStockKey(v)))).toBe(5);
+    expect((await ctx.http.post(`/v1/carts/${await cartWith([], undefined)}/items`).send({ variant_id: v, quantity: 5 })).status).toBe(200);
+  });
+
+  it('answers a payment method the provider refuses outright with 422 payment_method_rejected, keeps the holds; another card then works', async () => {
+    const shopper = await makeUser(ctx.deps);
+    const v = await variant(4, 1_500);
+    const cartId = await cartWith([[v, 2]], shopper.auth);
+    const key = randomUUID();
+
+    const res = await checkout(cartId, UNKNOWN_PM, key, shopper.auth);
+    expectProblem(res, 422, 'payment_method_rejected');
+    expect(res.body).toMatchObject({ reason: 'resource_missing', detail: expect.stringContaining(UNKNOWN_PM) });
+    const saga = (await ctx.deps.temporal.client()).workflow.getHandle(`checkout:${keyOf(shopper, key)}`);
+    await expect(saga.result()).resolves.toMatchObject({ status: 'payment_failed', code: 'payment_method_rejected' });
+    expect(await ordersFor(cartId)).toEqual([]);
+    expect(await inventory(v)).toEqual({ total_stock: 4, reserved: 2, sold: 0 });
+    expectProblem(await checkout(cartId, UNKNOWN_PM, key, shopper.auth), 422, 'payment_method_rejected');
+
+    expect((await checkout(cartId, 'pm_card_visa', randomUUID(), shopper.auth)).status).toBe(201);
+    expect(await inventory(v)).toEqual({ total_stock: 4, reserved: 0, sold: 2 });
+  });
+
+  it('answers a key’s earlier checkout only for its own cart: another empty or gone cart under that key is 422 as for any', async () => {
+    const shopper = await makeUser(ctx.deps);
+    const v = await variant(3);
+    const cartId = await cartWith([[v, 1]], shopper.auth);
+    const key = randomUUID();
+    const first = await checkout(cartId, 'pm_card_visa', key, shopper.auth);
+    expect(first.status).toBe(201);
+    // The key's stored response is gone (expired and purged): the request runs again, against the saga's result.
+    const forget = () => ctx.deps.db('idempotency_keys').where({ scope: `user:${shopper.id}`, key }).delete();
+    await forget();
+    expect((await checkout(cartId, 'pm_card_visa', key, shopper.auth)).body).toMatchObject({ id: first.body.id, status: 'confirmed' });
+
+    await forget();
+    const empty = (await ctx.http.post('/v1/carts').set('Authorization', shopper.auth).send({ store_id: storeId })).body.id;
+    expectProblem(await checkout(empty, 'pm_card_visa', key, shopper.auth), 422, 'cart_empty');
+    await forget();
+    expectProblem(await checkout(randomUUID(), 'pm_card_visa', key, shopper.auth), 422, 'cart_expired');
   });
 
   it('creates one order and one capture when the same Idempotency-Key is sent 10 times at once', async () => {
