@@ -67,11 +67,26 @@ describe('hot stock', () => {
   it('rebuilds a lost counter from Postgres mid-sale and still never oversells', async () => {
     const v = await hotVariant(20);
     const carts = await Promise.all(Array.from({ length: 300 }, () => newCart()));
-    // Wave 1 races while the counter is deleted under it.
-    const wave1 = Promise.all(carts.slice(0, 120).map((cartId) => add(cartId, v, 1)));
-    await new Promise((r) => setTimeout(r, 20));
-    await ctx.deps.redis.del(hotStockKey(v));
-    const first = await wave1;
+    // Wave 1 races while the counter is deleted under it: once its 10th answer is in, with the rest in flight.
+    let answered = 0;
+    let deletion: Promise<number> | undefined;
+    let answeredAfterDeletion = 0;
+    const first = await Promise.all(
+      carts.slice(0, 120).map((cartId) =>
+        add(cartId, v, 1).then(async (r) => {
+          if (deletion) answeredAfterDeletion++;
+          if (++answered === 10) deletion = ctx.deps.redis.del(hotStockKey(v));
+          if (deletion) await deletion;
+          return r;
+        }),
+      ),
+    );
+    expect(await deletion).toBe(1);
+    expect(answeredAfterDeletion).toBeGreaterThan(0);
+    // Requests after the loss rebuilt the counter from Postgres (SET NX), and it is not below the truth.
+    const rebuilt = await counter(v);
+    expect(rebuilt).not.toBeNull();
+    expect(rebuilt).toBeGreaterThanOrEqual(20 - (await inventory(v)).reserved);
     // Lost again between waves: wave 2 starts from a rebuild.
     await ctx.deps.redis.del(hotStockKey(v));
     const second = await Promise.all(carts.slice(120).map((cartId) => add(cartId, v, 1)));
