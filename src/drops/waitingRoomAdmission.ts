@@ -138,10 +138,7 @@ async function openPendingCarts(deps: AdmissionDeps, drop: DropRow): Promise<Car
           until = hold.until ?? new Date();
         } catch (err) {
           if (!(err instanceof InsufficientStockError)) throw err;
-          // Sold elsewhere in the store: the place goes back in line, keeping its position.
-          await db('drop_queue')
-            .where({ id: place.id, status: 'admitted' })
-            .update({ status: 'waiting', cart_id: null, admitted_at: null, updated_at: db.fn.now() });
+          await putBackInLine(db, drop.id, place.id);
           outcome.stockShort += 1;
           return;
         }
@@ -170,6 +167,25 @@ async function openPendingCarts(deps: AdmissionDeps, drop: DropRow): Promise<Car
     );
   }
   return outcome;
+}
+
+/**
+ * A place whose cart found no unit (held or sold elsewhere in the store) goes back in line, keeping its position,
+ * while the sale is open. Once it has ended (the post-close steps still open carts admitted before the end) the
+ * closing has already told everyone waiting, so the place is closed and its shopper told here. Under the queue
+ * lock the closing takes: the place is either back in line before the closing reads the line, or sees it ended.
+ */
+async function putBackInLine(db: Db, dropId: string, placeId: string): Promise<void> {
+  await db.transaction(async (trx) => {
+    await lockQueue(trx, dropId);
+    const { status } = (await trx('drops').where({ id: dropId }).first('status')) as Pick<DropRow, 'status'>;
+    const open = status === 'open';
+    const [place] = (await trx('drop_queue')
+      .where({ id: placeId, status: 'admitted' })
+      .update({ status: open ? 'waiting' : 'closed', cart_id: null, admitted_at: null, updated_at: trx.fn.now() })
+      .returning(['id', 'user_id'])) as Array<{ id: string; user_id: string }>;
+    if (place && !open) await tellClosed(trx, dropId, place, status === 'sold_out');
+  });
 }
 
 interface Counts {
@@ -322,6 +338,18 @@ export interface ClosedRoom {
 
 const CLOSE_PAGE = 500;
 
+/** Tells a shopper their place closed with the sale (once per place, however often a retried step asks). */
+function tellClosed(trx: Knex.Transaction, dropId: string, place: { id: string; user_id: string }, soldOut: boolean) {
+  return notify(trx, {
+    userId: place.user_id,
+    type: soldOut ? 'drop_sold_out' : 'drop_closed',
+    title: soldOut ? 'Sold out' : 'The drop has ended',
+    body: soldOut ? 'Every unit of this drop has been sold; your place in line has closed.' : 'The sale has ended; your place in line has closed.',
+    data: { drop_id: dropId },
+    dedupeKey: `drop_queue_closed:${place.id}`,
+  });
+}
+
 /**
  * Ends the sale: the drop becomes `sold_out` (every unit sold) or `closed` (closes_at passed), and every place still waiting is closed and its shopper told, a page per call, each page in one
  * transaction with its notifications (deduplicated per shopper, so a retried page tells nobody twice).
@@ -343,17 +371,7 @@ export async function closeRoom(db: Db, dropId: string, reason: 'sold_out' | 'cl
         RETURNING id, user_id`,
       [dropId, CLOSE_PAGE],
     )) as { rows: Array<{ id: string; user_id: string }> };
-    const soldOut = status === 'sold_out';
-    for (const place of closed.rows) {
-      await notify(trx, {
-        userId: place.user_id,
-        type: soldOut ? 'drop_sold_out' : 'drop_closed',
-        title: soldOut ? 'Sold out' : 'The drop has ended',
-        body: soldOut ? 'Every unit of this drop has been sold; your place in line has closed.' : 'The sale has ended; your place in line has closed.',
-        data: { drop_id: dropId },
-        dedupeKey: `drop_queue_closed:${place.id}`,
-      });
-    }
+    for (const place of closed.rows) await tellClosed(trx, dropId, place, status === 'sold_out');
     return { status, told: closed.rows.length, more: closed.rows.length === CLOSE_PAGE };
   });
 }

@@ -6,7 +6,7 @@ import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
 import { inventoryOf } from '../commerce/fixtures';
 import { issueQueueToken } from '../../src/drops/queueTokens';
-import { admissionStep } from '../../src/drops/waitingRoomAdmission';
+import { admissionStep, closeRoom } from '../../src/drops/waitingRoomAdmission';
 import { admissionPace } from '../../src/domain/waitingRoom';
 import { HotStock } from '../../src/commerce/hotStock';
 import { createDrop, dropShop, waitForDropStatus, type DropShop } from './fixtures';
@@ -43,6 +43,17 @@ describe('first-come drops: the waiting room', () => {
     await waitForDropStatus(ctx, drop.id, 'open', 15_000);
     return drop.id as string;
   }
+
+  /** An open drop whose steps the test runs itself (its workflow is ended), so each runs when the race needs it. */
+  async function steppedDrop(quantity: number, rate: number, on: DropShop = shop) {
+    const drop = await createDrop(ctx, on, { mode: 'fcfs', opensIn: 1, closesIn: null, quantity, admissionPerSecond: rate });
+    await waitForDropStatus(ctx, drop.id, 'open', 15_000);
+    await (await ctx.deps.temporal.client()).workflow.getHandle(`drop:${drop.id}`).terminate('steps run by the test');
+    const admissionDeps = { ...ctx.deps, hotStock: new HotStock(ctx.deps.redis, ctx.deps.db, ctx.deps.logger) };
+    return { dropId: drop.id as string, step: () => admissionStep(admissionDeps, drop.id, admissionPace(rate), 1) };
+  }
+  const rowOf = (dropId: string, u: TestUser) =>
+    ctx.deps.db('drop_queue').where({ drop_id: dropId, user_id: u.id }).first('status', 'admitted_at') as Promise<{ status: string; admitted_at: Date | null }>;
 
   async function joined(dropId: string, user: TestUser): Promise<{ token: string; position: number }> {
     const res = await join(dropId, user);
@@ -245,15 +256,6 @@ describe('first-come drops: the waiting room', () => {
   });
 
   it('counts every admission against its tick, also of a shopper who left and joined again', async () => {
-    const admissionDeps = { ...ctx.deps, hotStock: new HotStock(ctx.deps.redis, ctx.deps.db, ctx.deps.logger) };
-    /** An open drop whose steps the test runs itself (its workflow is ended), so each runs when the race needs it. */
-    async function steppedDrop(quantity: number, rate: number) {
-      const dropId = await openFcfs({ quantity, admissionPerSecond: rate });
-      await (await ctx.deps.temporal.client()).workflow.getHandle(`drop:${dropId}`).terminate('steps run by the test');
-      return { dropId, step: () => admissionStep(admissionDeps, dropId, admissionPace(rate), 1) };
-    }
-    const rowOf = (dropId: string, u: TestUser) =>
-      ctx.deps.db('drop_queue').where({ drop_id: dropId, user_id: u.id }).first('status', 'admitted_at') as Promise<{ status: string; admitted_at: Date | null }>;
     const leaveAndRejoin = async (dropId: string, u: TestUser, token: string) => {
       expect((await ctx.http.delete(`/v1/drops/${dropId}/queue/${token}`).set('Authorization', u.auth)).body.status).toBe('left');
       expect((await join(dropId, u)).status).toBe(201);
@@ -285,6 +287,26 @@ describe('first-come drops: the waiting room', () => {
       return row.status === 'admitted' && row.admitted_at;
     }, 10_000, 'cat admitted again', 50);
     expect(again.getTime() - first.getTime()).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('tells a shopper whose admission finds no unit after the sale ended, instead of putting them back in a closed line', async () => {
+    const own = await dropShop(ctx, 1);
+    const { dropId, step } = await steppedDrop(1, 10, own);
+    const dan = await makeUser(ctx.deps);
+    const { token } = await joined(dropId, dan);
+    // A step admitted dan and was cut short before opening his cart; meanwhile the merchant sold the variant's
+    // last unit elsewhere, and closes_at passed (the closing told everyone then waiting: nobody).
+    await ctx.deps.db('drop_queue').where({ drop_id: dropId, user_id: dan.id }).update({ status: 'admitted', cart_id: randomUUID(), admitted_at: ctx.deps.db.fn.now() });
+    expect((await ctx.http.put(`/v1/stores/${own.storeId}/inventory/${own.variantId}`).set('Authorization', own.owner.auth).send({ total_stock: 0 })).status).toBe(200);
+    expect(await closeRoom(ctx.deps.db, dropId, 'closed')).toMatchObject({ status: 'closed', told: 0 });
+
+    // The post-close step opens his cart, finds no unit: his place closes and he is told, like everyone waiting.
+    expect(await step()).toMatchObject({ status: 'closed', holding: 0, waiting: 0, stockShort: true });
+    expect((await place(dropId, token, dan)).body).toMatchObject({ status: 'closed', admitted: false });
+    const inbox = await ctx.http.get('/v1/me/notifications').set('Authorization', dan.auth);
+    expect(inbox.body.data.map((n: { type: string }) => n.type)).toEqual(['drop_closed']);
+    await step();
+    expect((await ctx.http.get('/v1/me/notifications').set('Authorization', dan.auth)).body.data).toHaveLength(1);
   });
 
   it('rate limits queue joins per account and per address (429 with Retry-After)', async () => {
