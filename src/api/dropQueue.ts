@@ -9,14 +9,16 @@ import { HotStock } from '../commerce/hotStock';
 import { releaseCart } from '../commerce/reservations';
 import { DropRateLimiter } from '../drops/rateLimit';
 import { drawSecret, dropWorkflowId, loadDrop, type DropRow } from '../drops/repository';
-import { issueQueueToken, verifyQueueToken } from '../drops/queueTokens';
+import { issueQueueToken, queueTokenInvalid, verifyQueueToken } from '../drops/queueTokens';
 import { describePlace, findPlace, joinQueue, leaveQueue, publishedShuffle, QueueClosedError, takeIdleFlag, type PlaceView, type QueueRow } from '../drops/waitingRoom';
 import { queueChangedSignal } from '../workflows/fcfsSale';
 
 /**
  * The first-come waiting room (API.md, "Drops"; DESIGN.md, "Drops rules"): join (one place per account, rate
  * limited), read one's place with its ETA, leave. A place is addressed by its signed, expiring token, so a
- * waiting-room page can poll without anything else; a signed-in caller must be the place's owner.
+ * waiting-room page can poll without anything else; a signed-in caller must be the place's owner. Leaving
+ * needs the owner signed in: tokens travel in URLs (and so in logs), and reading a place is harmless, giving
+ * it up is not.
  * Admission itself is the `drop:<id>` workflow's (src/workflows/fcfsSale.ts).
  */
 
@@ -50,6 +52,7 @@ const QueueJoinSchema = z
   .object({
     token: z.string().openapi({ description: 'Signed; names this place. Keep it: GET and DELETE /queue/{token} use it' }),
     token_expires_at: z.iso.datetime(),
+    existing: z.boolean().optional().openapi({ description: 'true when the account was already in line: the same place, with a fresh token' }),
     ...PlaceFields,
   })
   .openapi('DropQueueJoin');
@@ -82,12 +85,15 @@ export function registerDropQueueRoutes(api: Api, deps: AppDeps): void {
     return d;
   }
 
-  /** The place a token names, when it is this drop's and (for a signed-in caller) the caller's. */
+  /**
+   * The place a token names, when it is this drop's and (for a signed-in caller) the caller's. Another account's
+   * token is answered like a forged one: it names no place of the caller's.
+   */
   async function placeOf(drop: DropRow, token: string, principal: Principal | undefined): Promise<QueueRow> {
     const claims = verifyQueueToken(config, token, drop.id);
-    if (principal && principal.id !== claims.userId) throw problems.notFound('place in this line');
+    if (principal && principal.id !== claims.userId) throw queueTokenInvalid();
     const row = await findPlace(db, drop.id, claims.queueId);
-    if (!row || row.user_id !== claims.userId) throw problems.notFound('place in this line');
+    if (!row || row.user_id !== claims.userId) throw queueTokenInvalid();
     return row;
   }
 
@@ -107,13 +113,16 @@ export function registerDropQueueRoutes(api: Api, deps: AppDeps): void {
       method: 'post',
       path: '/v1/drops/{id}/queue',
       operationId: 'joinDropQueue',
-      summary: 'Join a first-come drop\'s waiting room (one place per account: joining again returns the same place with a fresh token)',
+      summary: 'Join a first-come drop\'s waiting room (one place per account: joining again returns the same place with a fresh token, `existing: true`)',
       tags: ['drops'],
       auth: 'user',
       params: z.object({ id: z.uuid() }),
       responses: {
-        200: { description: 'Already in line: the same place, with a fresh token', schema: QueueJoinSchema },
-        201: { description: 'In line. Early arrivals (before opens_at) are shuffled at the opening; later ones are served in arrival order', schema: QueueJoinSchema },
+        201: {
+          description:
+            'In line. Early arrivals (before opens_at) are shuffled at the opening; later ones are served in arrival order. Already in line: the same place with a fresh token and `existing: true`',
+          schema: QueueJoinSchema,
+        },
         404: described('No such drop'),
         409: described('`not_first_come` (a lottery drop), or `drop_sold_out`'),
         422: described('`drop_closed`: the sale has ended'),
@@ -133,9 +142,10 @@ export function registerDropQueueRoutes(api: Api, deps: AppDeps): void {
       });
       if (created && !row.pre_open && (await takeIdleFlag(redis, drop.id))) await nudge(drop.id);
       const issued = issueQueueToken(config, { queueId: row.id, dropId: drop.id, userId: me.id }, drop.opens_at);
+      // 201 either way (API.md): a repeat join is told apart by `existing`, not by its status.
       return {
-        status: created ? 201 : 200,
-        body: { token: issued.token, token_expires_at: issued.expiresAt.toISOString(), ...(await view(drop, row)) },
+        status: 201,
+        body: { token: issued.token, token_expires_at: issued.expiresAt.toISOString(), ...(created ? {} : { existing: true }), ...(await view(drop, row)) },
       };
     },
   );
@@ -195,20 +205,22 @@ export function registerDropQueueRoutes(api: Api, deps: AppDeps): void {
       method: 'delete',
       path: '/v1/drops/{id}/queue/{token}',
       operationId: 'leaveDropQueue',
-      summary: 'Leave a drop\'s waiting room; an admitted shopper\'s reserved unit goes to the next in line at once',
+      summary: 'Leave a drop\'s waiting room (signed in as the place\'s owner); an admitted shopper\'s reserved unit goes to the next in line at once',
       tags: ['drops'],
-      auth: 'optional',
+      auth: 'user',
       params: TokenParams,
       responses: {
         200: { description: 'The place, now `left` (or `purchased`: the checkout finished first; final places are returned as they are)', schema: QueuePlaceSchema },
         400: described('Not a token at all'),
-        404: described('No such drop, or `queue_token_invalid`'),
+        401: described('Not signed in: only the place\'s owner can give it up'),
+        404: described('No such drop, or `queue_token_invalid` (also another account\'s token)'),
         410: described('`queue_token_expired`'),
       },
     },
     async ({ params, principal }) => {
+      const me = requirePrincipal(principal);
       const drop = await fcfsDrop(params.id);
-      const row = await placeOf(drop, params.token, principal);
+      const row = await placeOf(drop, params.token, me);
       const left = await leaveQueue(db, row, async (cartId) => {
         await releaseCart(db, cartId, hotStock);
         await forgetCart(redis, cartId);

@@ -47,7 +47,8 @@ export function issueQueueToken(
   return { token, expiresAt: new Date(exp * 1000) };
 }
 
-const invalid = () => new Problem(404, 'queue_token_invalid', 'Not found', 'This is not a place in this drop\'s line.');
+/** 404 `queue_token_invalid`: also for a valid token used by another account (it names no place of theirs). */
+export const queueTokenInvalid = () => new Problem(404, 'queue_token_invalid', 'Not found', 'This is not a place in this drop\'s line.');
 
 /**
  * The place a token names. 404 `queue_token_invalid` for anything not signed by us for this drop (forged,
@@ -63,10 +64,10 @@ export function verifyQueueToken(config: Pick<Config, 'JWT_SECRET'>, token: stri
     if (err instanceof jwt.TokenExpiredError) {
       throw new Problem(410, 'queue_token_expired', 'Gone', 'This queue token has expired; join the queue again to get a fresh token for the same place.');
     }
-    throw invalid();
+    throw queueTokenInvalid();
   }
   if (typeof payload === 'string' || typeof payload.sub !== 'string' || payload.drop !== dropId || typeof payload.uid !== 'string' || typeof payload.exp !== 'number') {
-    throw invalid();
+    throw queueTokenInvalid();
   }
   return { queueId: payload.sub, dropId, userId: payload.uid as string, expiresAt: new Date(payload.exp * 1000) };
 }

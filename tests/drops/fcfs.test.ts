@@ -61,7 +61,7 @@ describe('first-come drops: the waiting room', () => {
     return res.body;
   }
 
-  it('gives one place per account: joining again answers the same place with a fresh token', async () => {
+  it('gives one place per account: joining again answers the same place with a fresh token (201, existing)', async () => {
     const dropId = await openFcfs({ quantity: 1, admissionPerSecond: 1 });
     const [first, alice] = [await makeUser(ctx.deps), await makeUser(ctx.deps)];
     const firstPlace = await joined(dropId, first);
@@ -71,8 +71,10 @@ describe('first-come drops: the waiting room', () => {
     const a = await join(dropId, alice);
     expect(a.status).toBe(201);
     expect(a.body).toMatchObject({ status: 'waiting', position: expect.any(Number), admitted: false, token: expect.any(String) });
+    expect(a.body.existing).toBeUndefined();
     const again = await join(dropId, alice);
-    expect(again.status).toBe(200);
+    expect(again.status).toBe(201);
+    expect(again.body.existing).toBe(true);
     expect(again.body.position).toBe(a.body.position);
     expect(await ctx.deps.db('drop_queue').where({ drop_id: dropId, user_id: alice.id }).count('* as n')).toEqual([{ n: 1 }]);
     for (const token of [a.body.token, again.body.token]) {
@@ -92,7 +94,7 @@ describe('first-come drops: the waiting room', () => {
     expect(back.body.ahead).toBe(1);
   });
 
-  it('refuses bad, forged, expired, foreign and bearer tokens; a lottery drop refuses queue joins', async () => {
+  it('refuses bad, forged, expired, foreign and bearer tokens; only the owner, signed in, may leave; a lottery drop refuses queue joins', async () => {
     const dropId = await openFcfs({ quantity: 1 });
     const alice = await makeUser(ctx.deps);
     const { token } = await joined(dropId, alice);
@@ -113,10 +115,15 @@ describe('first-come drops: the waiting room', () => {
     expectProblem(await place(otherDrop, token), 404, 'queue_token_invalid');
     const expired = issueQueueToken(ctx.deps.config, { queueId: row.id, dropId, userId: alice.id }, new Date(0), Date.now() - ctx.deps.config.DROP_QUEUE_TOKEN_TTL - 60_000);
     expectProblem(await place(dropId, expired.token), 410, 'queue_token_expired');
-    expectProblem(await ctx.http.delete(`/v1/drops/${dropId}/queue/${expired.token}`), 410, 'queue_token_expired');
-    // Someone else's token, used while signed in as another account.
-    expectProblem(await place(dropId, token, await makeUser(ctx.deps)), 404, 'not_found');
+    expectProblem(await ctx.http.delete(`/v1/drops/${dropId}/queue/${expired.token}`).set('Authorization', alice.auth), 410, 'queue_token_expired');
+    // Someone else's token, used while signed in as another account: the same answer as a forged one.
+    const mallory = await makeUser(ctx.deps);
+    expectProblem(await place(dropId, token, mallory), 404, 'queue_token_invalid');
     expect((await place(dropId, token)).status).toBe(200);
+    // A token seen in a URL (a log, a shared link) reads the place but cannot give it up.
+    expectProblem(await ctx.http.delete(`/v1/drops/${dropId}/queue/${token}`), 401, 'unauthorized');
+    expectProblem(await ctx.http.delete(`/v1/drops/${dropId}/queue/${token}`).set('Authorization', mallory.auth), 404, 'queue_token_invalid');
+    expect((await place(dropId, token, alice)).body.status).not.toBe('left');
 
     const lottery = await createDrop(ctx, shop, { mode: 'lottery', opensIn: 1, quantity: 1 });
     expectProblem(await join(lottery.id, alice), 409, 'not_first_come');
@@ -316,7 +323,7 @@ describe('first-come drops: the waiting room', () => {
       const alice = await makeUser(ctx.deps);
       const from = (ip: string, user: { auth: string }) => limited.http.post(`/v1/drops/${dropId}/queue`).set('Authorization', user.auth).set('X-Forwarded-For', ip);
       const net = `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
-      for (let i = 1; i <= 3; i++) expect((await from(`${net}.${i}`, alice)).status).toBe(i === 1 ? 201 : 200);
+      for (let i = 1; i <= 3; i++) expect((await from(`${net}.${i}`, alice)).status).toBe(201);
       const refused = await from(`${net}.4`, alice);
       expectProblem(refused, 429, 'rate_limited');
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
