@@ -9,9 +9,9 @@ import { requirePrincipal } from '../accounts/authorization';
 import { canManage } from '../domain/roles';
 import { DRAW_ALGORITHM, seedCommitment } from '../domain/draw';
 import { findStore } from '../commerce/catalog';
-import { openHeldCart } from '../commerce/heldCart';
+import { forgetCart, openHeldCart } from '../commerce/heldCart';
 import { HotStock } from '../commerce/hotStock';
-import { InsufficientStockError, releaseCart } from '../commerce/reservations';
+import { heldLines, InsufficientStockError, releaseCart } from '../commerce/reservations';
 import { claimCheckoutKey, findEntry, markClaimed, publishedRanking, type EntryRow } from '../drops/lottery';
 import { DropRateLimiter } from '../drops/rateLimit';
 import { dropJson, dropWorkflowId, dropWorkflowInput, drawSecret, loadDrop, renderDrop, type DropRow } from '../drops/repository';
@@ -118,6 +118,9 @@ const DrawSchema = z
 
 const described = (description: string) => ({ description });
 const claimExpired = () => new Problem(410, 'claim_expired', 'Claim window over', 'Your claim window has passed; the unit went to the next entrant on the waitlist.');
+/** Rolls back a superseded attempt's release (see nextAttempt). */
+class StaleAttempt extends Error {}
+
 const notALottery = () => problems.conflict('not_a_lottery', 'This drop is first-come-first-served; join its queue instead.');
 
 function entryJson(e: EntryRow, waitlistPosition?: number) {
@@ -184,22 +187,78 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
     return { status: 201, body: await orderSummary(orderId) };
   }
 
-  /** Claims of one entry take turns here (a double click under two keys), so its unit is held once. */
-  const underClaimLock = <T>(entryId: string, fn: () => Promise<T>) =>
-    db.transaction(async (trx) => {
-      await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`drop-claim:${entryId}`]);
-      return fn();
-    });
+  /** Why a claim may not start (yet): the entry as the claim found it under the drop lock. */
+  class ClaimRefused extends Error {
+    constructor(readonly entry: EntryRow) {
+      super('claim refused');
+    }
+  }
+
+  /**
+   * Holds the claim's one unit in the entry's cart, exclusive with settleClaims: the same transaction that takes
+   * the unit share-locks the drop row (settleClaims locks it for update) and re-reads the entry, and commits the
+   * hold before the lock goes. So a window's end either sees this hold (and lets the claim finish) or expired the
+   * entry first (ClaimRefused, nothing held). The entry is claimable while it is won and its window is open, or
+   * while a claim of it (a double click under another key) already holds its unit: every hold was taken in the
+   * window. One connection throughout: a claim never waits for the pool while it holds one.
+   * Lock order as everywhere: inventory (the hold), then the drop row.
+   */
+  async function holdClaimUnit(d: DropRow, e: EntryRow, ownerId: string): Promise<EntryRow> {
+    try {
+      return await db.transaction(async (trx) => {
+        const held = () => heldLines(trx, e.id).then((lines) => lines.has(d.variant_id));
+        let heldByAnother = await held();
+        try {
+          const request = { cartId: e.id, storeId: d.store_id, variantId: d.variant_id, ownerId, quantity: 1, unitPriceCents: d.price_cents, dropId: d.id };
+          await openHeldCart({ ...deps, db: trx, hotStock: new HotStock(deps.redis, trx, logger) }, request);
+        } catch (err) {
+          // The double click took the last unit in stock for this entry while this one waited for it.
+          if (!(err instanceof InsufficientStockError) || !(await held())) throw err;
+          heldByAnother = true;
+        }
+        await trx('drops').where({ id: d.id }).forShare().first('id');
+        const now = (await trx('drop_entries').where({ id: e.id }).first('*', trx.raw('claim_expires_at > now() AS window_open'))) as EntryRow & { window_open: boolean };
+        if (now.status !== 'won' || !(now.window_open || heldByAnother)) throw new ClaimRefused(now);
+        return now;
+      });
+    } catch (err) {
+      if (err instanceof ClaimRefused) {
+        // Rolled back: whatever this request took in the hot-stock counter and the cart document go too.
+        if (await hotStock.isHot(d.store_id, d.variant_id)) await hotStock.giveBack(d.variant_id, 1, e.id);
+        await forgetCart(deps.redis, e.id);
+      }
+      throw err;
+    }
+  }
+
+  /** The answer to a claim of an entry that cannot start one: 410 after its window, 409 when it is no winner. */
+  function refuseClaim(e: EntryRow, windowOpen = e.claim_expires_at !== null && e.claim_expires_at.getTime() > Date.now()): Problem | undefined {
+    if (e.status === 'expired' || (e.status === 'won' && !windowOpen)) return claimExpired();
+    if (e.status !== 'won') return problems.conflict('not_a_winner', e.status === 'waitlisted' ? 'You are on the waitlist; you can claim only when promoted.' : `Your entry is ${e.status}.`);
+    return undefined;
+  }
 
   /**
    * After an attempt that sold nothing: the unit goes back (a held unit would keep the window from expiring,
    * see settleClaims) and the next attempt is a new checkout (another card may be tried within the window).
+   * Only while the entry is still at this attempt, in one transaction: a stale attempt (a double click's second
+   * answer) never releases the unit a newer attempt holds. Release before the entry row (the lock order of
+   * holdClaimUnit and settleClaims); the hot-stock counter follows once committed.
    */
-  const nextAttempt = (e: EntryRow) =>
-    underClaimLock(e.id, async () => {
-      await releaseCart(db, e.id, hotStock);
-      await db('drop_entries').where({ id: e.id, claim_attempt: e.claim_attempt }).update({ claim_attempt: e.claim_attempt + 1, updated_at: db.fn.now() });
-    });
+  async function nextAttempt(d: DropRow, e: EntryRow): Promise<void> {
+    const released = await db
+      .transaction(async (trx) => {
+        const r = await releaseCart(trx, e.id);
+        const moved = await trx('drop_entries').where({ id: e.id, claim_attempt: e.claim_attempt }).update({ claim_attempt: e.claim_attempt + 1, updated_at: trx.fn.now() });
+        if (!moved) throw new StaleAttempt();
+        return r.released;
+      })
+      .catch((err: unknown) => {
+        if (err instanceof StaleAttempt) return 0;
+        throw err;
+      });
+    if (released > 0 && (await hotStock.isHot(d.store_id, d.variant_id))) await hotStock.adjust(d.variant_id, released);
+  }
 
   const runs = checkoutRuns(deps);
 
@@ -249,7 +308,7 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
           .returning('id')) as Array<{ id: string }>;
         const d = (await loadDrop(trx, inserted!.id))!;
         // Started inside the transaction: a failed start creates nothing; a commit that fails after the start
-        // leaves a workflow that finds no drop row and ends at once.
+        // leaves a workflow that finds no drop row and ends once that is past its grace (DropNotFound).
         try {
           await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) =>
             client.workflow.start<typeof drop>('drop', {
@@ -420,23 +479,26 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
       if (!e) throw problems.notFound('entry');
       if (e.order_id) return { status: 201, body: await orderSummary(e.order_id) };
       if (!d.drawn_at) throw problems.conflict('draw_pending', 'The draw has not happened yet.');
-      if (e.status === 'expired' || (e.status === 'won' && e.claim_expires_at!.getTime() <= Date.now())) throw claimExpired();
-      if (e.status !== 'won') throw problems.conflict('not_a_winner', e.status === 'waitlisted' ? 'You are on the waitlist; you can claim only when promoted.' : `Your entry is ${e.status}.`);
+      const refusal = refuseClaim(e);
+      if (refusal) throw refusal;
 
-      const checkoutKey = claimCheckoutKey(d.id, e.id, e.claim_attempt);
       // A claim whose request died after the checkout made the order: that order is the answer.
-      const made = (await db('orders').where({ checkout_key: checkoutKey }).whereNot({ status: 'cancelled' }).first('id')) as { id: string } | undefined;
+      const made = (await db('orders').where({ checkout_key: claimCheckoutKey(d.id, e.id, e.claim_attempt) }).whereNot({ status: 'cancelled' }).first('id')) as { id: string } | undefined;
       if (made) return claimed(d, e, made.id);
 
+      let attempt: EntryRow;
       try {
-        // The entry id names the cart: every attempt of this claim holds the same one unit.
-        await underClaimLock(e.id, () =>
-          openHeldCart({ ...deps, hotStock }, { cartId: e.id, storeId: d.store_id, variantId: d.variant_id, ownerId: me.id, quantity: 1, unitPriceCents: d.price_cents, dropId: d.id }),
-        );
+        // The entry id names the cart: every attempt of this claim holds the same one unit. The attempt is the
+        // one read under the drop lock (a double click's failed attempt may have moved it on meanwhile).
+        attempt = await holdClaimUnit(d, e, me.id);
       } catch (err) {
         if (err instanceof InsufficientStockError) throw problems.conflict('sold_out', 'No unit of this drop is left in stock.');
-        throw err;
+        if (!(err instanceof ClaimRefused)) throw err;
+        const now = err.entry as EntryRow & { window_open: boolean };
+        if (now.order_id) return { status: 201, body: await orderSummary(now.order_id) };
+        throw refuseClaim(now, now.window_open) ?? claimExpired();
       }
+      const checkoutKey = claimCheckoutKey(d.id, e.id, attempt.claim_attempt);
       const result = await runs.run(
         {
           checkoutKey,
@@ -451,11 +513,11 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
           holdMs: config.RESERVATION_TTL,
           dropId: d.id,
         },
-        `Claim of drop ${d.id} by entry ${e.id} (attempt ${e.claim_attempt})`,
+        `Claim of drop ${d.id} by entry ${e.id} (attempt ${attempt.claim_attempt})`,
       );
       if (result.status === 'confirmed') return claimed(d, e, result.orderId);
-      await nextAttempt(e);
-      await announceClaim(d.id, e);
+      await nextAttempt(d, attempt);
+      await announceClaim(d.id, attempt);
       if (result.status === 'payment_failed') {
         throw new Problem(402, result.code, 'Payment failed', result.code === 'requires_action' ? 'The card needs authentication; use another card.' : 'The card was declined; your window is still open, try another card.', {
           decline_code: result.declineCode,

@@ -4,6 +4,7 @@ import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
 import { claim, claimAddress, createDrop, dropShop, inBatches, lotteryHelpers, waitForDropStatus, type DropShop, type LotteryHelpers } from './fixtures';
 import { inventoryOf } from '../commerce/fixtures';
+import { holdLock, waitUntilBlocked } from '../commerce/checkoutLocks';
 
 /**
  * The lottery's claim phase, driven through the API with windows of seconds: claims make one order each through
@@ -29,6 +30,7 @@ describe('lottery drop: claims, expiries and promotions', () => {
   });
 
   it('expires unclaimed wins and promotes the waitlist in rank order until all 20 units are sold', async () => {
+    const stockBefore = await inventoryOf(ctx, shop.variantId);
     const { drop, entrants } = await drawnLottery(40, 20, 12);
     const winners = entrants.slice(0, 20);
     const skip = new Set([3, 7, 11, 15, 19]);
@@ -74,7 +76,9 @@ describe('lottery drop: claims, expiries and promotions', () => {
     const orders = (await ctx.deps.db('orders').where('checkout_key', 'like', `drop:${drop.id}:claim:%`).select('id', 'status', 'total_cents')) as Array<{ id: string; status: string }>;
     expect(orders).toHaveLength(20);
     expect(new Set(rows.filter((r) => r.order_id).map((r) => r.order_id))).toEqual(new Set(orders.map((o) => o.id)));
-    expect((await inventoryOf(ctx, shop.variantId)).sold).toBeGreaterThanOrEqual(20);
+    // Exactly 20 more sold, no unit left held (the variant's other units stay on sale).
+    await eventually(async () => (await inventoryOf(ctx, shop.variantId)).reserved === stockBefore.reserved, 10_000, 'every hold committed or released');
+    expect(await inventoryOf(ctx, shop.variantId)).toEqual({ ...stockBefore, sold: stockBefore.sold + 20 });
     const captures = await ctx.deps.db('sim_payment_intents').whereRaw("metadata->>'business_key' like ?", [`checkout:drop:${drop.id}:claim:%`]).select('status', 'captured_cents');
     expect(captures).toHaveLength(20);
     expect(captures.every((c: { captured_cents: string | number }) => Number(c.captured_cents) === 3_000)).toBe(true);
@@ -124,4 +128,45 @@ describe('lottery drop: claims, expiries and promotions', () => {
     expect((await statuses(drop.id)).map((r) => r.status)).toEqual(['claimed', 'lost']);
   }, 60_000);
 
+  it('refuses a claim that reaches its hold only after the window ended (410): the promoted entrant gets the unit', async () => {
+    const { drop, entrants } = await drawnLottery(2, 1, 5);
+    const [late, next] = entrants;
+    const stockBefore = await inventoryOf(ctx, shop.variantId);
+    // The late claim passes its first check inside the window, then waits for the stock row past the window's
+    // end, while the workflow expires the win and promotes rank 2.
+    const lock = await holdLock(ctx.deps.db, 'SELECT 1 FROM inventory WHERE variant_id = ? FOR UPDATE', [shop.variantId]);
+    let answer: Promise<Awaited<ReturnType<typeof claim>>> | undefined;
+    try {
+      answer = claim(ctx, drop.id, late!.auth).then((r) => r);
+      await waitUntilBlocked(ctx.deps.db, lock, 'the late claim waits for the stock');
+      await eventually(async () => (await entryOf(drop.id, next!)).status === 'won', 30_000, 'rank 2 promoted at the window end');
+    } finally {
+      await lock.release();
+    }
+    expectProblem(await answer!, 410, 'claim_expired');
+    expect(await ctx.deps.db('reservations').where({ cart_id: late!.entryId, status: 'held' }).first()).toBeUndefined();
+
+    await claimOk(drop.id, next!);
+    await waitForDropStatus(ctx, drop.id, 'sold_out', 20_000);
+    expect((await statuses(drop.id)).map((r) => r.status)).toEqual(['expired', 'claimed']);
+    expect(await ctx.deps.db('orders').where('checkout_key', 'like', `drop:${drop.id}:claim:%`).count('* as n').first()).toEqual({ n: 1 });
+    expect(await inventoryOf(ctx, shop.variantId)).toEqual({ ...stockBefore, sold: stockBefore.sold + 1 });
+  }, 90_000);
+
+  it('takes more claims at once (different winners) than the API has database connections: every one sold', async () => {
+    // An API with 3 connections (same token secret and task queue); the worker keeps its own pool.
+    const { JWT_SECRET, TASK_QUEUE } = ctx.deps.config;
+    const small = createTestContext(testConfig({ DROP_RATE_LIMIT_PER_IP: '1000000', DATABASE_POOL_MAX: '3', JWT_SECRET, TASK_QUEUE }));
+    try {
+      const { drop, entrants } = await drawnLottery(8, 8, 60);
+      const stockBefore = await inventoryOf(ctx, shop.variantId);
+      const answers = await Promise.all(entrants.map((e) => claim(small, drop.id, e.auth)));
+      expect(answers.map((a) => a.status)).toEqual(entrants.map(() => 201));
+      await waitForDropStatus(ctx, drop.id, 'sold_out', 20_000);
+      expect((await statuses(drop.id)).map((r) => r.status)).toEqual(entrants.map(() => 'claimed'));
+      expect(await inventoryOf(ctx, shop.variantId)).toEqual({ ...stockBefore, sold: stockBefore.sold + 8 });
+    } finally {
+      await small.close();
+    }
+  }, 90_000);
 });
