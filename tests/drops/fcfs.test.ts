@@ -9,6 +9,7 @@ import { issueQueueToken } from '../../src/drops/queueTokens';
 import { admissionStep, closeRoom } from '../../src/drops/waitingRoomAdmission';
 import { admissionPace } from '../../src/domain/waitingRoom';
 import { HotStock } from '../../src/commerce/hotStock';
+import { idleFlagKey } from '../../src/drops/waitingRoom';
 import { createDrop, dropShop, waitForDropStatus, type DropShop } from './fixtures';
 
 /**
@@ -170,7 +171,8 @@ describe('first-come drops: the waiting room', () => {
     expect((await place(dropId, tokens.get(ben)!)).body).toMatchObject({ status: 'waiting', admitted: false, ahead: 0 });
     expect((await place(dropId, tokens.get(cat)!)).body).toMatchObject({ status: 'waiting', ahead: 1 });
 
-    // Ann leaves: her hold goes back at once and ben is let in.
+    // Ann leaves: her hold goes back at once and ben is let in (at 10/s the room's own poll would let him in
+    // too; that the leave's nudge does it is the next test's).
     const left = await ctx.http.delete(`/v1/drops/${dropId}/queue/${tokens.get(ann)}`).set('Authorization', ann.auth);
     expect(left.status).toBe(200);
     expect(left.body).toMatchObject({ status: 'left', admitted: false });
@@ -203,6 +205,46 @@ describe('first-come drops: the waiting room', () => {
     expectProblem(await join(dropId, await makeUser(ctx.deps)), 409, 'drop_sold_out');
     const handle = (await ctx.deps.temporal.client()).workflow.getHandle(`drop:${dropId}`);
     await eventually(async () => (await handle.describe()).typedSearchAttributes.get({ name: 'Status', type: 'KEYWORD' } as never) === 'sold_out', 10_000, 'Status sold_out');
+  });
+
+  it('lets the next shopper in on the leave\'s nudge, long before the room would look again by itself', async () => {
+    // One admission per 5 s and holds of 30 s: while ann holds the only unit the room looks again only every
+    // 5 s, so ben getting in within a moment of ann leaving can only be the leave's nudge.
+    const slow = createTestContext(testConfig({ RESERVATION_TTL: '30s', DROP_RATE_LIMIT_PER_IP: '1000000' }));
+    const slowWorker = await startTestWorker(slow.deps);
+    try {
+      const own = await dropShop(slow, 5);
+      const drop = await createDrop(slow, own, { mode: 'fcfs', quantity: 1, admissionPerSecond: 0.2, opensIn: 1, closesIn: null });
+      const dropId = drop.id as string;
+      await waitForDropStatus(slow, dropId, 'open', 15_000);
+      const [ann, ben] = [await makeUser(slow.deps), await makeUser(slow.deps)];
+      const annToken = (await slow.http.post(`/v1/drops/${dropId}/queue`).set('Authorization', ann.auth)).body.token as string;
+      await eventually(async () => (await rowOf(dropId, ann)).status === 'admitted', 10_000, 'ann admitted');
+      expect((await slow.http.post(`/v1/drops/${dropId}/queue`).set('Authorization', ben.auth)).status).toBe(201);
+
+      // Every step raises the room's idle flag (midway, before it counts the room). Ben's join took it and nudged
+      // a step: once that step has raised it, take it down and wait for it to rise again, which is the room's own
+      // look, a tick after ann's admission; then give that look a second to finish.
+      const flagUp = async () => (await slow.deps.redis.exists(idleFlagKey(dropId))) === 1;
+      await eventually(flagUp, 10_000, 'the step ben nudged', 20);
+      await slow.deps.redis.del(idleFlagKey(dropId));
+      await eventually(flagUp, 10_000, 'the room\'s own next look', 20);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect((await rowOf(dropId, ben)).status).toBe('waiting');
+
+      // The room's next look is ~4 s away; the tick since ann's admission is over.
+      const leftAt = Date.now();
+      const left = await slow.http.delete(`/v1/drops/${dropId}/queue/${annToken}`).set('Authorization', ann.auth);
+      expect(left.body).toMatchObject({ status: 'left' });
+      const benIn = await eventually(async () => {
+        const row = await rowOf(dropId, ben);
+        return row.status === 'admitted' && row.admitted_at;
+      }, 10_000, 'ben admitted', 20);
+      expect(benIn.getTime() - leftAt).toBeLessThan(2_500);
+    } finally {
+      await slowWorker.stop();
+      await slow.close();
+    }
   });
 
   it('waits out a shortage while an ordinary cart holds a unit, then sells every unit: never sold out early', async () => {
