@@ -1,8 +1,10 @@
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { closeRegistration, finishLottery, runDraw, settleClaims, tellEntrants } from '../drops/lottery';
 import { loadDrop, lockDrop } from '../drops/repository';
 import type { DropStatus } from '../drops/types';
 import type { ActivityDeps } from '../workers/deps';
+import { DROP_NOT_FOUND } from '../workflows/drop';
 
 /**
  * The `drop:<id>` workflow's steps. Each reads the drop's state from Postgres and changes it with a conditional
@@ -29,11 +31,18 @@ const heartbeat = () => {
 export function createDropActivities(deps: Pick<ActivityDeps, 'db'>) {
   const { db } = deps;
   return {
-    /** Where the drop is now; null when there is no such drop (its creating request never committed). */
-    /** Throws (retryably) while the row is not visible: the workflow starts just before its row commits. */
-    async dropPhase(input: { dropId: string }): Promise<DropPhase> {
+    /**
+     * Where the drop is now. A missing row is only "not committed yet" (retryable) until `graceMs` after the
+     * workflow's start (`startedAt`), then DropNotFound (non-retryable): the creating request rolled back. A
+     * database that cannot be read throws its own error, which the workflow retries without limit.
+     */
+    async dropPhase(input: { dropId: string; startedAt: string; graceMs: number }): Promise<DropPhase> {
       const d = await loadDrop(db, input.dropId);
-      if (!d) throw new Error(`drop ${input.dropId} not found (not committed yet, or rolled back)`);
+      if (!d) {
+        const since = Date.now() - Date.parse(input.startedAt);
+        if (since < input.graceMs) throw ApplicationFailure.retryable(`drop ${input.dropId} not committed yet (${since} ms after the start)`, 'DropNotCommitted');
+        throw ApplicationFailure.nonRetryable(`drop ${input.dropId} still missing ${since} ms after its workflow started: its creation rolled back`, DROP_NOT_FOUND);
+      }
       return { status: d.status, quantity: d.quantity, sold: d.sold, entries: d.entries_count ?? 0 };
     },
 

@@ -1,5 +1,6 @@
 import {
   ActivityFailure,
+  ApplicationFailure,
   condition,
   continueAsNew,
   defineSignal,
@@ -45,11 +46,24 @@ const { drawLottery, finishLottery } = proxyActivities<Activities>({
   retry: { initialInterval: '1s', maximumInterval: '30 seconds' },
 });
 
-// The drop row is committed by the request that starts this workflow, a moment AFTER the start: a row not
-// found yet is retried for a while; still missing after that, the creating transaction rolled back.
+/** dropPhase's failure once the row is still missing well after the start: the creating request rolled back. */
+export const DROP_NOT_FOUND = 'DropNotFound';
+
+/** How long after the start a missing row may still be on its way (its transaction commits right after the start). */
+const ROW_COMMIT_GRACE_MS = 60_000;
+
+/** The least a claim-phase wait lasts when the next window's end is already past by this workflow's clock. */
+const MIN_CLAIM_WAIT_MS = 1_000;
+
+/** The workflow's input: the drop's, plus how long a missing row may still be uncommitted (tests shorten it). */
+export type DropRunInput = DropWorkflowInput & { rowGraceMs?: number };
+
+// The drop row is committed by the request that starts this workflow, a moment AFTER the start: a missing row
+// is retried until rowGraceMs after the start, then DropNotFound (non-retryable) says there is no drop. Any
+// other failure (the database unreachable) is retried without limit: giving up would strand a real drop, whose
+// workflow id cannot be started again.
 const { dropPhase } = proxyActivities<Activities>({
   startToCloseTimeout: '10 seconds',
-  scheduleToCloseTimeout: '2 minutes',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5 seconds' },
 });
 
@@ -59,7 +73,7 @@ const sleepUntil = async (iso: string) => {
   if (ms > 0) await sleep(ms);
 };
 
-export async function drop(input: DropWorkflowInput): Promise<void> {
+export async function drop(input: DropRunInput): Promise<void> {
   const details = { phase: 'starting' as string, entries: 0, claimed: 0, remaining: input.quantity, waitlisted: 0 };
   let shownStatus: DropStatus | undefined;
   const show = (status?: DropStatus) => {
@@ -86,9 +100,10 @@ export async function drop(input: DropWorkflowInput): Promise<void> {
 
   let now;
   try {
-    now = await dropPhase({ dropId: input.dropId });
+    now = await dropPhase({ dropId: input.dropId, startedAt: workflowInfo().startTime.toISOString(), graceMs: input.rowGraceMs ?? ROW_COMMIT_GRACE_MS });
   } catch (err) {
-    if (err instanceof ActivityFailure) return; // the creating request rolled back: there is no drop
+    // The creating request rolled back: there is no drop.
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === DROP_NOT_FOUND) return;
     throw err;
   }
   let status = now.status;
@@ -134,10 +149,11 @@ export async function drop(input: DropWorkflowInput): Promise<void> {
         // Everything lives in Postgres: the next run re-reads it. The signal handler does nothing lasting.
         await continueAsNew<typeof drop>(input);
       }
-      // Until the earliest open window ends, or a claim lands (which may have sold the last unit).
+      // Until the earliest open window ends, or a claim lands (which may have sold the last unit). An end already
+      // past here (this host's clock behind the activity's) still waits a moment rather than settle back to back.
       const claimed = () => claims !== seen;
       if (!phase.nextExpiresAt) await condition(claimed);
-      else if (untilInstant(phase.nextExpiresAt) > 0) await condition(claimed, untilInstant(phase.nextExpiresAt));
+      else await condition(claimed, untilInstant(phase.nextExpiresAt) || MIN_CLAIM_WAIT_MS);
     }
     const finished = await finishLottery({ dropId: input.dropId });
     show(finished.status as DropStatus);

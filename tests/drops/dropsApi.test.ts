@@ -1,5 +1,8 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { createTestContext, createTestDeps, closeDeps, startTestWorker, testConfig, type TestContext } from '../helpers/context';
+import { dropWorkflowInput, loadDrop } from '../../src/drops/repository';
+import type { drop as dropWorkflow } from '../../src/workflows/drop';
 import { makeUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
@@ -78,4 +81,53 @@ describe('drops API', () => {
     }
     expectProblem(await ctx.http.get('/v1/drops/not-a-uuid'), 400, 'validation_failed');
   });
+
+  /** Starts `drop:<id>` by hand, as the creating request does, for a drop id whose row may not exist. */
+  async function startDrop(dropId: string, rowGraceMs: number, taskQueue = ctx.deps.config.TASK_QUEUE, row?: Parameters<typeof dropWorkflowInput>[0]) {
+    const input = row
+      ? dropWorkflowInput(row)
+      : { dropId, storeId: shop.storeId, variantId: shop.variantId, mode: 'lottery' as const, quantity: 1, priceCents: 100, currency: 'EUR', opensAt: soon(1), closesAt: soon(3), claimWindowSeconds: 5, admissionPerSecond: 10 };
+    return (await ctx.deps.temporal.client()).workflow.start<typeof dropWorkflow>('drop', { workflowId: `drop:${dropId}`, taskQueue, args: [{ ...input, rowGraceMs }] });
+  }
+  const pendingDropPhase = async (handle: Awaited<ReturnType<typeof startDrop>>) =>
+    (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'dropPhase');
+
+  it('waits for a drop row committed after the start, and ends once a missing row is past the grace (DropNotFound)', async () => {
+    // The creating request's transaction, committed a few seconds after the workflow started.
+    const trx = await ctx.deps.db.transaction();
+    const seed = randomBytes(32).toString('hex');
+    const [{ id }] = await trx('drops')
+      .insert({ store_id: shop.storeId, variant_id: shop.variantId, created_by: shop.owner.id, mode: 'lottery', quantity: 1, price_cents: 100, currency: 'EUR', opens_at: new Date(), closes_at: new Date(Date.now() + 4_000), seed, seed_commitment: createHash('sha256').update(seed).digest('hex') })
+      .returning('id');
+    const late = await startDrop(id, 60_000, undefined, (await loadDrop(trx, id))!);
+    await eventually(async () => ((await pendingDropPhase(late))?.attempt ?? 0) >= 3, 15_000, 'dropPhase retried while the row is uncommitted');
+    await trx.commit();
+    await waitForDropStatus(ctx, id, ['drawing', 'claiming', 'closed'], 20_000);
+
+    // A row that never commits: the workflow ends after the grace instead of waiting forever.
+    const missing = await startDrop(randomUUID(), 1_000);
+    await missing.result();
+    expect((await missing.describe()).status.name).toBe('COMPLETED');
+  }, 60_000);
+
+  it('keeps retrying while the database cannot be read, however long past the grace', async () => {
+    // A worker whose database is unreachable, on its own task queue.
+    const deadDeps = createTestDeps(testConfig({ DATABASE_URL: 'postgres://nobody:nothing@127.0.0.1:1/none' }));
+    const dead = await startTestWorker(deadDeps);
+    const startedAt = Date.now();
+    const handle = await startDrop(randomUUID(), 500, deadDeps.config.TASK_QUEUE);
+    try {
+      await eventually(async () => ((await pendingDropPhase(handle))?.attempt ?? 0) >= 5, 40_000, 'dropPhase retried');
+      expect(Date.now() - startedAt).toBeGreaterThan(2_000); // four times the grace
+      const pending = (await pendingDropPhase(handle))!;
+      expect(pending.lastFailure?.message).not.toMatch(/still missing/);
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+    } finally {
+      await handle.terminate('test over').catch((err: unknown) => {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      });
+      await dead.stop();
+      await closeDeps(deadDeps);
+    }
+  }, 60_000);
 });
