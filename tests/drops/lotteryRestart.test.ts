@@ -1,10 +1,11 @@
-import { releaseCart, reserve } from '../../src/commerce/reservations';
+import { randomUUID } from 'node:crypto';
 import { claimCheckoutKey, settleClaims } from '../../src/drops/lottery';
 import { openHeldCart } from '../../src/commerce/heldCart';
 import { checkoutWorkflowId, type checkout } from '../../src/workflows/checkout';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
+import { holdPaymentTwin, waitUntilBlocked } from '../commerce/checkoutLocks';
 import { claim, claimAddress, dropShop, inBatches, lotteryHelpers, waitForDropStatus, type DropShop, type LotteryHelpers } from './fixtures';
 
 /**
@@ -30,22 +31,31 @@ describe('lottery drop: claim windows across restarts and running claims', () =>
     await ctx.close();
   });
 
-  it('does not expire a win under a claim still holding its unit; the window passes once the hold is gone', async () => {
-    const { drop, entrants } = await drawnLottery(4, 2, 3);
+  it('does not expire a win under a claim still running; the window passes as soon as that claim ends unsold', async () => {
+    const { drop, entrants } = await drawnLottery(4, 2, 5);
     const [inFlight, idle] = entrants;
-    // What a claim begun inside the window leaves while its checkout runs: the unit held in the entry's cart.
-    await reserve(ctx.deps.db, { storeId: shop.storeId, cartId: inFlight!.entryId, variantId: shop.variantId, quantity: 1, expiresAt: new Date(Date.now() + 60_000) });
+    // A claim begun inside the window, with a card that will be declined, stopped before its authorization.
+    const { claim_attempt } = await ctx.deps.db('drop_entries').where({ id: inFlight!.entryId }).first('claim_attempt');
+    const lock = await holdPaymentTwin(ctx.deps.db, claimCheckoutKey(drop.id, inFlight!.entryId, claim_attempt));
+    let answer: Promise<Awaited<ReturnType<typeof claim>>> | undefined;
+    try {
+      answer = claim(ctx, drop.id, inFlight!.auth, randomUUID(), { shipping_address: claimAddress, payment_method: 'pm_card_chargeDeclined' }).then((r) => r);
+      await waitUntilBlocked(ctx.deps.db, lock, 'the claim stopped before its authorization');
+      await eventually(async () => (await statuses(drop.id))[1]!.status === 'expired', 20_000, 'the idle winner expired');
+      const during = await statuses(drop.id);
+      expect(during.map((r) => r.status)).toEqual(['won', 'expired', 'won', 'waitlisted']);
+      expect(during[0]!.claim_expires_at!.getTime()).toBeLessThan(Date.now());
+      expectProblem(await claim(ctx, drop.id, idle!.auth), 410, 'claim_expired');
+    } finally {
+      await lock.release();
+    }
 
-    await eventually(async () => (await statuses(drop.id))[1]!.status === 'expired', 20_000, 'the idle winner expired');
-    const during = await statuses(drop.id);
-    expect(during.map((r) => r.status)).toEqual(['won', 'expired', 'won', 'waitlisted']);
-    expect(during[0]!.claim_expires_at!.getTime()).toBeLessThan(Date.now());
-    expectProblem(await claim(ctx, drop.id, idle!.auth), 410, 'claim_expired');
-
-    // The claim ends without a sale: its unit goes back, and only then does the window pass.
-    await releaseCart(ctx.deps.db, inFlight!.entryId);
-    await settleClaims(ctx.deps.db, drop.id);
+    // The claim ends declined: its unit goes back and the workflow, told by the claim, lets the window pass at
+    // once (its timer was set for the hold's end, RESERVATION_TTL away).
+    expectProblem(await answer!, 402, 'payment_declined');
+    await eventually(async () => (await statuses(drop.id))[0]!.status === 'expired', 10_000, 'the window passed once the claim ended');
     expect((await statuses(drop.id)).map((r) => r.status)).toEqual(['expired', 'expired', 'won', 'won']);
+    expect(await ctx.deps.db('reservations').where({ cart_id: inFlight!.entryId, status: 'held' }).first()).toBeUndefined();
   }, 60_000);
 
   it('loses no claim window and promotes nobody twice across a worker restart', async () => {
