@@ -3,6 +3,8 @@ import { rankEntries } from '../domain/draw';
 import { admissionsNow, type AdmissionPace, type RoomState } from '../domain/waitingRoom';
 import type { Db } from '../infra/db';
 import type { Logger } from '../logger';
+import { findStore } from '../commerce/catalog';
+import { cartKey, cartTtlMs, type CartDoc } from '../commerce/carts';
 import { forgetCart, openHeldCart, type HeldCartDeps } from '../commerce/heldCart';
 import { InsufficientStockError, releaseCart } from '../commerce/reservations';
 import type { HotStock } from '../commerce/hotStock';
@@ -98,6 +100,46 @@ async function settleHolds(db: Conn, dropId: string): Promise<Array<{ user_id: s
     [dropId],
   );
   return result.rows as Array<{ user_id: string; status: string; cart_id: string }>;
+}
+
+/**
+ * Cart documents live in Redis, holds in Postgres: after a Redis loss an admitted shopper's unit is still held
+ * for them, but their cart is gone (checkout answers cart_expired) and the unit would sit idle until the hold
+ * runs out. So each step writes back the document of every live hold whose document is missing, as
+ * openHeldCart wrote it (one unit at the drop's price), touching no stock; NX leaves a document that exists
+ * (a checkout may have emptied it since) alone. Best effort: with Redis still down, the next step tries again.
+ */
+async function restoreCartDocs(deps: AdmissionDeps, drop: DropRow): Promise<void> {
+  const { db, redis } = deps;
+  const live = (await db('drop_queue as q')
+    .where({ 'q.drop_id': drop.id, 'q.status': 'admitted' })
+    .whereNotNull('q.admitted_until')
+    .whereExists(db('reservations as r').whereRaw('r.cart_id = q.cart_id').where('r.status', 'held'))
+    .select('q.cart_id', 'q.user_id', 'q.admitted_at')) as Array<{ cart_id: string; user_id: string; admitted_at: Date }>;
+  if (!live.length) return;
+  try {
+    const exists = (await redis.pipeline(live.map((p) => ['exists', cartKey(p.cart_id)])).exec()) ?? [];
+    const missing = live.filter((_, i) => exists[i]?.[1] === 0);
+    if (!missing.length) return;
+    const store = await findStore(db, drop.store_id);
+    if (!store) return;
+    for (const place of missing) {
+      const doc: CartDoc = {
+        id: place.cart_id,
+        store_id: store.id,
+        store_slug: store.slug,
+        currency: store.currency,
+        owner_id: place.user_id,
+        items: [{ variant_id: drop.variant_id, quantity: 1, unit_price_cents: drop.price_cents }],
+        created_at: place.admitted_at.toISOString(),
+        drop_id: drop.id,
+      };
+      await redis.set(cartKey(place.cart_id), JSON.stringify(doc), 'PX', cartTtlMs(deps.config, place.user_id), 'NX');
+    }
+    deps.logger.warn({ dropId: drop.id, restored: missing.length }, 'admitted shoppers\' cart documents were missing (Redis lost them): written back');
+  } catch (err) {
+    deps.logger.warn({ err, dropId: drop.id }, 'admitted shoppers\' cart documents not checked');
+  }
 }
 
 interface CartOutcome {
@@ -239,6 +281,7 @@ export async function admissionStep(deps: AdmissionDeps, dropId: string, pace: A
   if (!drop) throw new Error(`drop ${dropId} not found`);
 
   const settled = await settleHolds(db, dropId);
+  await restoreCartDocs(deps, drop);
   const pending = await openPendingCarts(deps, drop);
 
   // Raised before counting who waits: a joiner who commits after the count finds it and nudges the workflow.

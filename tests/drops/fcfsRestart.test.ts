@@ -8,8 +8,9 @@ import { createDrop, dropShop, waitForDropStatus } from './fixtures';
 
 /**
  * The waiting room survives its processes: the worker stops mid-admission (nobody is let in meanwhile, and
- * nobody twice after), Redis loses the room's keys, and a fresh API process reads the same places from the
- * same tokens. The workflow's details show the room for operators.
+ * nobody twice after), Redis loses every key of the sale (idle flag, stock counters, the admitted shoppers'
+ * carts) while the worker is down and again while shoppers hold carts and wait, and a fresh API process reads
+ * the same places from the same tokens. The workflow's details show the room for operators.
  */
 describe('first-come drops: restarts', () => {
   let ctx: TestContext;
@@ -19,7 +20,22 @@ describe('first-come drops: restarts', () => {
   });
   afterAll(() => ctx.close());
 
-  it('admits each shopper once, at the pace, across a worker restart, a Redis loss and a new API process', async () => {
+  /**
+   * A Redis loss for one sale: deletes every key naming any of `ids`. (Not FLUSHDB: other test files running
+   * at the same time share the run's Redis database.) Returns how many keys went.
+   */
+  async function loseRedisKeysOf(ids: string[]): Promise<number> {
+    let cursor = '0';
+    let lost = 0;
+    do {
+      const [next, keys] = await ctx.deps.redis.scan(cursor, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys.filter((k) => ids.some((id) => k.includes(id)))) lost += await ctx.deps.redis.del(key);
+    } while (cursor !== '0');
+    return lost;
+  }
+
+  it('admits each shopper once, at the pace, across a worker restart, Redis losses and a new API process; admitted shoppers keep their carts', async () => {
     let worker = await startTestWorker(ctx.deps);
     try {
       const shop = await dropShop(ctx, 10);
@@ -42,7 +58,9 @@ describe('first-come drops: restarts', () => {
       const whileDown = await admittedCount();
       await new Promise((r) => setTimeout(r, 2_000));
       expect(await admittedCount()).toBe(whileDown);
-      await ctx.deps.redis.del(idleFlagKey(drop.id));
+      const firstCarts = (await ctx.deps.db('drop_queue').where({ drop_id: drop.id }).whereNotNull('cart_id').pluck('cart_id')) as string[];
+      expect(await loseRedisKeysOf([drop.id, shop.variantId, ...firstCarts])).toBeGreaterThanOrEqual(1);
+      expect(await ctx.deps.redis.exists(idleFlagKey(drop.id))).toBe(0);
 
       worker = await startTestWorker(ctx.deps);
       await eventually(async () => (await admittedCount()) === 3, 15_000, 'three admissions');
@@ -62,6 +80,34 @@ describe('first-come drops: restarts', () => {
       expect(holds).toHaveLength(3);
       expect(holds.every((h) => h.quantity === 1)).toBe(true);
 
+      // Redis loses the sale again while three shoppers hold carts and two wait: the carts' documents go too.
+      expect(await loseRedisKeysOf([drop.id, shop.variantId, ...rows.map((r) => r.cart_id)])).toBeGreaterThanOrEqual(3);
+      const userOf = (id: string) => users.find((x) => x.id === id)!;
+      const waiting = users.filter((u) => !rows.some((r) => r.user_id === u.id));
+      // Places live in Postgres: everyone reads the same place, the waiting ones their position and who is ahead.
+      const waitingAt: number[] = [];
+      for (const u of waiting) {
+        const mine = (await ctx.http.get(`/v1/drops/${drop.id}/queue/${tokens.get(u.id)}`).set('Authorization', u.auth)).body;
+        expect(mine).toMatchObject({ status: 'waiting', admitted: false, ahead: mine.position - 4 });
+        waitingAt.push(mine.position);
+      }
+      expect(waitingAt.sort()).toEqual([4, 5]);
+      for (const r of rows) {
+        const u = userOf(r.user_id);
+        expect((await ctx.http.get(`/v1/drops/${drop.id}/queue/${tokens.get(u.id)}`).set('Authorization', u.auth)).body).toMatchObject({ admitted: true, cart_id: r.cart_id });
+      }
+      // The room's next step writes the admitted shoppers' carts back (one unit at the drop price); nobody is
+      // let in twice or instead of them, and nothing more is held.
+      for (const r of rows) {
+        const cart = await eventually(async () => {
+          const res = await ctx.http.get(`/v1/carts/${r.cart_id}`).set('Authorization', userOf(r.user_id).auth);
+          return res.status === 200 && res.body;
+        }, 10_000, 'the cart written back');
+        expect(cart.items).toEqual([expect.objectContaining({ variant_id: shop.variantId, quantity: 1 })]);
+      }
+      expect(await admittedCount()).toBe(3);
+      expect((await inventoryOf(ctx, shop.variantId)).reserved).toBe(3);
+
       const handle = (await ctx.deps.temporal.client()).workflow.getHandle(`drop:${drop.id}`);
       // Eventually: the sale may have just continued as new, and a new run shows its opening until its first step.
       const details = await eventually(async () => {
@@ -75,7 +121,7 @@ describe('first-come drops: restarts', () => {
       const api2 = createTestContext(testConfig({ JWT_SECRET: ctx.deps.config.JWT_SECRET, TASK_QUEUE: ctx.deps.config.TASK_QUEUE }));
       try {
         for (const r of rows) {
-          const u = users.find((x) => x.id === r.user_id)!;
+          const u = userOf(r.user_id);
           const mine = await api2.http.get(`/v1/drops/${drop.id}/queue/${tokens.get(u.id)}`).set('Authorization', u.auth);
           expect(mine.body).toMatchObject({ admitted: true, cart_id: r.cart_id });
           const bought = await api2.http
