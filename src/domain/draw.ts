@@ -48,29 +48,72 @@ export interface PublishedDraw {
   winners: string[];
 }
 
+/**
+ * What the checker recorded earlier, independently of the post-draw response: without these, a draw tampered
+ * consistently (another seed with its own commitment, an entry dropped and the hash recomputed) checks out.
+ */
+export interface KnownDrawValues {
+  /** seed_commitment as published when the drop was created. */
+  commitment?: string;
+  /** entries_hash as published when registration closed. */
+  entriesHash?: string;
+  /** The drop's quantity as announced. */
+  quantity?: number;
+  /** The checker's own entry ids: each must be in the ranking. */
+  entries?: string[];
+}
+
 export interface DrawCheck {
   ok: boolean;
-  checks: Array<{ name: 'seed_commitment' | 'entries_hash' | 'ranking' | 'winners'; ok: boolean; detail?: string }>;
+  checks: Array<{
+    name: 'seed_commitment' | 'entries_hash' | 'quantity' | 'entry' | 'ranking' | 'winners';
+    ok: boolean;
+    /** Checked against a value the checker knew before this response (KnownDrawValues), not just against the response itself. */
+    independent: boolean;
+    detail?: string;
+  }>;
 }
+
+const sameHex = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /**
  * Recomputes everything from the seed and the entry ids alone (the published ranking is only used as the set
- * of entries) and compares it with what was published.
+ * of entries) and compares it with what was published, and with the values known beforehand where given.
  */
-export function verifyDraw(d: PublishedDraw): DrawCheck {
-  const ranking = rankEntries(d.seed, d.ranking);
-  const firstDifference = ranking.findIndex((id, i) => id !== d.ranking[i]?.toLowerCase());
-  const winners = ranking.slice(0, d.quantity);
+export function verifyDraw(d: PublishedDraw, known: KnownDrawValues = {}): DrawCheck {
+  const ids = d.ranking.map((id) => id.toLowerCase());
+  const ranking = rankEntries(d.seed, ids);
+  const firstDifference = ranking.findIndex((id, i) => id !== ids[i]);
+  const quantity = known.quantity ?? d.quantity;
+  const winners = ranking.slice(0, quantity);
   const sameWinners = winners.length === d.winners.length && winners.every((id, i) => id === d.winners[i]?.toLowerCase());
+  const commitment = known.commitment ?? d.seed_commitment;
+  const hash = known.entriesHash ?? d.entries_hash;
+  const missing = (known.entries ?? []).filter((id) => !ids.includes(id.toLowerCase()));
   const checks: DrawCheck['checks'] = [
-    { name: 'seed_commitment', ok: seedCommitment(d.seed) === d.seed_commitment, detail: 'sha256(seed) against the commitment published at creation' },
-    { name: 'entries_hash', ok: entriesHash(d.ranking) === d.entries_hash, detail: 'sha256 of the sorted entry ids against the hash published at close' },
+    {
+      name: 'seed_commitment',
+      ok: sameHex(seedCommitment(d.seed), commitment) && sameHex(d.seed_commitment, commitment),
+      independent: known.commitment !== undefined,
+      detail: known.commitment !== undefined ? 'sha256(seed) against the commitment recorded at creation' : 'sha256(seed) against the commitment in this same response only',
+    },
+    {
+      name: 'entries_hash',
+      ok: sameHex(entriesHash(ids), hash) && sameHex(d.entries_hash, hash),
+      independent: known.entriesHash !== undefined,
+      detail: known.entriesHash !== undefined ? 'sha256 of the sorted entry ids against the hash recorded at close' : 'sha256 of the sorted entry ids against the hash in this same response only',
+    },
+    ...(known.quantity !== undefined ? [{ name: 'quantity' as const, ok: d.quantity === known.quantity, independent: true, detail: `published ${d.quantity}, announced ${known.quantity}` }] : []),
+    ...(known.entries?.length
+      ? [{ name: 'entry' as const, ok: missing.length === 0, independent: true, detail: missing.length ? `not in the ranking: ${missing.join(', ')}` : `${known.entries.length} known entr${known.entries.length === 1 ? 'y' : 'ies'} in the ranking` }]
+      : []),
     {
       name: 'ranking',
-      ok: firstDifference === -1 && new Set(d.ranking).size === d.ranking.length,
-      ...(firstDifference === -1 ? {} : { detail: `first difference at rank ${firstDifference + 1}` }),
+      ok: firstDifference === -1 && new Set(ids).size === ids.length,
+      independent: false,
+      ...(firstDifference === -1 ? (new Set(ids).size === ids.length ? {} : { detail: 'an entry id appears twice' }) : { detail: `first difference at rank ${firstDifference + 1}` }),
     },
-    { name: 'winners', ok: sameWinners, detail: `the first ${d.quantity} of the recomputed ranking` },
+    { name: 'winners', ok: sameWinners, independent: known.quantity !== undefined, detail: `the first ${quantity} of the recomputed ranking` },
   ];
   return { ok: checks.every((c) => c.ok), checks };
 }

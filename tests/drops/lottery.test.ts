@@ -10,6 +10,7 @@ import { expectProblem } from '../helpers/problems';
 import { listen } from '../helpers/server';
 import { eventually } from '../helpers/wait';
 import { claim, createDrop, dropShop, enter, inBatches, untilOpen, waitForDropStatus, type DropShop } from './fixtures';
+import { entriesHash, rankEntries, seedCommitment } from '../../src/domain/draw';
 
 /**
  * The lottery's registration and draw: 500 entrants for 20 units, the published draw recomputed here and by
@@ -39,7 +40,7 @@ describe('lottery drop: entries and the draw', () => {
     await ctx.close();
   });
 
-  it('draws exactly 20 winners of 500 entrants; the published draw recomputes and the verifier catches tampering', async () => {
+  it('draws exactly 20 winners of 500 entrants; the published draw recomputes and the verifier catches tampering, consistent tampering against the values published earlier', async () => {
     const users = await makeUsers(ctx.deps, 500);
     const drop = await createDrop(ctx, shop, { quantity: 20, opensIn: 1, closesIn: 25, claimWindowSeconds: 120 });
     await untilOpen(drop);
@@ -130,6 +131,29 @@ describe('lottery drop: entries and the draw', () => {
     const tamperedSeed = await verifier(save('seed.json', { ...draw, seed: 'f'.repeat(64) }));
     expect(tamperedSeed.code).toBe(1);
     expect(tamperedSeed.out).toMatch(/MISMATCH seed_commitment/);
+
+    // Tampered consistently (another seed with its own commitment; an entry left out and the hash recomputed):
+    // each checks out against itself, and is caught against the values published earlier (creation, close).
+    const earlier = ['--commitment', drop.seed_commitment, '--entries-hash', claiming.entries_hash!, '--quantity', '20'];
+    const mine = draw.ranking[123]!;
+    expect(await verifier(save('draw.json', draw), [...earlier, '--entry', mine])).toMatchObject({
+      code: 0,
+      out: expect.stringContaining('checked against independently known values: seed_commitment, entries_hash, quantity, entry, winners'),
+    });
+    const seed2 = 'e'.repeat(64);
+    const reseeded = rankEntries(seed2, draw.ranking);
+    const reseededFile = save('reseeded.json', { ...draw, seed: seed2, seed_commitment: seedCommitment(seed2), ranking: reseeded, winners: reseeded.slice(0, 20) });
+    expect(await verifier(reseededFile)).toMatchObject({ code: 0, out: expect.stringContaining('WARNING: checked only against the response itself') });
+    const caughtSeed = await verifier(reseededFile, earlier);
+    expect(caughtSeed.code).toBe(1);
+    expect(caughtSeed.out).toMatch(/MISMATCH seed_commitment \[independent\]/);
+    const fewer = rankEntries(draw.seed, draw.ranking.filter((id) => id !== mine));
+    const fewerFile = save('fewer.json', { ...draw, entries_hash: entriesHash(fewer), ranking: fewer, winners: fewer.slice(0, 20) });
+    expect((await verifier(fewerFile)).code).toBe(0);
+    const caughtEntry = await verifier(fewerFile, [...earlier, '--entry', mine]);
+    expect(caughtEntry.code).toBe(1);
+    expect(caughtEntry.out).toMatch(/MISMATCH entries_hash \[independent\]/);
+    expect(caughtEntry.out).toMatch(/MISMATCH entry \[independent\]/);
   }, 120_000);
 
   it('takes one entry per account (409 already_entered), only while registration is open (422 registration_closed)', async () => {
