@@ -121,6 +121,16 @@ const claimExpired = () => new Problem(410, 'claim_expired', 'Claim window over'
 /** Rolls back a superseded attempt's release (see nextAttempt). */
 class StaleAttempt extends Error {}
 
+/** A claim that may not start: the entry as found under the drop lock; `ownHold`: the hold rolled back was this request's. */
+class ClaimRefused extends Error {
+  constructor(
+    readonly entry: EntryRow & { window_open: boolean },
+    readonly ownHold: boolean,
+  ) {
+    super('claim refused');
+  }
+}
+
 const notALottery = () => problems.conflict('not_a_lottery', 'This drop is first-come-first-served; join its queue instead.');
 
 function entryJson(e: EntryRow, waitlistPosition?: number) {
@@ -187,13 +197,6 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
     return { status: 201, body: await orderSummary(orderId) };
   }
 
-  /** Why a claim may not start (yet): the entry as the claim found it under the drop lock. */
-  class ClaimRefused extends Error {
-    constructor(readonly entry: EntryRow) {
-      super('claim refused');
-    }
-  }
-
   /**
    * Holds the claim's one unit in the entry's cart, exclusive with settleClaims: the same transaction that takes
    * the unit share-locks the drop row (settleClaims locks it for update) and re-reads the entry, and commits the
@@ -218,12 +221,12 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
         }
         await trx('drops').where({ id: d.id }).forShare().first('id');
         const now = (await trx('drop_entries').where({ id: e.id }).first('*', trx.raw('claim_expires_at > now() AS window_open'))) as EntryRow & { window_open: boolean };
-        if (now.status !== 'won' || !(now.window_open || heldByAnother)) throw new ClaimRefused(now);
+        if (now.status !== 'won' || !(now.window_open || heldByAnother)) throw new ClaimRefused(now, !heldByAnother);
         return now;
       });
     } catch (err) {
-      if (err instanceof ClaimRefused) {
-        // Rolled back: whatever this request took in the hot-stock counter and the cart document go too.
+      if (err instanceof ClaimRefused && err.ownHold) {
+        // Rolled back: what this request took in the hot-stock counter and its cart document go too.
         if (await hotStock.isHot(d.store_id, d.variant_id)) await hotStock.giveBack(d.variant_id, 1, e.id);
         await forgetCart(deps.redis, e.id);
       }
@@ -494,7 +497,7 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
       } catch (err) {
         if (err instanceof InsufficientStockError) throw problems.conflict('sold_out', 'No unit of this drop is left in stock.');
         if (!(err instanceof ClaimRefused)) throw err;
-        const now = err.entry as EntryRow & { window_open: boolean };
+        const now = err.entry;
         if (now.order_id) return { status: 201, body: await orderSummary(now.order_id) };
         throw refuseClaim(now, now.window_open) ?? claimExpired();
       }

@@ -150,7 +150,7 @@ export async function drop(input: DropRunInput): Promise<void> {
         await continueAsNew<typeof drop>(input);
       }
       // Until the earliest open window ends, or a claim lands (which may have sold the last unit). An end already
-      // past here (this host's clock behind the activity's) still waits a moment rather than settle back to back.
+      // past here (this clock ahead of the activity host's) still waits a moment rather than settle back to back.
       const claimed = () => claims !== seen;
       if (!phase.nextExpiresAt) await condition(claimed);
       else await condition(claimed, untilInstant(phase.nextExpiresAt) || MIN_CLAIM_WAIT_MS);
