@@ -33,8 +33,10 @@ const IDLE_POLL_MS = 30_000;
 /** After a hold's expiry, so the cart's own workflow has released it when the room looks. */
 const HOLD_SLACK_MS = 250;
 
+// The steps heartbeat while they run (src/activities/fcfs.ts): a worker dying mid-step costs the room seconds.
 const { openWaitingRoom, admitFromWaitingRoom, closeWaitingRoom } = proxyActivities<FcfsActivities>({
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1s', maximumInterval: '10 seconds' },
 });
 

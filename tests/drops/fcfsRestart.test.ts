@@ -4,6 +4,9 @@ import { makeUser, type TestUser } from '../helpers/fixtures';
 import { eventually } from '../helpers/wait';
 import { inventoryOf } from '../commerce/fixtures';
 import { idleFlagKey } from '../../src/drops/waitingRoom';
+import { admissionLockKey } from '../../src/drops/waitingRoomAdmission';
+import { holdLock, waitUntilBlocked } from '../commerce/checkoutLocks';
+import { entryEnv, startEntry, type Running } from '../startup/processHelpers';
 import { createDrop, dropShop, waitForDropStatus } from './fixtures';
 
 /**
@@ -140,6 +143,81 @@ describe('first-come drops: restarts', () => {
       expect(statuses).toEqual(['purchased', 'purchased', 'purchased', 'closed', 'closed']);
     } finally {
       await worker.stop();
+    }
+  });
+
+  it('a worker killed inside an admission step: another worker retries it within seconds, nobody let in twice', async () => {
+    // The worker is its own OS process, so it can really die (no graceful drain); its sessions are named.
+    const childApp = `h9-fcfs-kill-${randomUUID().slice(0, 8)}`;
+    const { config } = ctx.deps;
+    const databaseUrl = new URL(config.DATABASE_URL);
+    databaseUrl.searchParams.set('application_name', childApp);
+    const child: Running = startEntry(
+      'worker',
+      entryEnv({
+        DATABASE_URL: databaseUrl.toString(),
+        REDIS_URL: config.REDIS_URL,
+        TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
+        TASK_QUEUE: config.TASK_QUEUE,
+        RESERVATION_TTL: '30s',
+        LOG_LEVEL: 'info',
+        OUTBOX_DISPATCHER: 'false',
+      }),
+    );
+    let worker: Awaited<ReturnType<typeof startTestWorker>> | undefined;
+    const lock = { release: async () => {} };
+    try {
+      await child.waitFor('worker running', 90_000);
+      const shop = await dropShop(ctx, 10);
+      const drop = await createDrop(ctx, shop, { mode: 'fcfs', quantity: 2, admissionPerSecond: 1, opensIn: 1, closesIn: null });
+      await waitForDropStatus(ctx, drop.id, 'open', 30_000);
+
+      // The test holds the admission lock: ann's join nudges a step, which stops inside its admission transaction.
+      const held = await holdLock(ctx.deps.db, 'SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [admissionLockKey(drop.id)]);
+      lock.release = held.release;
+      const [ann, ben, cat] = [await makeUser(ctx.deps), await makeUser(ctx.deps), await makeUser(ctx.deps)];
+      const join = (u: TestUser) => ctx.http.post(`/v1/drops/${drop.id}/queue`).set('Authorization', u.auth);
+      const annToken = (await join(ann)).body.token as string;
+      await waitUntilBlocked(ctx.deps.db, held, 'the worker\'s step waiting to admit', { applicationName: childApp, timeoutMs: 30_000 });
+      child.child.kill('SIGKILL');
+      expect((await child.exited).signal).toBe('SIGKILL');
+      const killedAt = Date.now();
+      await held.release();
+      // The dead step's transaction died with it: nobody was let in.
+      expect(await ctx.deps.db('drop_queue').where({ drop_id: drop.id }).pluck('status')).toEqual(['waiting']);
+
+      worker = await startTestWorker(ctx.deps);
+      const annIn = await eventually(async () => {
+        const res = await ctx.http.get(`/v1/drops/${drop.id}/queue/${annToken}`).set('Authorization', ann.auth);
+        return res.body.admitted && (res.body as { cart_id: string });
+      }, 30_000, 'ann admitted by the next worker', 100);
+      // The step's heartbeat timeout (10 s), not its one-minute start-to-close timeout, brought the retry.
+      expect(Date.now() - killedAt).toBeLessThan(30_000);
+
+      // The sale goes on at its pace: ben in a tick later at least, cat waits (two units); one cart each.
+      await join(ben);
+      await join(cat);
+      await eventually(async () => (await ctx.deps.db('drop_queue').where({ drop_id: drop.id, status: 'admitted' }).whereNotNull('admitted_until').count('* as n'))[0]!.n === 2, 15_000, 'ben admitted');
+      await new Promise((r) => setTimeout(r, 1_500));
+      const places = (await ctx.deps.db('drop_queue').where({ drop_id: drop.id }).orderBy('position').select('user_id', 'status', 'cart_id', 'admitted_at')) as Array<{
+        user_id: string;
+        status: string;
+        cart_id: string | null;
+        admitted_at: Date | null;
+      }>;
+      expect(places.map((p) => [p.user_id, p.status])).toEqual([
+        [ann.id, 'admitted'],
+        [ben.id, 'admitted'],
+        [cat.id, 'waiting'],
+      ]);
+      expect(places[0]!.cart_id).toBe(annIn.cart_id);
+      expect(places[1]!.admitted_at!.getTime() - places[0]!.admitted_at!.getTime()).toBeGreaterThanOrEqual(1000);
+      expect(await ctx.deps.db('reservations').whereIn('cart_id', [places[0]!.cart_id!, places[1]!.cart_id!]).where({ status: 'held' }).pluck('quantity')).toEqual([1, 1]);
+      expect((await inventoryOf(ctx, shop.variantId)).reserved).toBe(2);
+    } finally {
+      await lock.release();
+      if (child.child.exitCode === null && child.child.signalCode === null) child.child.kill('SIGKILL');
+      await worker?.stop();
     }
   });
 
