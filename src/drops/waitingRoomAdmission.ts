@@ -314,13 +314,13 @@ export async function admissionStep(deps: AdmissionDeps, dropId: string, pace: A
       // count. So the line stops, in order, at such a place until its tick has passed (at most one tick).
       const result = await trx.raw(
         `UPDATE drop_queue SET status = 'admitted', cart_id = gen_random_uuid(), admitted_at = ?, updated_at = now()
-          WHERE id IN (SELECT q.id FROM drop_queue q
-                        WHERE q.drop_id = ? AND q.status = 'waiting' AND q.position IS NOT NULL
-                          AND NOT EXISTS (SELECT 1 FROM drop_queue w
-                                           WHERE w.drop_id = q.drop_id AND w.status = 'waiting' AND w.position <= q.position
-                                             AND w.admitted_at > ?::timestamptz - make_interval(secs => ?))
-                        ORDER BY q.position LIMIT ? FOR UPDATE)`,
-        [at, dropId, at, pace.tickMs / 1000, room],
+          WHERE id IN (SELECT id FROM drop_queue
+                        WHERE drop_id = ? AND status = 'waiting' AND position IS NOT NULL
+                          AND position < coalesce((SELECT min(position) FROM drop_queue
+                                                    WHERE drop_id = ? AND status = 'waiting'
+                                                      AND admitted_at > ?::timestamptz - make_interval(secs => ?)), 2147483647)
+                        ORDER BY position LIMIT ? FOR UPDATE)`,
+        [at, dropId, dropId, at, pace.tickMs / 1000, room],
       );
       n = (result as { rowCount: number }).rowCount;
     }
