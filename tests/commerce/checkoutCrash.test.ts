@@ -5,7 +5,7 @@ import { createTestContext, startTestWorker, testConfig, type TestContext } from
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
-import { entryEnv, startEntry, type Running } from '../startup/processHelpers';
+import { startWorkerProcess, type Running } from '../startup/processHelpers';
 import { holdLock, holdOrderTwin, holdPaymentTwin, waitUntilBlocked, type HeldLock } from './checkoutLocks';
 import { createStore, createVariant, inventoryOf } from './fixtures';
 
@@ -174,20 +174,7 @@ describe('checkout with a killed worker', () => {
     storeId = await createStore(ctx, owner, 'Crash');
 
     // The worker is a separate OS process, so it can really be killed (no graceful shutdown).
-    const { config } = ctx.deps;
-    const databaseUrl = new URL(config.DATABASE_URL);
-    databaseUrl.searchParams.set('application_name', CHILD_APP);
-    child = startEntry(
-      'worker',
-      entryEnv({
-        DATABASE_URL: databaseUrl.toString(),
-        REDIS_URL: config.REDIS_URL,
-        TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
-        TASK_QUEUE: config.TASK_QUEUE,
-        LOG_LEVEL: 'warn',
-        OUTBOX_DISPATCHER: 'false',
-      }),
-    );
+    child = startWorkerProcess(ctx.deps.config, { appName: CHILD_APP });
 
     at.authorizing = (await stopAt(await prepare(ctx, 'authorizing', 1, 4_000), (co) => holdPaymentTwin(db(), co.checkoutKey), 'to authorize')).co;
     at.ordering = (await stopAt(await prepare(ctx, 'ordering', 2, 2_500), orderTwin, 'to create its order')).co;

@@ -3,7 +3,7 @@ import { ledgerSummary } from '../../src/campaigns/ledger';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { bearer, makePledges, makeUsers, takenByPledge } from '../helpers/fixtures';
 import { eventually } from '../helpers/wait';
-import { entryEnv, startEntry, type Running } from '../startup/processHelpers';
+import { startWorkerProcess, type Running } from '../startup/processHelpers';
 
 /**
  * A worker process is SIGKILLed in the middle of a campaign's settlement (no graceful shutdown, no chance to
@@ -57,20 +57,7 @@ describe('worker crash during settlement', () => {
     expect(launched.status).toBe(200);
 
     // The first worker is a separate OS process, so it can really be killed.
-    child = startEntry(
-      'worker',
-      entryEnv({
-        DATABASE_URL: config.DATABASE_URL,
-        REDIS_URL: config.REDIS_URL,
-        TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
-        TASK_QUEUE: config.TASK_QUEUE,
-        HOLD_WINDOW: '1',
-        SETTLEMENT_BATCH_SIZE: '40',
-        SETTLEMENT_CONCURRENCY: '1',
-        LOG_LEVEL: 'warn',
-        OUTBOX_DISPATCHER: 'false',
-      }),
-    );
+    child = startWorkerProcess(config, { settings: { HOLD_WINDOW: '1', SETTLEMENT_BATCH_SIZE: '40', SETTLEMENT_CONCURRENCY: '1' } });
     const collected = async () =>
       Number((await db('pledges').where({ campaign_id: campaign.id, status: 'collected' }).count<{ count: string }[]>('* as count'))[0]!.count);
 

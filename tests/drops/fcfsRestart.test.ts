@@ -6,7 +6,7 @@ import { inventoryOf } from '../commerce/fixtures';
 import { idleFlagKey } from '../../src/drops/waitingRoom';
 import { admissionLockKey } from '../../src/drops/waitingRoomAdmission';
 import { holdLock, waitUntilBlocked } from '../commerce/checkoutLocks';
-import { entryEnv, startEntry, type Running } from '../startup/processHelpers';
+import { startWorkerProcess, type Running } from '../startup/processHelpers';
 import { createDrop, dropShop, waitForDropStatus } from './fixtures';
 
 /**
@@ -149,21 +149,7 @@ describe('first-come drops: restarts', () => {
   it('a worker killed inside an admission step: another worker retries it within seconds, nobody let in twice', async () => {
     // The worker is its own OS process, so it can really die (no graceful drain); its sessions are named.
     const childApp = `h9-fcfs-kill-${randomUUID().slice(0, 8)}`;
-    const { config } = ctx.deps;
-    const databaseUrl = new URL(config.DATABASE_URL);
-    databaseUrl.searchParams.set('application_name', childApp);
-    const child: Running = startEntry(
-      'worker',
-      entryEnv({
-        DATABASE_URL: databaseUrl.toString(),
-        REDIS_URL: config.REDIS_URL,
-        TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
-        TASK_QUEUE: config.TASK_QUEUE,
-        RESERVATION_TTL: '30s',
-        LOG_LEVEL: 'info',
-        OUTBOX_DISPATCHER: 'false',
-      }),
-    );
+    const child: Running = startWorkerProcess(ctx.deps.config, { appName: childApp, settings: { RESERVATION_TTL: '30s', LOG_LEVEL: 'info' } });
     let worker: Awaited<ReturnType<typeof startTestWorker>> | undefined;
     const lock = { release: async () => {} };
     try {

@@ -82,3 +82,28 @@ export async function runEntry(entry: string, env: NodeJS.ProcessEnv, timeoutMs 
 
 /** Non-empty lines of a process's output. */
 export const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
+
+/**
+ * A platform worker in its own OS process (so a test can really SIGKILL it), on the test context's database,
+ * Redis, Temporal and task queue. `appName` names its Postgres sessions (to see what they wait on); `settings`
+ * adds or overrides environment settings. The outbox dispatcher stays off, as in every test worker.
+ */
+export function startWorkerProcess(
+  config: { DATABASE_URL: string; REDIS_URL: string; TEMPORAL_ADDRESS: string; TASK_QUEUE: string },
+  opts: { appName?: string; settings?: Record<string, string> } = {},
+): Running {
+  const databaseUrl = new URL(config.DATABASE_URL);
+  if (opts.appName) databaseUrl.searchParams.set('application_name', opts.appName);
+  return startEntry(
+    'worker',
+    entryEnv({
+      DATABASE_URL: databaseUrl.toString(),
+      REDIS_URL: config.REDIS_URL,
+      TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
+      TASK_QUEUE: config.TASK_QUEUE,
+      LOG_LEVEL: 'warn',
+      OUTBOX_DISPATCHER: 'false',
+      ...opts.settings,
+    }),
+  );
+}
