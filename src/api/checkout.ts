@@ -113,6 +113,11 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
         reason: result.declineCode,
       });
     }
+    if (result.code === 'payment_not_captured') {
+      throw new Problem(402, 'payment_not_captured', 'Payment not captured', 'The payment could not be taken (the card’s hold lapsed or was cancelled). Nothing was charged, the order was cancelled and the items were released; add them again to check out.', {
+        decline_code: result.declineCode,
+      });
+    }
     if (result.code === 'requires_action') {
       throw new Problem(402, 'requires_action', 'Payment requires action', 'The card needs authentication; complete it and check out again.', {
         next_action: { client_secret: result.clientSecret },
@@ -135,7 +140,7 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
       body: CheckoutBody,
       responses: {
         201: { description: 'The order, confirmed and paid', schema: OrderSchema },
-        402: described('`payment_declined` (with `decline_code`) or `requires_action` (with `next_action.client_secret`); the items stay held'),
+        402: described('`payment_declined` (with `decline_code`) or `requires_action` (with `next_action.client_secret`); the items stay held. Or `payment_not_captured` (the hold could not be captured: order cancelled, items released)'),
         404: described('Not your cart'),
         409: described('`insufficient_stock` with `items[]` no longer held, or `price_changed` with `items[]` (cart and current unit price; the cart is repriced)'),
         422: described(

@@ -522,7 +522,11 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
       await nextAttempt(d, attempt);
       await announceClaim(d.id, attempt);
       if (result.status === 'payment_failed') {
-        throw new Problem(402, result.code, 'Payment failed', result.code === 'requires_action' ? 'The card needs authentication; use another card.' : 'The card was declined; your window is still open, try another card.', {
+        throw new Problem(402, result.code, 'Payment failed', result.code === 'requires_action'
+            ? 'The card needs authentication; use another card.'
+            : result.code === 'payment_not_captured'
+              ? 'The payment could not be taken; nothing was charged and your window is still open, try again.'
+              : 'The card was declined; your window is still open, try another card.', {
           decline_code: result.declineCode,
         });
       }

@@ -64,9 +64,11 @@ export type CheckoutResult =
       status: 'payment_failed';
       /**
        * `payment_method_rejected`: the provider refused the request outright (an unknown payment method, an amount
-       * it does not take); declineCode is then its reason code and message its words.
+       * it does not take); declineCode is then its reason code and message its words. `payment_not_captured`: the
+       * hold could not be captured (it lapsed or was cancelled at the provider); the order was cancelled, the stock
+       * given back and the lines left the cart.
        */
-      code: 'payment_declined' | 'requires_action' | 'payment_method_rejected';
+      code: 'payment_declined' | 'requires_action' | 'payment_method_rejected' | 'payment_not_captured';
       declineCode: string | null;
       clientSecret: string | null;
       message?: string;
@@ -93,6 +95,9 @@ const {
 
 const DEFAULT_HOLD_MS = 15 * 60_000;
 const DEFAULT_PAYMENT_STEP_MS = 2 * 60_000;
+
+/** Payment failure types that are the provider's answer about this payment (not an outage, not a bug here). */
+const PAYMENT_REFUSALS: readonly string[] = ['PaymentDeclined', 'PaymentStateError', 'PaymentRequestError'];
 
 /** The typed business failure behind an activity failure, if any. */
 function businessFailure(err: unknown): ApplicationFailure | undefined {
@@ -148,6 +153,7 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
   };
 
   let authorized = false;
+  let capturing = false;
   try {
     compensations.push({ name: 'void payment', run: () => cancelPayment({ businessKey: paymentKey }) });
     step('authorizing payment');
@@ -197,6 +203,7 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
     });
 
     step('capturing payment');
+    capturing = true;
     await capturePayment({ businessKey: paymentKey });
     // The money is taken: from here on the checkout only goes forward.
     compensations.splice(0);
@@ -223,6 +230,20 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
         code: failure.type === 'PaymentDeclined' ? 'payment_declined' : 'requires_action',
         declineCode: details.declineCode ?? details.failureCode ?? null,
         clientSecret: details.clientSecret ?? null,
+      };
+    }
+    if (capturing && failure && PAYMENT_REFUSALS.includes(failure.type ?? '')) {
+      // The provider would not capture the hold: a business outcome, not an outage. The compensations cancelled
+      // the order and gave the stock back; the lines leave the cart as their holds are gone.
+      step('payment not captured: order cancelled, stock given back');
+      await emptyCheckoutCart({ cartId: input.cartId, variantIds: input.items.map((i) => i.variant_id) });
+      const details = (failure.details?.[0] ?? {}) as { declineCode?: string | null; failureCode?: string | null; code?: string | null; status?: string | null };
+      return {
+        status: 'payment_failed',
+        code: 'payment_not_captured',
+        declineCode: details.declineCode ?? details.failureCode ?? details.code ?? details.status ?? null,
+        clientSecret: null,
+        message: failure.message,
       };
     }
     if (failure?.type === 'PaymentRequestError' && !authorized) {

@@ -313,7 +313,7 @@ describe('checkout', () => {
     expect(await ctx.deps.db('reservations').where({ cart_id: cartId, variant_id: w }).pluck('status')).toEqual(['released']);
   });
 
-  it('gives a hot variant’s units back to its Redis counter when a failed capture restocks them', async () => {
+  it('answers a failed capture with 402 payment_not_captured: order cancelled, stock (and the hot counter) given back, lines out of the cart', async () => {
     const res = await ctx.http
       .post(`/v1/stores/${storeId}/products`)
       .set('Authorization', owner.auth)
@@ -335,7 +335,11 @@ describe('checkout', () => {
     } finally {
       await twin.release();
     }
-    expectProblem(await pending, 500, 'checkout_failed');
+    expectProblem(await pending, 402, 'payment_not_captured');
+    const [order] = await ordersFor(cartId);
+    expect(order).toMatchObject({ status: 'cancelled' });
+    // The lines whose holds are gone left the cart: adding them again is a fresh start.
+    expect((await ctx.http.get(`/v1/carts/${cartId}`).set('Authorization', shopper.auth)).body.items).toEqual([]);
 
     expect(await ctx.deps.db('reservations').where({ cart_id: cartId }).pluck('status')).toEqual(['released']);
     expect(await inventory(v)).toEqual({ total_stock: 5, reserved: 0, sold: 0 });
