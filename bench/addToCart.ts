@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hotHoldKey, hotStockKey } from '../src/commerce/hotStock';
 import {
+  allPass,
   benchEnvironment,
   benchLog,
   bulkUsers,
@@ -12,6 +13,7 @@ import {
   quietTemporalRuntime,
   report,
   round,
+  runBench,
   runConcurrently,
   startBenchWorkers,
   Tally,
@@ -152,7 +154,7 @@ async function run(env: BenchEnvironment, kind: RunKind, storeId: string, mercha
     ...(kind === 'hot' ? { hot_counter: counter === null ? null : Number(counter), postgres_available: postgresAvailable, redis_hold_keys: holdKeys } : {}),
     load_average_after: loadAverage(),
     checks,
-    ok: Object.values(checks).every(Boolean),
+    ok: allPass(checks),
   };
 }
 
@@ -184,14 +186,10 @@ async function main(): Promise<void> {
     const runs = [];
     for (const kind of kinds) runs.push(await run(env, kind, storeId, merchant!.auth, stock, attempts, concurrency));
     report('add-to-cart', { load_average_before: loadBefore, warmup_adds: warmup, runs, ok: runs.every((r) => r.ok) });
-    if (!runs.every((r) => r.ok)) process.exitCode = 1;
   } finally {
     await workers?.stop();
     await env.close();
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

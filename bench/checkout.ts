@@ -1,6 +1,7 @@
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { temporal } from '@temporalio/proto';
 import {
+  allPass,
   benchEnvironment,
   benchLog,
   bulkUsers,
@@ -12,6 +13,7 @@ import {
   quietTemporalRuntime,
   report,
   round,
+  runBench,
   runConcurrently,
   settingsFromEnv,
   startBenchWorkers,
@@ -229,16 +231,12 @@ async function main(): Promise<void> {
       orders,
       gateway,
       checks,
-      ok: Object.values(checks).every(Boolean),
+      ok: allPass(checks),
     });
-    if (!Object.values(checks).every(Boolean)) process.exitCode = 1;
   } finally {
     await workers?.stop();
     await env.close();
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

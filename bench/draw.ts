@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { entriesHash, rankEntries, seedCommitment, verifyDraw } from '../src/domain/draw';
 import { closeRegistration, publishedRanking, runDraw, tellEntrants } from '../src/drops/lottery';
-import { benchEnvironment, benchLog, benchShop, bulkUsers, loadAverage, percentile, positiveInt, report, round } from './harness';
+import { allPass, benchEnvironment, benchLog, benchShop, bulkUsers, loadAverage, percentile, positiveInt, report, round, runBench } from './harness';
 
 /**
  * Lottery draw time for many entries (100,000 by default), two ways:
@@ -159,7 +159,7 @@ async function postgresDraw(entries: number, quantity: number, tell: boolean) {
       ranks,
       notifications,
       checks,
-      ok: Object.values(checks).every(Boolean),
+      ok: allPass(checks),
     };
   } finally {
     await env.close();
@@ -179,10 +179,6 @@ async function main(): Promise<void> {
   const postgres = withDb ? await postgresDraw(entries, quantity, tell) : undefined;
   const ok = pure.verifier_accepts && (postgres?.ok ?? true);
   report('draw', { load_average_before: loadBefore, pure, postgres, ok });
-  if (!ok) process.exitCode = 1;
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

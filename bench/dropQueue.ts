@@ -1,4 +1,5 @@
 import {
+  allPass,
   benchEnvironment,
   benchLog,
   benchShop,
@@ -10,6 +11,7 @@ import {
   quietTemporalRuntime,
   report,
   round,
+  runBench,
   runConcurrently,
   startBenchWorkers,
   Tally,
@@ -185,16 +187,12 @@ async function main(): Promise<void> {
       load_average_before: loadBefore,
       load_average_after: loadAfter,
       checks,
-      ok: Object.values(checks).every(Boolean),
+      ok: allPass(checks),
     });
-    if (!Object.values(checks).every(Boolean)) process.exitCode = 1;
   } finally {
     await workers?.stop();
     await env.close();
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

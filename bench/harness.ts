@@ -114,6 +114,19 @@ export function report(name: string, figures: Record<string, unknown>): void {
   const json = JSON.stringify({ benchmark: name, machine: machine(), at: new Date().toISOString(), ...figures }, null, 2);
   console.log(json);
   if (process.env.BENCH_REPORT_FILE) fs.writeFileSync(process.env.BENCH_REPORT_FILE, `${json}\n`);
+  // A benchmark whose checks failed measured something broken: it exits 1 (after its cleanup).
+  if (figures.ok === false) process.exitCode = 1;
+}
+
+/** Every check passed (the `ok` of a report). */
+export const allPass = (checks: Record<string, boolean>): boolean => Object.values(checks).every(Boolean);
+
+/** Runs a benchmark's main: an unexpected error is printed and the process exits 1. */
+export function runBench(main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { liveTotalsKey, readTotals } from '../src/campaigns/liveTotals';
-import { benchEnvironment, bulkUsers, percentile, report, runConcurrently } from './harness';
+import { benchEnvironment, bulkUsers, percentile, report, runBench, runConcurrently } from './harness';
 
 /**
  * Pledges per second accepted into ONE hot campaign over HTTP (idempotency key, tier gate, authorization
@@ -74,7 +74,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

@@ -1,5 +1,6 @@
 import { PRODUCT_CACHE_REQUESTS, productCacheKey } from '../src/commerce/productCache';
 import {
+  allPass,
   benchEnvironment,
   benchLog,
   bulkUsers,
@@ -10,6 +11,7 @@ import {
   postJson,
   report,
   round,
+  runBench,
   runConcurrently,
   scrapeCounter,
   Tally,
@@ -132,15 +134,11 @@ async function main(): Promise<void> {
       include_inventory: includeInventory,
       phases: [warm, cold],
       checks,
-      ok: Object.values(checks).every(Boolean),
+      ok: allPass(checks),
     });
-    if (!Object.values(checks).every(Boolean)) process.exitCode = 1;
   } finally {
     await env.close();
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

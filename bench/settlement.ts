@@ -7,7 +7,7 @@ import { ledgerSummary } from '../src/campaigns/ledger';
 import { createPaymentService } from '../src/payments/paymentService';
 import { createWorkers } from '../src/workers/worker';
 import type { CampaignLifecycleResult } from '../src/workflows/campaignLifecycle';
-import { benchEnvironment, bulkUsers, positiveInt, report, runConcurrently, settingsFromEnv } from './harness';
+import { allPass, benchEnvironment, bulkUsers, positiveInt, report, runBench, runConcurrently, settingsFromEnv } from './harness';
 
 /**
  * Settlement throughput: pledges collected per second when ONE campaign with many active pledges reaches its
@@ -273,7 +273,7 @@ async function main(): Promise<void> {
       setup_seconds: setupSeconds,
       setup,
       checks,
-      ok: Object.values(checks).every(Boolean),
+      ok: allPass(checks),
       statuses,
       workflow_result: result,
       gateway,
@@ -281,7 +281,6 @@ async function main(): Promise<void> {
       expected_cents: expectedCents,
       outbox_after_settlement: outbox,
     });
-    if (!Object.values(checks).every(Boolean)) process.exitCode = 1;
   } finally {
     if (workers) {
       workers.shutdown();
@@ -293,7 +292,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);
