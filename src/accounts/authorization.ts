@@ -1,5 +1,5 @@
 import { canManage, hasRole, type Principal, type Role } from '../domain/roles';
-import { problems } from '../api/http/problem';
+import { refusals } from '../domain/errors';
 import type { BaseRole } from './users';
 
 /**
@@ -14,14 +14,14 @@ export function effectiveRole(email: string, baseRole: BaseRole, operatorEmails:
 
 /** For `auth: 'optional'` routes that need a caller on some paths: 401 when there is none. */
 export function requirePrincipal(principal: Principal | undefined): Principal {
-  if (!principal) throw problems.unauthorized();
+  if (!principal) throw refusals.unauthenticated();
   return principal;
 }
 
 /** 401 without a caller, 403 when the caller has none of `roles` (operators pass every role gate). */
 export function requireRole(principal: Principal | undefined, roles: readonly Role[]): Principal {
   const p = requirePrincipal(principal);
-  if (!hasRole(p, roles)) throw problems.forbidden(`This operation requires one of the roles: ${roles.join(', ')}.`);
+  if (!hasRole(p, roles)) throw refusals.forbidden(`This operation requires one of the roles: ${roles.join(', ')}.`);
   return p;
 }
 
@@ -31,7 +31,7 @@ export function requireRole(principal: Principal | undefined, roles: readonly Ro
  */
 export function requireManager(principal: Principal | undefined, ownerId: string): Principal {
   const p = requirePrincipal(principal);
-  if (!canManage(p, ownerId)) throw problems.forbidden('Only the owner or an operator may do this.');
+  if (!canManage(p, ownerId)) throw refusals.forbidden('Only the owner or an operator may do this.');
   return p;
 }
 
@@ -42,6 +42,6 @@ export function requireManager(principal: Principal | undefined, ownerId: string
 export function requireVisibleTo(principal: Principal | undefined, ownerIds: string | readonly string[], what = 'resource'): Principal {
   const p = requirePrincipal(principal);
   const owners = typeof ownerIds === 'string' ? [ownerIds] : ownerIds;
-  if (p.role !== 'operator' && !owners.includes(p.id)) throw problems.notFound(what);
+  if (p.role !== 'operator' && !owners.includes(p.id)) throw refusals.notFound(what);
   return p;
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config';
 import type { RedisClient } from '../infra/redis';
-import { consumeOrTooMany, sharedLimiter } from '../api/http/rateLimits';
+import { consumeOrTooMany, sharedLimiter } from '../infra/rateLimits';
 
 type LimitConfig = Pick<Config, 'LOGIN_MAX_FAILURES_PER_ACCOUNT' | 'LOGIN_MAX_ATTEMPTS_PER_IP' | 'LOGIN_RATE_WINDOW_SECONDS'>;
 

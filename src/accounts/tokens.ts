@@ -1,8 +1,8 @@
 import jwt from 'jsonwebtoken';
-import type { Authenticator } from '../api/http/api';
-import type { AppDeps } from '../api/deps';
-import { problems } from '../api/http/problem';
 import type { Config } from '../config';
+import { refusals } from '../domain/errors';
+import type { Principal } from '../domain/roles';
+import type { Db } from '../infra/db';
 import { effectiveRole } from './authorization';
 import { findUserById } from './users';
 
@@ -31,27 +31,27 @@ export function issueToken(config: Pick<Config, 'JWT_SECRET' | 'TOKEN_TTL_SECOND
   return { token, expiresAt: new Date(exp * 1000) };
 }
 
-/** The user id a valid token names; Problem 401 for a bad signature, wrong issuer/audience, or expiry. */
+/** The user id a valid token names; 401 (unauthenticated) for a bad signature, wrong issuer/audience, or expiry. */
 export function verifyToken(config: Pick<Config, 'JWT_SECRET'>, token: string): string {
   let payload: string | jwt.JwtPayload;
   try {
     // Pinning the algorithm stops "alg: none" and algorithm-confusion tokens.
     payload = jwt.verify(token, config.JWT_SECRET, { algorithms: [ALGORITHM], issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE });
   } catch (err) {
-    if (err instanceof jwt.TokenExpiredError) throw problems.unauthorized('The token has expired; log in again.');
-    throw problems.unauthorized('The token is not valid.');
+    if (err instanceof jwt.TokenExpiredError) throw refusals.unauthenticated('The token has expired; log in again.');
+    throw refusals.unauthenticated('The token is not valid.');
   }
   if (typeof payload === 'string' || typeof payload.sub !== 'string' || typeof payload.exp !== 'number') {
-    throw problems.unauthorized('The token is not valid.');
+    throw refusals.unauthenticated('The token is not valid.');
   }
   return payload.sub;
 }
 
-export function createAuthenticator(deps: Pick<AppDeps, 'config' | 'db'>): Authenticator {
+export function createAuthenticator(deps: { config: Pick<Config, 'JWT_SECRET' | 'OPERATOR_EMAILS'>; db: Db }): (token: string) => Promise<Principal> {
   return async (token) => {
     const userId = verifyToken(deps.config, token);
     const user = await findUserById(deps.db, userId);
-    if (!user) throw problems.unauthorized('The account behind this token no longer exists.');
+    if (!user) throw refusals.unauthenticated('The account behind this token no longer exists.');
     return { id: user.id, email: user.email, role: effectiveRole(user.email, user.baseRole, deps.config.OPERATOR_EMAILS) };
   };
 }

@@ -1,5 +1,5 @@
 import type { ActivityDeps } from '../workers/deps';
-import { purgeExpiredIdempotencyKeys } from '../api/idempotency';
+import { purgeExpiredIdempotencyKeys } from '../infra/idempotencyKeys';
 
 export function createMaintenanceActivities(deps: ActivityDeps) {
   return {

@@ -3,7 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { pinoHttp } from 'pino-http';
 import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { Api } from './http/api';
-import { Problem, problems } from './http/problem';
+import { asProblem, Problem, problems } from './http/problem';
 import type { AppDeps } from './deps';
 import { registerOperationsRoutes } from './operations';
 import { registerAccountRoutes } from './accounts';
@@ -100,7 +100,8 @@ export function createApp(deps: AppDeps): express.Express {
 export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
   let problem: Problem;
   const e = err as { type?: string; status?: number; message?: string };
-  if (err instanceof Problem) problem = err;
+  const known = asProblem(err);
+  if (known) problem = known;
   else if (err instanceof TemporalTimeoutError)
     problem = new Problem(503, 'workflow_unavailable', 'Service unavailable', 'The workflow did not answer in time; retry shortly. Retrying is safe.', {}, { 'Retry-After': '5' });
   else if (e?.type === 'entity.parse.failed') problem = problems.malformedJson('The request body is not valid JSON.');

@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import type { Db } from '../infra/db';
 import type { Metrics } from '../infra/metrics';
 import type { HandlerResult, IdempotencyGuard, IdempotencyRequest } from './http/api';
-import { Problem, problems } from './http/problem';
+import { asProblem, Problem, problems } from './http/problem';
 
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
 
@@ -109,11 +109,12 @@ export class PostgresIdempotencyGuard implements IdempotencyGuard {
       result = await fn();
     } catch (err) {
       // A business refusal (declined card, sold out) is the answer to this request and is replayed as such.
-      if (err instanceof Problem && isFinal(err.status)) {
+      const problem = asProblem(err);
+      if (problem && isFinal(problem.status)) {
         await this.complete(request, lockToken, {
-          status: err.status,
-          body: err.toBody(),
-          headers: { ...err.headers, 'Content-Type': 'application/problem+json' },
+          status: problem.status,
+          body: problem.toBody(),
+          headers: { ...problem.headers, 'Content-Type': 'application/problem+json' },
         });
       } else {
         await this.release(request, lockToken);
@@ -160,22 +161,4 @@ function replay(row: KeyRow): HandlerResult {
     throw new Problem(status, String(code), String(title), typeof detail === 'string' ? detail : undefined, extra, problemHeaders);
   }
   return { status, body, headers };
-}
-
-/**
- * Deletes idempotency records past their retention (IDEMPOTENCY_KEY_TTL_HOURS, at least 24 h after the
- * response), in batches so a large backlog never holds long locks. Returns how many were deleted.
- */
-export async function purgeExpiredIdempotencyKeys(db: Db, batchSize = 5_000): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const { rowCount } = await db.raw<{ rowCount: number }>(
-      `DELETE FROM idempotency_keys k
-        USING (SELECT scope, key FROM idempotency_keys WHERE expires_at <= now() LIMIT ? FOR UPDATE SKIP LOCKED) doomed
-        WHERE k.scope = doomed.scope AND k.key = doomed.key`,
-      [batchSize],
-    );
-    total += rowCount ?? 0;
-    if ((rowCount ?? 0) < batchSize) return total;
-  }
 }

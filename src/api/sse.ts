@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Logger } from '../logger';
-import { Problem, problems } from './http/problem';
+import { asProblem, type Problem, problems } from './http/problem';
 
 /**
  * Server-Sent Events plumbing shared by the live streams: headers that keep proxies from buffering,
@@ -104,7 +104,8 @@ export function openSse(req: Request, res: Response, options: { keepAliveMs: num
  * retries, not a 500; problems raised on purpose pass through.
  */
 export function liveUpdatesUnavailable(err: unknown, log: Logger): Problem {
-  if (err instanceof Problem) return err;
+  const known = asProblem(err);
+  if (known) return known;
   log.warn({ err }, 'live stream setup failed');
   return problems.unavailable('live_updates_unavailable', 'Live updates are temporarily unavailable; retry shortly.');
 }

@@ -6,7 +6,7 @@ import type { RedisClient } from '../infra/redis';
 import type { Logger } from '../logger';
 import type { Principal } from '../domain/roles';
 import { paymentModeFor, percentFunded, wouldDropBelowGoal, type FundingModel, type PledgeStatus } from '../domain/campaigns';
-import { Problem, problems } from '../api/http/problem';
+import { refusals } from '../domain/errors';
 import { requireVisibleTo } from '../accounts/authorization';
 import { PaymentRequestError, type PaymentGateway } from '../payments/gateway';
 import { createPaymentService, PaymentNotAllowedError } from '../payments/paymentService';
@@ -93,16 +93,16 @@ export function initialPaymentKey(pledgeId: string, mode: PledgeRow['payment_mod
 const OPEN_STATUSES: readonly PledgeStatus[] = ['pending', 'active', 'requires_action', 'collected', 'payment_failed'];
 const AWAITING_PAYMENT: readonly PledgeStatus[] = ['pending', 'requires_action'];
 
-const notLive = () => problems.unprocessable('campaign_not_live', 'The campaign is not accepting pledges or changes.');
-const soldOut = () => problems.conflict('reward_sold_out', 'Every slot of this reward tier is taken.');
-const invalidTier = () => problems.unprocessable('invalid_reward_tier', 'This reward tier does not belong to the campaign.');
+const notLive = () => refusals.unprocessable('campaign_not_live', 'The campaign is not accepting pledges or changes.');
+const soldOut = () => refusals.conflict('reward_sold_out', 'Every slot of this reward tier is taken.');
+const invalidTier = () => refusals.unprocessable('invalid_reward_tier', 'This reward tier does not belong to the campaign.');
 const belowMinimum = (min: number) =>
-  problems.unprocessable('below_reward_minimum', `This reward tier needs at least ${min} cents.`, { min_amount_cents: min });
+  refusals.unprocessable('below_reward_minimum', `This reward tier needs at least ${min} cents.`, { min_amount_cents: min });
 const wouldDrop = () =>
-  problems.conflict('would_drop_below_goal', 'So close to the deadline, this change would take the campaign below its goal.');
-const pledgeChanged = () => problems.conflict('pledge_changed', 'The pledge was changed by another request; reload it and try again.');
+  refusals.conflict('would_drop_below_goal', 'So close to the deadline, this change would take the campaign below its goal.');
+const pledgeChanged = () => refusals.conflict('pledge_changed', 'The pledge was changed by another request; reload it and try again.');
 const declined = (pledgeId: string, declineCode: string | null, message?: string | null) =>
-  new Problem(402, 'payment_declined', 'Payment declined', message ?? 'The card was declined.', { pledge_id: pledgeId, decline_code: declineCode });
+  refusals.payment('payment_declined', 'Payment declined', message ?? 'The card was declined.', { pledge_id: pledgeId, decline_code: declineCode });
 
 function isLive(c: Pick<CampaignRow, 'status' | 'ends_at'>, now: Date): boolean {
   return c.status === 'live' && c.ends_at.getTime() > now.getTime();
@@ -137,7 +137,7 @@ function decodeCursor(cursor: string): [string, string] {
   } catch {
     // fall through to the 400
   }
-  throw problems.validation([{ path: 'query.cursor', message: 'Not a cursor this list returned.' }], 'Invalid query.');
+  throw refusals.invalid([{ path: 'query.cursor', message: 'Not a cursor this list returned.' }], 'Invalid query.');
 }
 
 function page<T extends { cursor_ts: string; id: string }>(rows: T[], limit: number): { rows: T[]; next_cursor: string | null } {
@@ -369,7 +369,7 @@ export function createPledgeService(deps: PledgeDeps) {
           .where({ id: pledge.id })
           .whereIn('status', AWAITING_PAYMENT)
           .update({ status: 'requires_action', payment_key: record.businessKey, next_action: record.nextAction ? JSON.stringify(record.nextAction) : null, updated_at: db.fn.now() });
-        throw new Problem(402, 'requires_action', 'Authentication required', 'The card needs the backer to authenticate (3-D Secure); finish it with the client secret, then confirm the pledge.', {
+        throw refusals.payment('requires_action', 'Authentication required', 'The card needs the backer to authenticate (3-D Secure); finish it with the client secret, then confirm the pledge.', {
           pledge_id: pledge.id,
           next_action: record.nextAction
             ? { type: record.nextAction.type, client_secret: record.nextAction.client_secret, ...(record.nextAction.redirect_url ? { redirect_url: record.nextAction.redirect_url } : {}) }
@@ -392,12 +392,12 @@ export function createPledgeService(deps: PledgeDeps) {
       if (err instanceof PaymentRequestError || err instanceof PaymentNotAllowedError) {
         const code = err instanceof PaymentRequestError ? err.code : 'payment_not_allowed';
         await markDeclined(pledge, code, err.message);
-        throw problems.unprocessable('payment_method_rejected', `The payment provider refused the payment method: ${err.message}`, { pledge_id: pledge.id, reason: code });
+        throw refusals.unprocessable('payment_method_rejected', `The payment provider refused the payment method: ${err.message}`, { pledge_id: pledge.id, reason: code });
       }
       // The provider may or may not have acted; the pledge stays pending under its deterministic key, and the
       // same request retried (or confirm) resumes it without a second hold.
       logger.error({ err, pledgeId: pledge.id }, 'payment step failed; pledge left pending for a retry');
-      throw problems.unavailable('payment_unavailable', 'The payment provider could not be reached; retry the same request.');
+      throw refusals.unavailable('payment_unavailable', 'The payment provider could not be reached; retry the same request.');
     }
     return settle(pledge, record, success);
   }
@@ -406,8 +406,8 @@ export function createPledgeService(deps: PledgeDeps) {
     async createPledge(principal: Principal, campaignId: string, input: CreatePledgeInput): Promise<PledgeResult> {
       const now = new Date();
       const campaign = await loadCampaign(db, campaignId);
-      if (!campaign) throw problems.notFound('campaign');
-      if (campaign.owner_id === principal.id) throw problems.unprocessable('cannot_back_own_campaign', 'Creators cannot back their own campaign.');
+      if (!campaign) throw refusals.notFound('campaign');
+      if (campaign.owner_id === principal.id) throw refusals.unprocessable('cannot_back_own_campaign', 'Creators cannot back their own campaign.');
       if (!isLive(campaign, now)) throw notLive();
       if (input.rewardTierId) {
         const tier = await loadTier(campaignId, input.rewardTierId);
@@ -425,7 +425,7 @@ export function createPledgeService(deps: PledgeDeps) {
           open.reward_tier_id === (input.rewardTierId ?? null) &&
           open.payment_method === input.paymentMethod;
         if (sameRequest) return pay(open, principal.email, 201);
-        throw problems.conflict('already_pledged', 'You already back this campaign; change that pledge instead.', { pledge_id: open.id });
+        throw refusals.conflict('already_pledged', 'You already back this campaign; change that pledge instead.', { pledge_id: open.id });
       }
 
       const id = randomUUID();
@@ -455,7 +455,7 @@ export function createPledgeService(deps: PledgeDeps) {
         const existing = (await db('pledges').where({ campaign_id: campaignId, backer_id: principal.id }).whereIn('status', OPEN_STATUSES).first('id')) as
           | { id: string }
           | undefined;
-        throw problems.conflict('already_pledged', 'You already back this campaign; change that pledge instead.', { pledge_id: existing?.id ?? null });
+        throw refusals.conflict('already_pledged', 'You already back this campaign; change that pledge instead.', { pledge_id: existing?.id ?? null });
       }
       return pay(pledge, principal.email, 201);
     },
@@ -463,18 +463,18 @@ export function createPledgeService(deps: PledgeDeps) {
     /** After 3-D Secure: asks the provider again under the same key and finishes like create. */
     async confirmPledge(principal: Principal, pledgeId: string): Promise<PledgeResult> {
       const pledge = await loadPledge(pledgeId);
-      if (!pledge) throw problems.notFound('pledge');
+      if (!pledge) throw refusals.notFound('pledge');
       requireVisibleTo(principal, pledge.backer_id, 'pledge');
       if (pledge.status === 'active' || pledge.status === 'collected') return { status: 200, pledge: pledgeJson(pledge) };
       if (!AWAITING_PAYMENT.includes(pledge.status)) {
-        throw problems.conflict('pledge_not_confirmable', `The pledge is ${pledge.status}; only a pledge awaiting payment can be confirmed.`);
+        throw refusals.conflict('pledge_not_confirmable', `The pledge is ${pledge.status}; only a pledge awaiting payment can be confirmed.`);
       }
       return pay(pledge, principal.email, 200);
     },
 
     async getPledge(principal: Principal, pledgeId: string): Promise<PledgeJson> {
       const pledge = await loadPledge(pledgeId);
-      if (!pledge) throw problems.notFound('pledge');
+      if (!pledge) throw refusals.notFound('pledge');
       const campaign = (await loadCampaign(db, pledge.campaign_id))!;
       requireVisibleTo(principal, [pledge.backer_id, campaign.owner_id], 'pledge');
       return pledgeJson(pledge);
@@ -483,12 +483,12 @@ export function createPledgeService(deps: PledgeDeps) {
     async editPledge(principal: Principal, pledgeId: string, input: EditPledgeInput): Promise<PledgeJson> {
       const now = new Date();
       const pledge = await loadPledge(pledgeId);
-      if (!pledge) throw problems.notFound('pledge');
+      if (!pledge) throw refusals.notFound('pledge');
       const campaign = (await loadCampaign(db, pledge.campaign_id))!;
       requireVisibleTo(principal, [pledge.backer_id, campaign.owner_id], 'pledge');
-      if (principal.id !== pledge.backer_id) throw problems.forbidden('Only the backer may change this pledge.');
+      if (principal.id !== pledge.backer_id) throw refusals.forbidden('Only the backer may change this pledge.');
       if (!isLive(campaign, now)) throw notLive();
-      if (pledge.status !== 'active') throw problems.conflict('pledge_not_editable', `The pledge is ${pledge.status}; only an active pledge can be changed.`);
+      if (pledge.status !== 'active') throw refusals.conflict('pledge_not_editable', `The pledge is ${pledge.status}; only an active pledge can be changed.`);
 
       const newTierId = input.rewardTierId === undefined ? pledge.reward_tier_id : input.rewardTierId;
       const newAmount = input.amountCents ?? pledge.amount_cents;
@@ -540,10 +540,10 @@ export function createPledgeService(deps: PledgeDeps) {
             // Whether the provider acted is unknown: void under the same key (voided locally if it never answered).
             await voidHold(pledge, businessKey, newAmount).catch(() => undefined);
             if (err instanceof PaymentRequestError || err instanceof PaymentNotAllowedError) {
-              throw problems.unprocessable('payment_method_rejected', `The payment provider refused the change: ${err.message}`, { pledge_id: pledge.id });
+              throw refusals.unprocessable('payment_method_rejected', `The payment provider refused the change: ${err.message}`, { pledge_id: pledge.id });
             }
             logger.error({ err, pledgeId: pledge.id, businessKey }, 'authorizing an edited amount failed');
-            throw problems.unavailable('payment_unavailable', 'The payment provider could not be reached; the pledge is unchanged, try again.');
+            throw refusals.unavailable('payment_unavailable', 'The payment provider could not be reached; the pledge is unchanged, try again.');
           });
         if (outcomeOf(newHold) !== 'ok') {
           // An edit has no confirm step: a new hold that is not in place is discarded and the pledge stays as it was.
@@ -619,10 +619,10 @@ export function createPledgeService(deps: PledgeDeps) {
 
     async cancelPledge(principal: Principal, pledgeId: string): Promise<PledgeJson> {
       const pledge = await loadPledge(pledgeId);
-      if (!pledge) throw problems.notFound('pledge');
+      if (!pledge) throw refusals.notFound('pledge');
       const campaign = (await loadCampaign(db, pledge.campaign_id))!;
       requireVisibleTo(principal, [pledge.backer_id, campaign.owner_id], 'pledge');
-      if (principal.id !== pledge.backer_id) throw problems.forbidden('Only the backer may cancel this pledge.');
+      if (principal.id !== pledge.backer_id) throw refusals.forbidden('Only the backer may cancel this pledge.');
       if (pledge.status === 'cancelled') {
         // A repeated DELETE finishes what a failed void left undone.
         if (pledge.payment_mode === 'authorize' && pledge.payment_key) await voidHold(pledge, pledge.payment_key, pledge.amount_cents);
@@ -630,7 +630,7 @@ export function createPledgeService(deps: PledgeDeps) {
       }
       if (!isLive(campaign, new Date())) throw notLive();
       if (pledge.status !== 'active' && pledge.status !== 'requires_action') {
-        throw problems.conflict('pledge_not_cancellable', `The pledge is ${pledge.status}; only an active pledge can be cancelled.`);
+        throw refusals.conflict('pledge_not_cancellable', `The pledge is ${pledge.status}; only an active pledge can be cancelled.`);
       }
 
       let totals: Totals | undefined;

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Config } from '../config';
-import { Problem } from '../api/http/problem';
+import { DomainError, refusals } from '../domain/errors';
 import { TOKEN_ISSUER } from '../accounts/tokens';
 
 /**
@@ -48,7 +48,7 @@ export function issueQueueToken(
 }
 
 /** 404 `queue_token_invalid`: also for a valid token used by another account (it names no place of theirs). */
-export const queueTokenInvalid = () => new Problem(404, 'queue_token_invalid', 'Not found', 'This is not a place in this drop\'s line.');
+export const queueTokenInvalid = () => new DomainError('not_found', 'queue_token_invalid', 'This is not a place in this drop\'s line.');
 
 /**
  * The place a token names. 404 `queue_token_invalid` for anything not signed by us for this drop (forged,
@@ -62,7 +62,7 @@ export function verifyQueueToken(config: Pick<Config, 'JWT_SECRET'>, token: stri
     payload = jwt.verify(token, signingKey(config), { algorithms: [ALGORITHM], issuer: TOKEN_ISSUER, audience: AUDIENCE });
   } catch (err) {
     if (err instanceof jwt.TokenExpiredError) {
-      throw new Problem(410, 'queue_token_expired', 'Gone', 'This queue token has expired; join the queue again to get a fresh token for the same place.');
+      throw refusals.gone('queue_token_expired', 'This queue token has expired; join the queue again to get a fresh token for the same place.');
     }
     throw queueTokenInvalid();
   }

@@ -1,7 +1,7 @@
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config';
 import type { RedisClient } from '../infra/redis';
-import { consumeOrTooMany, sharedLimiter } from '../api/http/rateLimits';
+import { consumeOrTooMany, sharedLimiter } from '../infra/rateLimits';
 
 type LimitConfig = Pick<Config, 'DROP_RATE_LIMIT_PER_ACCOUNT' | 'DROP_RATE_LIMIT_PER_IP' | 'DROP_RATE_WINDOW_SECONDS'>;
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { effectiveRole, requireManager, requirePrincipal, requireRole, requireVisibleTo } from '../../src/accounts/authorization';
-import { Problem } from '../../src/api/http/problem';
+import { asProblem } from '../../src/api/http/problem';
 import type { Principal, Role } from '../../src/domain/roles';
 
 const principal = (role: Role): Principal => ({ id: randomUUID(), email: `${role}@example.test`, role });
@@ -10,7 +10,8 @@ function statusOf(fn: () => unknown): number | 'ok' {
     fn();
     return 'ok';
   } catch (err) {
-    if (err instanceof Problem) return err.status;
+    const problem = asProblem(err);
+    if (problem) return problem.status;
     throw err;
   }
 }

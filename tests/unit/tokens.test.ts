@@ -1,7 +1,7 @@
 import jwt from 'jsonwebtoken';
 import { randomUUID } from 'node:crypto';
 import { issueToken, TOKEN_AUDIENCE, TOKEN_ISSUER, verifyToken } from '../../src/accounts/tokens';
-import { Problem } from '../../src/api/http/problem';
+import { asProblem, type Problem } from '../../src/api/http/problem';
 
 const config = { JWT_SECRET: 'a'.repeat(40), TOKEN_TTL_SECONDS: 600 };
 
@@ -9,9 +9,9 @@ function expect401(fn: () => unknown): Problem {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(Problem);
-    expect((err as Problem).status).toBe(401);
-    return err as Problem;
+    const problem = asProblem(err);
+    expect(problem?.status).toBe(401);
+    return problem as Problem;
   }
   throw new Error('expected a 401 Problem');
 }

@@ -3,7 +3,7 @@ import jwt from 'jsonwebtoken';
 import { admissionPace, admissionsNow, decide, etaSeconds, preOpenAhead, type RoomState } from '../../src/domain/waitingRoom';
 import { issueQueueToken, verifyQueueToken } from '../../src/drops/queueTokens';
 import { issueToken } from '../../src/accounts/tokens';
-import { Problem } from '../../src/api/http/problem';
+import { asProblem, type Problem } from '../../src/api/http/problem';
 
 /** The waiting room's pure rules (pace, capacity, ETA, what the sale does next) and its signed tokens. */
 describe('waiting room rules', () => {
@@ -92,7 +92,8 @@ describe('queue tokens', () => {
     try {
       fn();
     } catch (err) {
-      if (err instanceof Problem) return err;
+      const problem = asProblem(err);
+      if (problem) return problem;
       throw err;
     }
     throw new Error('expected a problem');

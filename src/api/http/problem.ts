@@ -1,3 +1,5 @@
+import { DomainError, type FieldError, type RefusalKind } from '../../domain/errors';
+
 /**
  * RFC 9457 problem details. Every error a client can see is one of these, with a stable snake_case `code`
  * that frontends switch on; `title` and `detail` are for people.
@@ -12,11 +14,7 @@ export interface ProblemBody {
   [extra: string]: unknown;
 }
 
-export interface FieldError {
-  path: string;
-  message: string;
-  code?: string;
-}
+export type { FieldError };
 
 export class Problem extends Error {
   constructor(
@@ -61,3 +59,36 @@ export const problems = {
     }),
   unavailable: (code: string, detail: string) => new Problem(503, code, 'Service unavailable', detail),
 };
+
+/** The one place a domain refusal's kind becomes an HTTP status. */
+const STATUS: Record<RefusalKind, { status: number; title: string }> = {
+  invalid: { status: 400, title: 'Validation failed' },
+  unauthenticated: { status: 401, title: 'Unauthorized' },
+  payment: { status: 402, title: 'Payment required' },
+  forbidden: { status: 403, title: 'Forbidden' },
+  not_found: { status: 404, title: 'Not found' },
+  conflict: { status: 409, title: 'Conflict' },
+  gone: { status: 410, title: 'Gone' },
+  unprocessable: { status: 422, title: 'Unprocessable request' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  unavailable: { status: 503, title: 'Service unavailable' },
+};
+
+/** A domain refusal as problem+json: its kind's status, its code and detail, Retry-After / WWW-Authenticate where they belong. */
+export function problemOf(err: DomainError): Problem {
+  const { status, title } = STATUS[err.kind];
+  const headers: Record<string, string> = {};
+  if (err.kind === 'unauthenticated') headers['WWW-Authenticate'] = 'Bearer';
+  const retryAfter = err.extra.retry_after_seconds;
+  if (typeof retryAfter === 'number') headers['Retry-After'] = String(retryAfter);
+  // A 503's retry hint is a header only; a 429 also names it in the body, as it always has.
+  const extra = err.kind === 'unavailable' ? Object.fromEntries(Object.entries(err.extra).filter(([k]) => k !== 'retry_after_seconds')) : err.extra;
+  return new Problem(status, err.code, err.title ?? title, err.detail, extra, headers);
+}
+
+/** Problem or domain refusal, as the Problem the client gets; anything else is not a client's error (undefined). */
+export function asProblem(err: unknown): Problem | undefined {
+  if (err instanceof Problem) return err;
+  if (err instanceof DomainError) return problemOf(err);
+  return undefined;
+}

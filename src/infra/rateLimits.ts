@@ -1,6 +1,6 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { RedisClient } from '../../infra/redis';
-import { problems } from './problem';
+import { refusals } from '../domain/errors';
+import type { RedisClient } from './redis';
 
 /**
  * A limiter shared by every API replica through Redis. When Redis is unreachable each process falls back to its
@@ -16,13 +16,13 @@ export function sharedLimiter(redis: RedisClient, keyPrefix: string, points: num
   });
 }
 
-/** Takes one point for `key`; Problem 429 with Retry-After (whole seconds) when none is left. */
+/** Takes one point for `key`; a rate_limited refusal with its Retry-After (whole seconds) when none is left. */
 export async function consumeOrTooMany(limiter: RateLimiterAbstract, key: string, detail: string): Promise<void> {
   try {
     await limiter.consume(key);
   } catch (rejection) {
     if (rejection instanceof RateLimiterRes) {
-      throw problems.tooManyRequests(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)), detail);
+      throw refusals.rateLimited(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)), detail);
     }
     throw rejection;
   }
