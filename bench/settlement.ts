@@ -6,8 +6,8 @@ import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { ledgerSummary } from '../src/campaigns/ledger';
 import { createPaymentService } from '../src/payments/paymentService';
 import { createWorkers } from '../src/workers/worker';
-import type { CampaignLifecycleResult } from '../src/workflows/campaignLifecycle';
 import { allPass, benchEnvironment, bulkUsers, positiveInt, report, runBench, runConcurrently, settingsFromEnv } from './harness';
+import { type CampaignLifecycleResult } from '../src/campaigns/contract';
 
 /**
  * Settlement throughput: pledges collected per second when ONE campaign with many active pledges reaches its

@@ -1,13 +1,13 @@
 import type { ActivityDeps } from '../workers/deps';
-import { createCampaignActivities } from './campaigns';
-import { createCartActivities } from './carts';
-import { createCheckoutActivities } from './checkout';
-import { createDropActivities } from './drops';
-import { createFcfsActivities } from './fcfs';
-import { createMaintenanceActivities } from './maintenance';
-import { createPaymentActivities } from './payments';
-import { createReconciliationActivities } from './reconciliation';
-import { createDroppedPledgeActivities, createSettlementActivities } from './settlement';
+import { createCampaignActivities } from './campaigns/campaignLifecycle';
+import { createCartActivities } from './commerce/cartReservations';
+import { createCheckoutActivities } from './commerce/checkout';
+import { createDropActivities } from './drops/drop';
+import { createFcfsActivities } from './drops/fcfsSale';
+import { createMaintenanceActivities } from './maintenance/purgeExpiredRecords';
+import { createPaymentActivities } from './commerce/checkoutPayments';
+import { createReconciliationActivities } from './commerce/reconcileCommerce';
+import { createDroppedPledgeActivities, createSettlementActivities } from './campaigns/droppedPledge';
 
 /** Activities served on the main task queue (database, Redis, notifications: no payment provider calls). */
 export function createActivities(deps: ActivityDeps) {

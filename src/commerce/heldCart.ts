@@ -4,7 +4,7 @@ import type { Db } from '../infra/db';
 import type { RedisClient } from '../infra/redis';
 import type { TemporalClientProvider } from '../temporal/client';
 import { findStore } from './catalog';
-import { touchCartWorkflow } from './cartWorkflow';
+import { touchCartWorkflow } from './cartTimer';
 import { cartKey, cartTtlMs, createCart, type StoredCart } from './carts';
 import type { HotStock } from './hotStock';
 import { extendCart, reserve } from './reservations';

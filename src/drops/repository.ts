@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from '../infra/db';
-import type { DropMode, DropStatus, DropWorkflowInput } from './types';
+import type { DropMode, DropStatus, DropWorkflowInput } from './contract';
 
 /**
  * Drop rows: loading, locking and the one JSON shape the API answers with. The seed never leaves this module
@@ -61,7 +61,6 @@ function normalise(row: Record<string, unknown>): DropRow {
   return { ...(row as unknown as DropRow), admission_per_second: Number(row.admission_per_second), price_cents: Number(row.price_cents) };
 }
 
-export const dropWorkflowId = (dropId: string) => `drop:${dropId}`;
 
 export async function loadDrop(db: Conn, dropId: string): Promise<DropRow | undefined> {
   const row = (await db('drops').where({ id: dropId }).first(DROP_COLUMNS)) as Record<string, unknown> | undefined;

@@ -10,7 +10,7 @@ import { InsufficientStockError, releaseCart } from '../commerce/reservations';
 import type { HotStock } from '../commerce/hotStock';
 import { notify } from '../notifications/notify';
 import { drawSecret, loadDrop, lockDrop, type DropRow } from './repository';
-import type { DropStatus } from './types';
+import type { DropStatus } from './contract';
 import { idleFlagKey, lockQueue, type QueueRow } from './waitingRoom';
 
 /**

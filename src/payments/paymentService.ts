@@ -12,7 +12,7 @@ import { normaliseCurrency } from './validation';
  * provider again with the same key, so nothing is charged twice.
  *
  * Declines and authentication-required are returned as the record's status (failed, requires_action); only
- * refusals and infrastructure problems throw. Temporal activities (src/activities/payments.ts) and API routes
+ * refusals and infrastructure problems throw. Temporal activities (src/activities/commerce/checkoutPayments.ts) and API routes
  * that must answer at once (a pledge's authorization) both use this.
  */
 

@@ -1,5 +1,6 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from '../config';
+import { RECONCILE_COMMERCE_WORKFLOW } from '../commerce/contract';
 
 /**
  * Recurring jobs are Temporal Schedules (visible, pausable and triggerable in the Web UI), created once and
@@ -25,7 +26,7 @@ export async function ensureSchedules(client: Client, config: Config): Promise<s
       spec: { intervals: [{ every: config.RECONCILE_INTERVAL }] },
       action: {
         type: 'startWorkflow',
-        workflowType: 'reconcileCommerce',
+        workflowType: RECONCILE_COMMERCE_WORKFLOW,
         taskQueue: config.TASK_QUEUE,
         workflowId: `${config.TASK_QUEUE}:commerce-reconcile`,
         args: [{}],

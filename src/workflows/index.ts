@@ -1,8 +1,8 @@
 // Every workflow the worker runs; one file per workflow.
-export * from './maintenance';
-export * from './campaignLifecycle';
-export * from './droppedPledge';
-export * from './cartReservations';
-export * from './checkout';
-export * from './reconcileCommerce';
-export * from './drop';
+export * from './maintenance/purgeExpiredRecords';
+export * from './campaigns/campaignLifecycle';
+export * from './campaigns/droppedPledge';
+export * from './commerce/cartReservations';
+export * from './commerce/checkout';
+export * from './commerce/reconcileCommerce';
+export * from './drops/drop';

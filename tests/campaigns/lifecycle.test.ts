@@ -3,11 +3,11 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { applyTotalsDelta } from '../../src/campaigns/liveTotals';
 import { campaignSummary } from '../../src/domain/campaigns';
 import { CampaignId, CampaignStatus } from '../../src/temporal/searchAttributes';
-import { lifecycleStateQuery, type campaignLifecycle, type LifecycleState } from '../../src/workflows/campaignLifecycle';
 import { registerAccount } from '../helpers/api';
 import { createTestContext, startTestWorker, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
 import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
+import { CAMPAIGN_LIFECYCLE_WORKFLOW, type CampaignLifecycleWorkflow, type LifecycleState, lifecycleStateQuery } from '../../src/campaigns/contract';
 
 /**
  * The campaign lifecycle workflow `campaign:<id>` driven over HTTP with a real worker, every timer in
@@ -60,7 +60,7 @@ async function setPledged(id: string, cents: number, backers: number): Promise<v
   await applyTotalsDelta(ctx.deps.redis, id, { pledgedCents: cents - before.pledged_cents, backerCount: backers - before.backer_count });
 }
 
-async function handle(id: string): Promise<WorkflowHandle<typeof campaignLifecycle>> {
+async function handle(id: string): Promise<WorkflowHandle<CampaignLifecycleWorkflow>> {
   return (await ctx.deps.temporal.client()).workflow.getHandle(`campaign:${id}`);
 }
 const lifecycleState = async (id: string): Promise<LifecycleState> => (await handle(id)).query(lifecycleStateQuery);
@@ -154,7 +154,7 @@ describe('launch', () => {
     const c = await createCampaign({ ends_at: at(120_000) });
     // Exactly what launch starts, without the row update it would have committed.
     const client = await ctx.deps.temporal.client();
-    await client.workflow.start<typeof campaignLifecycle>('campaignLifecycle', {
+    await client.workflow.start<CampaignLifecycleWorkflow>(CAMPAIGN_LIFECYCLE_WORKFLOW, {
       taskQueue: ctx.deps.config.TASK_QUEUE,
       workflowId: `campaign:${c.id}`,
       args: [{ campaignId: c.id, title: c.title, goalCents: c.goal_cents, currency: c.currency, endsAt: c.ends_at }],
@@ -168,7 +168,7 @@ describe('launch', () => {
     const c = await createCampaign({ ends_at: at(120_000) });
     const client = await ctx.deps.temporal.client();
     // Started on a queue nobody polls, so the row stays a draft: the state a crash between start and commit leaves.
-    const orphan = await client.workflow.start<typeof campaignLifecycle>('campaignLifecycle', {
+    const orphan = await client.workflow.start<CampaignLifecycleWorkflow>(CAMPAIGN_LIFECYCLE_WORKFLOW, {
       taskQueue: `nobody-${randomUUID()}`,
       workflowId: `campaign:${c.id}`,
       args: [{ campaignId: c.id, title: c.title, goalCents: c.goal_cents, currency: c.currency, endsAt: c.ends_at }],
@@ -211,7 +211,7 @@ describe('continue-as-new', () => {
     // The state the previous run left: decided, part-way through settlement.
     await ctx.deps.db('campaigns').where({ id: c.id }).update({ status: 'failed', outcome: 'failed', decided_at: ctx.deps.db.fn.now() });
     const client = await ctx.deps.temporal.client();
-    const h = await client.workflow.start<typeof campaignLifecycle>('campaignLifecycle', {
+    const h = await client.workflow.start<CampaignLifecycleWorkflow>(CAMPAIGN_LIFECYCLE_WORKFLOW, {
       taskQueue: ctx.deps.config.TASK_QUEUE,
       workflowId: `campaign:${c.id}`,
       args: [

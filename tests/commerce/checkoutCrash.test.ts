@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type supertest from 'supertest';
-import { checkoutKeyFor } from '../../src/api/checkout';
+import { checkoutKeyFor } from '../../src/api/commerce/checkoutRoutes';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';

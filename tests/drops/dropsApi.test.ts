@@ -2,11 +2,11 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createTestContext, createTestDeps, closeDeps, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { dropWorkflowInput, loadDrop } from '../../src/drops/repository';
-import type { drop as dropWorkflow } from '../../src/workflows/drop';
 import { makeUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
 import { createDrop, dropShop, waitForDropStatus, type DropShop } from './fixtures';
+import { DROP_WORKFLOW, type DropWorkflow, dropWorkflowId } from '../../src/drops/contract';
 
 /** Drop creation and reads: owner only, validated, workflow `drop:<id>` started with its search attributes. */
 describe('drops API', () => {
@@ -87,7 +87,7 @@ describe('drops API', () => {
     const input = row
       ? dropWorkflowInput(row)
       : { dropId, storeId: shop.storeId, variantId: shop.variantId, mode: 'lottery' as const, quantity: 1, priceCents: 100, currency: 'EUR', opensAt: soon(1), closesAt: soon(3), claimWindowSeconds: 5, admissionPerSecond: 10 };
-    return (await ctx.deps.temporal.client()).workflow.start<typeof dropWorkflow>('drop', { workflowId: `drop:${dropId}`, taskQueue, args: [{ ...input, rowGraceMs }] });
+    return (await ctx.deps.temporal.client()).workflow.start<DropWorkflow>(DROP_WORKFLOW, { workflowId: dropWorkflowId(dropId), taskQueue, args: [{ ...input, rowGraceMs }] });
   }
   const pendingDropPhase = async (handle: Awaited<ReturnType<typeof startDrop>>) =>
     (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'dropPhase');

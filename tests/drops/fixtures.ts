@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DropJson } from '../../src/drops/repository';
-import type { DropStatus } from '../../src/drops/types';
+import type { DropStatus } from '../../src/drops/contract';
 import type { TestContext } from '../helpers/context';
 import { bearer, makeUser, makeUsers, type TestUser } from '../helpers/fixtures';
 import { eventually } from '../helpers/wait';

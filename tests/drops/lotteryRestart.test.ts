@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { claimCheckoutKey, settleClaims } from '../../src/drops/lottery';
 import { openHeldCart } from '../../src/commerce/heldCart';
-import { checkoutWorkflowId, type checkout } from '../../src/workflows/checkout';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
 import { holdPaymentTwin, waitUntilBlocked } from '../commerce/checkoutLocks';
 import { claim, claimAddress, dropShop, inBatches, lotteryHelpers, waitForDropStatus, type DropShop, type LotteryHelpers } from './fixtures';
+import { CHECKOUT_WORKFLOW, type CheckoutWorkflow, checkoutWorkflowId } from '../../src/commerce/contract';
 
 /**
  * The claim phase across failures: a worker restart while windows run loses no window (the new worker's timers
@@ -109,7 +109,7 @@ describe('lottery drop: claim windows across restarts and running claims', () =>
     const checkoutKey = claimCheckoutKey(drop.id, winner.entryId, row.claim_attempt);
     await openHeldCart(ctx.deps, { cartId: winner.entryId, storeId: shop.storeId, variantId: shop.variantId, ownerId: winner.userId, quantity: 1, unitPriceCents: 3_000, dropId: drop.id });
     const client = await ctx.deps.temporal.client();
-    const handle = await client.workflow.start<typeof checkout>('checkout', {
+    const handle = await client.workflow.start<CheckoutWorkflow>(CHECKOUT_WORKFLOW, {
       workflowId: checkoutWorkflowId(checkoutKey),
       taskQueue: ctx.deps.config.TASK_QUEUE,
       args: [

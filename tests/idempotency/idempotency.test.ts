@@ -7,7 +7,7 @@ import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { createApp, errorHandler } from '../../src/api/app';
 import { Api, type HandlerResult } from '../../src/api/http/api';
 import { problems } from '../../src/api/http/problem';
-import { PostgresIdempotencyGuard } from '../../src/api/idempotency';
+import { PostgresIdempotencyGuard } from '../../src/api/http/idempotency';
 import { purgeExpiredIdempotencyKeys } from '../../src/infra/idempotencyKeys';
 import { createAuthenticator } from '../../src/accounts/tokens';
 import { registerAccount } from '../helpers/api';

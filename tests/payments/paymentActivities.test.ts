@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { createPaymentActivities } from '../../src/activities/payments';
+import { createPaymentActivities } from '../../src/activities/commerce/checkoutPayments';
 import type { AppDeps } from '../../src/api/deps';
 import type { PaymentGateway } from '../../src/payments/gateway';
 import { PaymentRecords } from '../../src/payments/paymentRecords';

@@ -1,0 +1,14 @@
+import type { ActivityDeps } from '../../workers/deps';
+import { purgeExpiredIdempotencyKeys } from '../../infra/idempotencyKeys';
+
+export function createMaintenanceActivities(deps: ActivityDeps) {
+  return {
+    /** Deletes idempotency records past their retention (at least 24 h, IDEMPOTENCY_KEY_TTL_HOURS). */
+    async purgeIdempotencyKeys(): Promise<number> {
+      const purged = await purgeExpiredIdempotencyKeys(deps.db);
+      deps.metrics.counter('idempotency_keys_purged_total', 'Idempotency records deleted after their retention').inc(purged);
+      deps.logger.info({ purged }, 'purged expired idempotency keys');
+      return purged;
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+/**
+ * The commerce domain's workflow contract: ids, type names, signals and queries, inputs, results and failure
+ * names of `cart:<id>` (cartReservations), `checkout:<key>` (checkout) and the reconciliation. A leaf:
+ * workflows, activities, the API and tests import it; it imports nothing with I/O.
+ */
+
+// ---- cart:<id> — a cart's reservation TTL (src/workflows/commerce/cartReservations.ts)
+
+export const CART_RESERVATIONS_WORKFLOW = 'cartReservations';
+export const cartWorkflowId = (cartId: string) => `cart:${cartId}`;
+export type CartReservationsWorkflow = (input: CartReservationsInput) => Promise<CartReservationsResult>;
+
+export interface CartReservationsResult {
+  outcome: 'expired' | 'closed';
+  released: number;
+}
+
+export interface CartReservationsInput {
+  cartId: string;
+  storeId: string;
+  storeSlug: string;
+  customerId: string | null;
+  /** RESERVATION_TTL in milliseconds. */
+  ttlMs: number;
+}
+
+export interface CartActivity {
+  /** The cart's lines after the change, for the Web UI. */
+  items: Array<{ variant_id: string; quantity: number }>;
+}
+
+export interface CartReservationsState {
+  expiresAt: string;
+  items: CartActivity['items'];
+  activities: number;
+  closed: boolean;
+}
+
+export const cartActivitySignal = defineSignal<[CartActivity]>('cartActivity');
+/** What the checkout sold; absent (older senders): only the holds left in Postgres decide. */
+export interface CartClosed {
+  sold: Array<{ variant_id: string; quantity: number }>;
+}
+
+export const cartClosedSignal = defineSignal<[CartClosed?]>('cartClosed');
+export const cartReservationsStateQuery = defineQuery<CartReservationsState>('state');
+
+
+// ---- checkout:<key> — the checkout saga (src/workflows/commerce/checkout.ts)
+
+export const CHECKOUT_WORKFLOW = 'checkout';
+export type CheckoutWorkflow = (input: CheckoutInput) => Promise<CheckoutResult>;
+
+export interface CheckoutAddress {
+  line1: string;
+  line2?: string;
+  city: string;
+  postal_code: string;
+  country: string;
+  region?: string;
+}
+
+export interface CheckoutInput {
+  checkoutKey: string;
+  cartId: string;
+  storeId: string;
+  customerId: string | null;
+  items: Array<{ variant_id: string; quantity: number; unit_price_cents: number }>;
+  currency: string;
+  paymentMethod: string;
+  shippingAddress: CheckoutAddress;
+  billingAddress: CheckoutAddress | null;
+  /** Set when the cart was opened by a drop: its lines are priced by the drop. */
+  dropId?: string | null;
+  /** How long the holds are kept at least while the checkout runs (RESERVATION_TTL). */
+  holdMs?: number;
+  /**
+   * How long one payment step (authorize, capture, void) may run before its worker is presumed gone and the
+   * step runs again elsewhere (PAYMENT_STEP_TIMEOUT; every payment call is idempotent, so a retry is safe).
+   */
+  paymentStepMs?: number;
+}
+
+export type CheckoutResult =
+  | { status: 'confirmed'; orderId: string }
+  | {
+      status: 'payment_failed';
+      /**
+       * `payment_method_rejected`: the provider refused the request outright (an unknown payment method, an amount
+       * it does not take); declineCode is then its reason code and message its words. `payment_not_captured`: the
+       * hold could not be captured (it lapsed or was cancelled at the provider); the order was cancelled, the stock
+       * given back and the lines left the cart.
+       */
+      code: 'payment_declined' | 'requires_action' | 'payment_method_rejected' | 'payment_not_captured';
+      declineCode: string | null;
+      clientSecret: string | null;
+      message?: string;
+    }
+  | { status: 'insufficient_stock'; items: Array<{ variant_id: string; requested: number; held: number }> }
+  | { status: 'price_changed'; items: PriceCheckResult['changed'] }
+  | { status: 'expired' };
+
+export const checkoutWorkflowId = (checkoutKey: string) => `checkout:${checkoutKey}`;
+export const checkoutPaymentKey = (checkoutKey: string) => `checkout:${checkoutKey}:authorize`;
+
+export interface CheckoutLine {
+  variant_id: string;
+  quantity: number;
+  unit_price_cents: number;
+}
+
+export interface ConfirmReservationsResult {
+  ok: boolean;
+  /** The held reservation rows backing the lines (when ok). */
+  reservationIds: string[];
+  /** Lines not (fully) held any more: what the shopper asked for, and what is still held for them. */
+  missing: Array<{ variant_id: string; requested: number; held: number }>;
+}
+
+export interface PriceCheckResult {
+  /** Lines whose price is not what the cart says any more (current null: no longer for sale). */
+  changed: Array<{ variant_id: string; cart_unit_price_cents: number; current_unit_price_cents: number | null }>;
+}
+
+/** Failure type of commitCheckoutReservations when the holds vanished between confirmation and commit. */
+export const RESERVATIONS_LOST = 'ReservationsLost';
+
+
+// ---- the commerce-reconcile schedule's runs (src/workflows/commerce/reconcileCommerce.ts)
+
+export const RECONCILE_COMMERCE_WORKFLOW = 'reconcileCommerce';
+export type ReconcileCommerceWorkflow = (scope?: ReconcileScope) => Promise<ReconcileResult>;
+
+/**
+ * Optional narrowing of one reconciliation run (tests use it so a run only repairs what that test planted; the
+ * schedule passes nothing and sweeps everything).
+ */
+export interface ReconcileScope {
+  /** Only reservations and hot variants of this store. */
+  storeId?: string;
+  /** Only payments whose business key starts with this (e.g. `checkout:<key>`). */
+  paymentKeyPrefix?: string;
+}
+
+export interface ReconcileResult {
+  authorizationsVoided: number;
+  reservationsReleased: number;
+  countersCorrected: number;
+}

@@ -1,0 +1,17 @@
+import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import type { Activities } from '../../activities';
+
+const { purgeIdempotencyKeys } = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { maximumAttempts: 5 },
+});
+
+/**
+ * Housekeeping started by the `maintenance-purge` Temporal Schedule (a schedule, not a cron loop, so an
+ * operator can pause, trigger or backfill it from the Web UI).
+ */
+export async function purgeExpiredRecords(): Promise<{ idempotencyKeysPurged: number }> {
+  const idempotencyKeysPurged = await purgeIdempotencyKeys();
+  setCurrentDetails(`Purged ${idempotencyKeysPurged} expired idempotency keys`);
+  return { idempotencyKeysPurged };
+}
