@@ -135,7 +135,7 @@ export async function startWorkflowEnv(opts: { main: ActivityName[]; payments?: 
   // per file, with the smallest workflow there is, rather than in whichever test happens to run first.
   const warmUp = `warm-up:${taskQueue}`;
   mocks.set(warmUp, { purgeIdempotencyKeys: () => 0 });
-  await env.client.workflow.execute(WARM_UP_WORKFLOW, { taskQueue, workflowId: warmUp, workflowExecutionTimeout: '30s' });
+  await env.client.workflow.execute(WARM_UP_WORKFLOW, { taskQueue, workflowId: warmUp });
   recorded.delete(warmUp);
 
   const self: WorkflowTestEnv = {
@@ -153,8 +153,8 @@ export async function startWorkflowEnv(opts: { main: ActivityName[]; payments?: 
     },
     async start(type, { workflowId, args, mocks: m }) {
       self.mock(workflowId, m);
-      // A bounded life, so a test that fails half-way leaves nothing running on the shared server for long.
-      const options = { taskQueue, workflowId, args, workflowExecutionTimeout: '30s' } as WorkflowStartOptions<any>;
+      // No execution timeout: the server would cap every activity timeout to it (and some tests assert those).
+      const options = { taskQueue, workflowId, args } as WorkflowStartOptions<any>;
       return (await env.client.workflow.start(type, options)) as never;
     },
     async close() {
