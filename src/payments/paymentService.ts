@@ -11,8 +11,8 @@ import { normaliseCurrency } from './validation';
  * the answer is recorded with a payment_events row. A retried call finds the row and returns it, or asks the
  * provider again with the same key, so nothing is charged twice.
  *
- * Declines and authentication-required are returned as the record's status (failed, requires_action); only
- * refusals and infrastructure problems throw. Temporal activities (src/activities/commerce/checkoutPayments.ts) and API routes
+ * Declines and authentication-required are returned as the record's status (failed, requires_action), which
+ * callers read with paymentOutcome (./outcomes.ts); only refusals and infrastructure problems throw. Temporal activities (src/activities/commerce/checkoutPayments.ts) and API routes
  * that must answer at once (a pledge's authorization) both use this.
  */
 

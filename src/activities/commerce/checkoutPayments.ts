@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { PaymentFailureDetails, PaymentFailureType } from '../../domain/payments';
 import { PaymentRequestError, PaymentStateError } from '../../payments/gateway';
+import { declineReason, paymentOutcome } from '../../payments/outcomes';
 import type { PaymentRecord } from '../../payments/paymentRecords';
 import {
   createPaymentService,
@@ -35,7 +36,7 @@ function translate(err: unknown, businessKey: string): unknown {
   return err;
 }
 
-/** The record, or the typed failure its status stands for. */
+/** The record, or the typed failure its outcome stands for (a decline, or the customer's action needed). */
 function outcome(p: PaymentRecord): PaymentRecord {
   const details: PaymentFailureDetails = {
     businessKey: p.businessKey,
@@ -45,10 +46,11 @@ function outcome(p: PaymentRecord): PaymentRecord {
     failureCode: p.failureCode,
     declineCode: p.declineCode,
   };
-  if (p.status === 'failed') {
-    throw failure('PaymentDeclined', p.failureMessage ?? `Payment declined (${p.declineCode ?? p.failureCode ?? 'unknown'}).`, details);
+  const kind = paymentOutcome(p);
+  if (kind === 'declined') {
+    throw failure('PaymentDeclined', p.failureMessage ?? `Payment declined (${declineReason(p) ?? 'unknown'}).`, details);
   }
-  if (p.status === 'requires_action') {
+  if (kind === 'requires_action') {
     throw failure('PaymentActionRequired', 'The customer must authenticate this payment.', {
       ...details,
       ...(p.nextAction ? { clientSecret: p.nextAction.client_secret } : {}),
