@@ -1,5 +1,5 @@
 import type { ActivityDeps } from '../workers/deps';
-import { createCampaignActivities } from './campaigns/campaignLifecycle';
+import { createCampaignActivities, createSettlementActivities } from './campaigns/campaignLifecycle';
 import { createCartActivities } from './commerce/cartReservations';
 import { createCheckoutActivities } from './commerce/checkout';
 import { createDropActivities } from './drops/drop';
@@ -7,7 +7,7 @@ import { createFcfsActivities } from './drops/fcfsSale';
 import { createMaintenanceActivities } from './maintenance/purgeExpiredRecords';
 import { createPaymentActivities } from './commerce/checkoutPayments';
 import { createReconciliationActivities } from './commerce/reconcileCommerce';
-import { createDroppedPledgeActivities, createSettlementActivities } from './campaigns/droppedPledge';
+import { createDroppedPledgeActivities, createDroppedPledgePaymentActivities } from './campaigns/droppedPledge';
 
 /** Activities served on the main task queue (database, Redis, notifications: no payment provider calls). */
 export function createActivities(deps: ActivityDeps) {
@@ -29,6 +29,7 @@ export function createPaymentQueueActivities(deps: ActivityDeps) {
   return {
     ...createPaymentActivities(deps),
     ...createSettlementActivities(deps),
+    ...createDroppedPledgePaymentActivities(deps),
   };
 }
 

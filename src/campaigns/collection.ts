@@ -1,20 +1,21 @@
 import type { Config } from '../config';
-import { formatMoney, percentFunded, type PledgeStatus } from '../domain/campaigns';
+import { formatMoney, type PledgeStatus } from '../domain/campaigns';
 import type { Db } from '../infra/db';
 import type { RedisClient } from '../infra/redis';
 import type { Logger } from '../logger';
 import { notify } from '../notifications/notify';
 import { PaymentRequestError, PaymentStateError, type PaymentGateway } from '../payments/gateway';
+import { paymentOutcome } from '../payments/outcomes';
 import type { PaymentRecord } from '../payments/paymentRecords';
 import { createPaymentService, PaymentNotAllowedError } from '../payments/paymentService';
-import { publishCampaignEvent } from './events';
 import { recordLedgerEntry } from './ledger';
-import { applyTotalsDelta } from './liveTotals';
+import { chargeKey, recordHoldVoided } from './pledgePayments';
 import type { PledgeRow } from './pledgeRow';
+import { loadPledge } from './pledgeStore';
 
 /**
- * What happens to ONE pledge when its campaign settles or while it sits in the dropped-pledge window:
- * collect it (capture the hold or charge the saved card), void it, retry a failed charge, or drop it.
+ * What happens to ONE pledge's money when its campaign settles or while it sits in the dropped-pledge
+ * window: collect it (capture the hold or charge the saved card), void it, or retry a failed charge.
  *
  * Every step is safe to repeat. Payment calls carry deterministic business keys, and every database change
  * is guarded by the pledge's current status, so a retried activity (or a batch run twice) moves money and
@@ -62,17 +63,10 @@ type MoneyResult =
   | { ok: true; record: PaymentRecord; ledgerKind: 'capture' | 'charge'; ledgerKey: string; attempt: number }
   | { ok: false; attempt: number; code: string; message: string };
 
-export const chargeKey = (pledgeId: string, attempt: number) => `pledge:${pledgeId}:charge:${attempt}`;
-
-const COLLECTED_PAYMENT = new Set(['succeeded', 'partially_refunded', 'refunded']);
-
 export function createCollection(deps: CollectionDeps) {
   const { db, config, logger } = deps;
   const service = createPaymentService(deps);
-
-  async function load(pledgeId: string): Promise<PledgeRow | undefined> {
-    return (await db('pledges').where({ id: pledgeId }).first()) as PledgeRow | undefined;
-  }
+  const load = (pledgeId: string) => loadPledge(db, pledgeId);
 
   /**
    * The attempt number to charge under. An attempt above last_failed_attempt has an unknown outcome (the
@@ -125,23 +119,28 @@ export function createCollection(deps: CollectionDeps) {
       if (err instanceof PaymentRequestError) return { ok: false, attempt, code: err.code, message: err.message };
       throw err;
     }
-    if (COLLECTED_PAYMENT.has(r.status)) return { ok: true, record: r, ledgerKind: 'charge', ledgerKey: businessKey, attempt };
-    if (r.status === 'failed') return { ok: false, attempt, code: r.failureCode ?? 'card_declined', message: r.failureMessage ?? 'The card was declined.' };
-    if (r.status === 'requires_action') {
-      // Off-session nobody can authenticate; void the intent so it can never complete later beside a new attempt.
-      await service.cancelPayment({ businessKey }).catch((err: unknown) => logger.warn({ err, businessKey }, 'could not void an unauthenticated charge'));
-      return { ok: false, attempt, code: r.failureCode ?? 'authentication_required', message: r.failureMessage ?? 'The card requires authentication.' };
+    switch (paymentOutcome(r)) {
+      case 'paid':
+        return { ok: true, record: r, ledgerKind: 'charge', ledgerKey: businessKey, attempt };
+      case 'declined':
+        return { ok: false, attempt, code: r.failureCode ?? 'card_declined', message: r.failureMessage ?? 'The card was declined.' };
+      case 'requires_action':
+        // Off-session nobody can authenticate; void the intent so it can never complete later beside a new attempt.
+        await service.cancelPayment({ businessKey }).catch((err: unknown) => logger.warn({ err, businessKey }, 'could not void an unauthenticated charge'));
+        return { ok: false, attempt, code: r.failureCode ?? 'authentication_required', message: r.failureMessage ?? 'The card requires authentication.' };
+      case 'canceled':
+        return { ok: false, attempt, code: 'payment_canceled', message: 'The charge was canceled.' };
+      default:
+        // Not decided yet: the activity retries and replays the same key.
+        throw new Error(`Charge ${businessKey} is still ${r.status}; will ask again.`);
     }
-    if (r.status === 'canceled') return { ok: false, attempt, code: 'payment_canceled', message: 'The charge was canceled.' };
-    // pending/processing: the outcome is not known yet; the activity retries and replays the same key.
-    throw new Error(`Charge ${businessKey} is still ${r.status}; will ask again.`);
   }
 
   async function captureHold(p: PledgeRow, businessKey: string): Promise<MoneyResult> {
     const attempt = await claimAttempt(p);
     try {
       const r = await service.capturePayment({ businessKey });
-      if (COLLECTED_PAYMENT.has(r.status)) return { ok: true, record: r, ledgerKind: 'capture', ledgerKey: `${businessKey}:capture`, attempt };
+      if (paymentOutcome(r) === 'paid') return { ok: true, record: r, ledgerKind: 'capture', ledgerKey: `${businessKey}:capture`, attempt };
       return { ok: false, attempt, code: 'capture_failed', message: `The hold could not be captured (${r.status}).` };
     } catch (err) {
       // The hold expired or was voided: only a new card can pay now.
@@ -249,7 +248,12 @@ export function createCollection(deps: CollectionDeps) {
       return rows[0]?.collected_cents ?? 0;
     },
 
-    load,
+    /** The next page of a campaign's pledges that still need `action`, in id order after the cursor. */
+    async pledgesToSettle(campaignId: string, action: keyof typeof SETTLEMENT_STATUSES, afterPledgeId: string | null, limit: number): Promise<PledgeRow[]> {
+      const query = db('pledges').where({ campaign_id: campaignId }).whereIn('status', SETTLEMENT_STATUSES[action]).orderBy('id').limit(limit);
+      if (afterPledgeId) query.where('id', '>', afterPledgeId);
+      return (await query) as PledgeRow[];
+    },
 
     /**
      * Collects an active pledge at settlement. A payment_failed pledge is not charged again here (its
@@ -307,99 +311,10 @@ export function createCollection(deps: CollectionDeps) {
           .where({ id: p.id })
           .whereIn('status', SETTLEMENT_STATUSES.void)
           .update({ status: 'voided', cancelled_at: trx.fn.now(), updated_at: trx.fn.now() });
-        // A void line only answers an authorization line: holds that never became part of the pledge (an
-        // unfinished authentication) appear in neither.
-        const authorized =
-          moved && released?.status === 'canceled' && released.providerPaymentId
-            ? await trx('ledger_transactions').where({ business_key: released.businessKey, kind: 'authorization' }).first('id')
-            : undefined;
-        if (authorized && released?.providerPaymentId) {
-          await recordLedgerEntry(trx, {
-            campaignId: p.campaign_id,
-            pledgeId: p.id,
-            kind: 'void',
-            amountCents: released.amountCents,
-            currency: released.currency ?? p.currency,
-            provider: released.provider,
-            providerId: released.providerPaymentId,
-            businessKey: `${released.businessKey}:void`,
-          });
-        }
+        // Written only by the call that voided the pledge, in the same transaction.
+        if (moved && released) await recordHoldVoided(trx, p, released);
       });
       return { kind: 'voided', pledgeId: p.id };
-    },
-
-    /**
-     * Ends a dropped-pledge window without payment: the pledge is dropped, its reward slot freed and it leaves
-     * the campaign's totals. Returns false when it was no longer payment_failed (already dropped or collected).
-     */
-    async dropPledge(pledgeId: string): Promise<boolean> {
-      const result = await db.transaction(async (trx) => {
-        const [p] = (await trx('pledges')
-          .where({ id: pledgeId, status: 'payment_failed' })
-          .update({ status: 'dropped', drop_deadline: null, updated_at: trx.fn.now() })
-          .returning('*')) as PledgeRow[];
-        if (!p) return undefined;
-        if (p.reward_tier_id) {
-          await trx('reward_tiers').where({ id: p.reward_tier_id }).where('claimed', '>', 0).decrement('claimed', 1);
-        }
-        const [c] = (await trx('campaigns')
-          .where({ id: p.campaign_id })
-          .update({
-            pledged_cents: trx.raw('GREATEST(pledged_cents - ?, 0)', [p.amount_cents]),
-            backer_count: trx.raw('GREATEST(backer_count - 1, 0)'),
-            updated_at: trx.fn.now(),
-          })
-          .returning(['pledged_cents', 'backer_count', 'goal_cents', 'title'])) as Array<{
-          pledged_cents: number;
-          backer_count: number;
-          goal_cents: number;
-          title: string;
-        }>;
-        await notify(trx, {
-          userId: p.backer_id,
-          type: 'pledge_dropped',
-          title: 'Your pledge was dropped',
-          body: `Your pledge of ${formatMoney(p.amount_cents, p.currency)} to "${c!.title}" was dropped because it could not be charged.`,
-          data: { pledge_id: p.id, campaign_id: p.campaign_id },
-          dedupeKey: `pledge_dropped:${p.id}`,
-        });
-        return { p, c: c! };
-      });
-      if (!result) return false;
-      const { p, c } = result;
-      // After commit, and only by the call that dropped it, so the live counters move once. They are a cache
-      // rebuilt from Postgres: failing to update them must not undo (or retry) a committed drop.
-      try {
-        await applyTotalsDelta(deps.redis, p.campaign_id, { pledgedCents: -p.amount_cents, backerCount: -1 });
-        await publishCampaignEvent(deps.redis, p.campaign_id, {
-          type: 'progress',
-          pledged_cents: c.pledged_cents,
-          backer_count: c.backer_count,
-          percent_funded: percentFunded(c.pledged_cents, c.goal_cents),
-        });
-      } catch (err) {
-        logger.warn({ err, campaignId: p.campaign_id }, 'live totals or progress event not published after a drop; Postgres has the totals');
-      }
-      return true;
-    },
-
-    /** Reminder `n` of the window; nothing once the pledge has left payment_failed. */
-    async sendReminder(pledgeId: string, n: number): Promise<boolean> {
-      return db.transaction(async (trx) => {
-        const p = (await trx('pledges').where({ id: pledgeId }).first()) as PledgeRow | undefined;
-        if (!p || p.status !== 'payment_failed') return false;
-        const deadline = p.drop_deadline ? ` before ${p.drop_deadline.toISOString()}` : '';
-        await notify(trx, {
-          userId: p.backer_id,
-          type: 'payment_reminder',
-          title: 'Update your payment method to keep your pledge',
-          body: `Your pledge of ${formatMoney(p.amount_cents, p.currency)} could not be charged. Update your payment method${deadline} or it will be dropped.`,
-          data: { pledge_id: p.id, campaign_id: p.campaign_id, reminder: n, drop_deadline: p.drop_deadline?.toISOString() ?? null },
-          dedupeKey: `payment_reminder:${pledgeId}:${n}`,
-        });
-        return true;
-      });
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { RedisClient } from '../infra/redis';
+import type { Logger } from '../logger';
 
 /**
  * Live campaign events for SSE clients on every API replica. Totals are absolute, never deltas, so a client
@@ -47,6 +48,18 @@ export async function publishCampaignEvent(redis: RedisClient, campaignId: strin
     campaignEventsChannel(campaignId),
   );
   return String(id);
+}
+
+/**
+ * Tells live clients a campaign's new status, after the commit that changed it. Best effort: the row is the
+ * truth, and SSE clients re-read it on reconnect.
+ */
+export async function announceStatus(deps: { redis: RedisClient; logger: Logger }, campaignId: string, status: string): Promise<void> {
+  try {
+    await publishCampaignEvent(deps.redis, campaignId, { type: 'status', status });
+  } catch (err) {
+    deps.logger.warn({ err, campaignId, status }, 'campaign status event not published');
+  }
 }
 
 const STREAM_ID = /^(\d{1,20})-(\d{1,20})$/;

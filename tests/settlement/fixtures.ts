@@ -1,6 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { AppDeps } from '../../src/api/deps';
-import { createSettlementActivities, type SettleBatchInput, type SettleBatchResult } from '../../src/activities/campaigns/droppedPledge';
+import { createSettlementActivities, type SettleBatchInput, type SettleBatchResult } from '../../src/activities/campaigns/campaignLifecycle';
 import { makeCampaign, type TestCampaign } from '../helpers/fixtures';
 
 /**

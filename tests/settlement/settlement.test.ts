@@ -1,7 +1,7 @@
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { AppDeps } from '../../src/api/deps';
-import { createSettlementActivities } from '../../src/activities/campaigns/droppedPledge';
+import { createSettlementActivities } from '../../src/activities/campaigns/campaignLifecycle';
 import { ledgerSummary, recordLedgerEntry } from '../../src/campaigns/ledger';
 import type { PaymentGateway } from '../../src/payments/gateway';
 import { createPaymentService } from '../../src/payments/paymentService';

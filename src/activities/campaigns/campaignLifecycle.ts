@@ -1,14 +1,20 @@
-import { ApplicationFailure } from '@temporalio/common';
-import { publishCampaignEvent } from '../../campaigns/events';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { createCollection } from '../../campaigns/collection';
+import { createDroppedPledgeWindow } from '../../campaigns/droppedPledgeWindow';
+import { announceStatus } from '../../campaigns/events';
 import { lockCampaign, type CampaignRow } from '../../campaigns/repository';
 import { decideOutcome, formatMoney, SLOT_HOLDING_PLEDGE_STATUSES, type CampaignStatus, type Outcome } from '../../domain/campaigns';
 import { enqueueCreatorWebhook, notify, notifyBackers } from '../../notifications/notify';
 import type { ActivityDeps } from '../../workers/deps';
 
 /**
- * The campaign lifecycle's steps (main task queue). Each one changes the campaign row under its lock and is
- * idempotent: a retried or replayed step finds the change already made and reports the same result. Status
- * events go out after the commit, so no client ever hears of a change that was rolled back.
+ * The campaign lifecycle's steps, in two factories by task queue:
+ *  - createCampaignActivities (main queue): each changes the campaign row under its lock and is idempotent,
+ *    so a retried or replayed step finds the change already made and reports the same result. Status events
+ *    go out after the commit, so no client ever hears of a change that was rolled back.
+ *  - createSettlementActivities (payments queue: every step may call the provider): settlement pages through
+ *    the campaign's pledges in heartbeating batches and collects or voids each one.
  */
 
 export interface CampaignSnapshot {
@@ -48,16 +54,8 @@ const OUTCOME_TEXT: Record<Outcome, { title: (t: string) => string; body: string
 };
 
 export function createCampaignActivities(deps: ActivityDeps) {
-  const { db, redis, logger } = deps;
-
-  async function announce(campaignId: string, status: CampaignStatus): Promise<void> {
-    try {
-      await publishCampaignEvent(redis, campaignId, { type: 'status', status });
-    } catch (err) {
-      // Live events are best effort: the row is the truth and SSE clients re-read it on reconnect.
-      logger.warn({ err, campaignId, status }, 'campaign status event not published');
-    }
-  }
+  const { db, logger } = deps;
+  const announce = (campaignId: string, status: CampaignStatus) => announceStatus(deps, campaignId, status);
 
   return {
     /**
@@ -189,3 +187,106 @@ export function createCampaignActivities(deps: ActivityDeps) {
 }
 
 export type CampaignActivities = ReturnType<typeof createCampaignActivities>;
+
+export interface SettleBatchInput {
+  campaignId: string;
+  action: 'collect' | 'void';
+  /** Exclusive: the batch starts after this pledge id (null for the first batch). */
+  afterPledgeId: string | null;
+  batchSize: number;
+}
+
+export interface SettleBatchResult {
+  /** The cursor for the next batch (the last pledge this batch covered, or the input cursor when none). */
+  lastPledgeId: string | null;
+  /** No pledge after lastPledgeId needs this action. */
+  done: boolean;
+  processed: number;
+  collected: number;
+  /** Pledges left payment_failed (each in its dropped-pledge window). */
+  failed: number;
+  voided: number;
+}
+
+/** Heartbeat details: the contiguous processed prefix, and what it did, so a retry resumes and keeps counting. */
+interface BatchProgress {
+  lastPledgeId: string | null;
+  processed: number;
+  collected: number;
+  failed: number;
+  voided: number;
+}
+
+/** Runs `work` over `items` with at most `limit` in flight; stops taking new items once `stop()` says so. */
+async function boundedPool<T>(items: readonly T[], limit: number, stop: () => boolean, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let firstError: unknown;
+  const lane = async () => {
+    while (next < items.length && firstError === undefined && !stop()) {
+      const i = next++;
+      try {
+        await work(items[i]!, i);
+      } catch (err) {
+        firstError ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (firstError !== undefined) throw firstError;
+}
+
+/** Settlement's steps (payments task queue: every one may call the provider). */
+export function createSettlementActivities(deps: ActivityDeps) {
+  const collection = createCollection(deps);
+  const droppedPledgeWindow = createDroppedPledgeWindow(deps);
+
+  return {
+    /**
+     * One page of a campaign's settlement: the next `batchSize` pledges after the cursor (by id) that still
+     * need `action`, processed SETTLEMENT_CONCURRENCY at a time. Heartbeats the contiguous processed prefix;
+     * a retry resumes from it, and whatever it redoes is a no-op (status guards, business keys).
+     */
+    async settlePledgeBatch(input: SettleBatchInput): Promise<SettleBatchResult> {
+      const ctx = Context.current();
+      const resumed = ctx.info.heartbeatDetails as BatchProgress | undefined;
+      const progress: BatchProgress = resumed ?? { lastPledgeId: input.afterPledgeId, processed: 0, collected: 0, failed: 0, voided: 0 };
+      const rows = await collection.pledgesToSettle(input.campaignId, input.action, progress.lastPledgeId, input.batchSize);
+
+      const finished = new Array<boolean>(rows.length).fill(false);
+      let prefix = 0;
+      const complete = (i: number) => {
+        finished[i] = true;
+        while (prefix < rows.length && finished[prefix]) prefix++;
+        if (prefix > 0) progress.lastPledgeId = rows[prefix - 1]!.id;
+        ctx.heartbeat({ ...progress });
+      };
+
+      await boundedPool(rows, deps.config.SETTLEMENT_CONCURRENCY, () => ctx.cancellationSignal.aborted, async (p, i) => {
+        if (input.action === 'collect' && (p.status === 'active' || p.status === 'payment_failed')) {
+          const o = await collection.collectPledge(p);
+          // A failed charge (now or in an earlier pass) is the window's to retry: make sure it is open.
+          if (o.kind === 'failed') await droppedPledgeWindow.open(o.pledge, o.dropDeadline);
+          if (o.kind === 'collected') progress.collected++;
+          if (o.kind === 'failed') progress.failed++;
+        } else {
+          const o = await collection.voidPledge(p);
+          if (o.kind === 'voided') progress.voided++;
+        }
+        progress.processed++;
+        complete(i);
+      });
+      // Cancelled (or the worker is shutting down): the heartbeat holds the resumable cursor.
+      if (ctx.cancellationSignal.aborted) throw new CancelledFailure('settlement batch cancelled; resume from the last heartbeat');
+      if (progress.collected > 0) await collection.refreshCollectedCents(input.campaignId);
+
+      return {
+        lastPledgeId: rows.length ? rows[rows.length - 1]!.id : progress.lastPledgeId,
+        done: rows.length < input.batchSize,
+        processed: progress.processed,
+        collected: progress.collected,
+        failed: progress.failed,
+        voided: progress.voided,
+      };
+    },
+  };
+}
