@@ -9,6 +9,8 @@ import {
   type FundingModel,
   type Outcome,
 } from '../domain/campaigns';
+import { DomainError } from '../domain/errors';
+import { cursorTimeSql, decodeCursor, keysetPage } from './keysetCursor';
 import type { CampaignTotals } from './liveTotals';
 
 /** Campaign and reward-tier queries, and the one JSON shape the API answers with. */
@@ -135,6 +137,14 @@ export async function lockCampaign(trx: Knex.Transaction, id: string): Promise<C
   return (await trx('campaigns').where({ id }).forUpdate().first(CAMPAIGN_COLUMNS)) as CampaignRow | undefined;
 }
 
+/**
+ * The row, locked against other totals changes until the transaction ends. NO KEY UPDATE serializes pledge
+ * changes without blocking new pledges' foreign-key checks.
+ */
+export async function lockCampaignTotals(trx: Knex.Transaction, id: string): Promise<CampaignRow | undefined> {
+  return (await trx('campaigns').where({ id }).forNoKeyUpdate().first(CAMPAIGN_COLUMNS)) as CampaignRow | undefined;
+}
+
 export async function tiersFor(db: Conn, campaignIds: readonly string[]): Promise<Map<string, TierRow[]>> {
   const byCampaign = new Map<string, TierRow[]>(campaignIds.map((id) => [id, []]));
   if (!campaignIds.length) return byCampaign;
@@ -181,45 +191,8 @@ export interface CampaignFilters {
   cursor?: string;
 }
 
-export class InvalidCursorError extends Error {
-  constructor() {
-    super('The cursor is not one this list returned.');
-    this.name = 'InvalidCursorError';
-  }
-}
-
-interface CursorPosition {
-  /** created_at to the microsecond, as Postgres printed it: a JS Date would round it to milliseconds. */
-  t: string;
-  id: string;
-}
-
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function encodeCursor(p: CursorPosition): string {
-  return Buffer.from(JSON.stringify([p.t, p.id])).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): CursorPosition {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2) {
-      const [t, id] = value as unknown[];
-      if (typeof t === 'string' && CURSOR_TIME.test(t) && !Number.isNaN(Date.parse(t)) && typeof id === 'string' && UUID.test(id)) {
-        return { t, id };
-      }
-    }
-  } catch {
-    // falls through to the error below
-  }
-  throw new InvalidCursorError();
-}
-
 export async function listCampaigns(db: Db, f: CampaignFilters): Promise<{ rows: CampaignRow[]; nextCursor: string | null }> {
-  const query = db('campaigns')
-    .select(CAMPAIGN_COLUMNS)
-    .select(db.raw(`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_time`));
+  const query = db('campaigns').select(CAMPAIGN_COLUMNS).select(db.raw(`${cursorTimeSql('created_at')} AS cursor_time`));
   if (f.status) query.where('status', f.status);
   else query.whereNot('status', 'draft');
   if (f.status === 'draft' && f.draftOwnerId) query.where('owner_id', f.draftOwnerId);
@@ -228,17 +201,16 @@ export async function listCampaigns(db: Db, f: CampaignFilters): Promise<{ rows:
   if (f.q) query.whereRaw(`search @@ websearch_to_tsquery('english', ?)`, [f.q]);
   if (f.cursor) {
     const c = decodeCursor(f.cursor);
+    if (!c) throw new DomainError('invalid', 'invalid_cursor', 'The cursor is not one this list returned.', {}, 'Invalid cursor');
     query.where((w) => {
-      w.where('created_at', '<', c.t).orWhere((same) => same.where('created_at', '=', c.t).andWhere('id', '>', c.id));
+      w.where('created_at', '<', c.time).orWhere((same) => same.where('created_at', '=', c.time).andWhere('id', '>', c.id));
     });
   }
   const rows = (await query.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'asc' }]).limit(f.limit + 1)) as (CampaignRow & {
     cursor_time: string;
   })[];
-  const page = rows.slice(0, f.limit);
-  const last = page[page.length - 1];
-  const nextCursor = rows.length > f.limit && last ? encodeCursor({ t: last.cursor_time, id: last.id }) : null;
-  return { rows: page.map(({ cursor_time: _omit, ...row }) => row), nextCursor };
+  const page = keysetPage(rows, f.limit);
+  return { rows: page.rows.map(({ cursor_time: _omit, ...row }) => row), nextCursor: page.nextCursor };
 }
 
 // ---------------------------------------------------------------------------------------------------------

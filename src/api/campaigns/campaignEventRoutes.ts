@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { uuidParam, type Api } from '../http/api';
-import { problems } from '../http/problem';
 import type { AppDeps } from '../deps';
 import { lastEventId, liveUpdatesUnavailable, openSse, bufferedSubscription } from '../http/sse';
 import {
@@ -13,8 +12,7 @@ import {
   readCampaignEventsAfter,
   type StoredCampaignEvent,
 } from '../../campaigns/events';
-import { readTotals } from '../../campaigns/liveTotals';
-import { percentFunded } from '../../domain/campaigns';
+import { createCampaignReads } from '../../campaigns/campaignReads';
 import { pushHub } from '../../notifications/push';
 
 /**
@@ -32,7 +30,8 @@ function eventName(stored: StoredCampaignEvent): string {
 }
 
 export function registerCampaignEventsRoutes(api: Api, deps: AppDeps): void {
-  const { db, redis } = deps;
+  const { redis } = deps;
+  const reads = createCampaignReads(deps);
 
   api.route(
     {
@@ -50,9 +49,8 @@ export function registerCampaignEventsRoutes(api: Api, deps: AppDeps): void {
     },
     async ({ params, req, res, log }) => {
       const campaignId = params.id;
-      const found = await db('campaigns').where({ id: campaignId }).first('status');
       // Drafts are private to their owner: indistinguishable from a missing campaign.
-      if (!found || found.status === 'draft') throw problems.notFound('campaign');
+      await reads.requirePublicCampaign(campaignId);
 
       const live = await bufferedSubscription((onMessage) => pushHub(redis, deps.logger).subscribe(campaignEventsChannel(campaignId), onMessage)).catch((err: unknown) => {
         throw liveUpdatesUnavailable(err, log);
@@ -70,22 +68,10 @@ export function registerCampaignEventsRoutes(api: Api, deps: AppDeps): void {
         } else {
           // Events up to `cursor` are folded into the snapshot read after it; later ones arrive live.
           cursor = await latestCampaignEventId(redis, campaignId);
-          const [campaign, totals] = await Promise.all([
-            db('campaigns').where({ id: campaignId }).first('status', 'goal_cents'),
-            readTotals({ db, redis }, campaignId),
-          ]);
-          if (!campaign) throw problems.notFound('campaign');
+          const snapshot = await reads.progressSnapshot(campaignId);
           initial.push(
-            { id: cursor, event: { type: 'status', status: campaign.status } },
-            {
-              id: cursor,
-              event: {
-                type: 'progress',
-                pledged_cents: totals.pledged_cents,
-                backer_count: totals.backer_count,
-                percent_funded: percentFunded(totals.pledged_cents, Number(campaign.goal_cents)),
-              },
-            },
+            { id: cursor, event: { type: 'status', status: snapshot.status } },
+            { id: cursor, event: { type: 'progress', ...snapshot.progress } },
           );
         }
 

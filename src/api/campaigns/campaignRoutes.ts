@@ -1,52 +1,22 @@
-import { randomBytes } from 'node:crypto';
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
 import { z } from 'zod';
 import { pageQuery, uuidParam, type Api } from '../http/api';
-import { Problem, problems } from '../http/problem';
 import type { AppDeps } from '../deps';
-import { requireManager, requirePrincipal } from '../../accounts/authorization';
-import { publishCampaignEvent } from '../../campaigns/events';
-import { webhookUrlProblem } from '../../notifications/webhookUrl';
+import { requirePrincipal } from '../../accounts/authorization';
 import { longText, text } from '../http/text';
-import { readTotals } from '../../campaigns/liveTotals';
-import {
-  campaignJson,
-  cancelDraft,
-  findCampaign,
-  insertCampaign,
-  InvalidCursorError,
-  listCampaigns,
-  lockCampaign,
-  setDraftDeadline,
-  tiersFor,
-  type CampaignRow,
-} from '../../campaigns/repository';
-import {
-  CAMPAIGN_CATEGORIES,
-  CAMPAIGN_STATUSES,
-  campaignSummary,
-  deadlineChangeError,
-  FUNDING_MODELS,
-  isBeforeDecision,
-  type CampaignStatus as CampaignStatusValue,
-} from '../../domain/campaigns';
-import { canManage, type Principal } from '../../domain/roles';
-import { CampaignId, CampaignStatus } from '../../temporal/searchAttributes';
-import { CAMPAIGN_ALREADY_DECIDED, CAMPAIGN_LIFECYCLE_WORKFLOW, type CampaignLifecycleInput, type CampaignLifecycleWorkflow, campaignWorkflowId, cancelCampaignUpdate, extendDeadlineUpdate, INVALID_DEADLINE } from '../../campaigns/contract';
+import { createCampaignCreation } from '../../campaigns/campaignCreation';
+import { createCampaignControls } from '../../campaigns/campaignControls';
+import { createCampaignReads } from '../../campaigns/campaignReads';
+import { CAMPAIGN_CATEGORIES, CAMPAIGN_STATUSES, FUNDING_MODELS } from '../../domain/campaigns';
 
 /**
- * Campaign routes: create and read campaigns, and steer their lifecycle workflow (`campaign:<id>`): launch
- * starts it, cancel and deadline changes go through its Updates so the workflow, which owns the timers, is
- * the one place that decides whether a change is still allowed.
+ * Campaign routes: schema, one call to a campaigns service, the answer. Creating is campaignCreation,
+ * reading campaignReads, and launch, cancel and deadline changes (which steer the `campaign:<id>` workflow)
+ * campaignControls.
  */
 
 const MAX_GOAL_CENTS = 100_000_000_000;
 const MAX_TIERS = 50;
 const MAX_TIER_QUANTITY = 1_000_000;
-/** Far-future deadlines are almost certainly typos, and would park a timer for decades. */
-const MAX_DEADLINE_AHEAD_MS = 2 * 366 * 86_400_000;
-
 
 const RewardTierSchema = z
   .object({
@@ -141,64 +111,10 @@ const DeadlineBody = z.strictObject({ ends_at: dateTime }).openapi('CampaignDead
 
 const problem = (description: string) => ({ description });
 
-function temporalUnavailable(): Problem {
-  return problems.unavailable('temporal_unavailable', 'The workflow service is unreachable; nothing was changed. Try again shortly.');
-}
-
-const notDecidable = () => problems.conflict('campaign_already_decided', 'The campaign has already been decided.');
-
-/** The workflow's refusal, as the problem the API promises. */
-function updateProblem(err: unknown): Problem | undefined {
-  if (err instanceof WorkflowNotFoundError) return notDecidable();
-  if (err instanceof WorkflowUpdateFailedError) {
-    const cause = err.cause;
-    if (cause instanceof ApplicationFailure && cause.type === INVALID_DEADLINE) {
-      return problems.unprocessable('invalid_deadline', cause.message);
-    }
-    if (cause instanceof ApplicationFailure && cause.type === CAMPAIGN_ALREADY_DECIDED) return notDecidable();
-  }
-  return undefined;
-}
-
 export function registerCampaignsRoutes(api: Api, deps: AppDeps): void {
-  const { db, config, logger } = deps;
-
-  async function temporal(): Promise<Client> {
-    try {
-      return await deps.temporal.client();
-    } catch (err) {
-      logger.warn({ err }, 'temporal unreachable');
-      throw temporalUnavailable();
-    }
-  }
-
-  async function render(row: CampaignRow, principal: Principal | undefined) {
-    const [tiers, totals] = await Promise.all([tiersFor(db, [row.id]), readTotals(deps, row.id)]);
-    return campaignJson(row, tiers.get(row.id) ?? [], totals, new Date(), {
-      includePrivate: principal !== undefined && canManage(principal, row.owner_id),
-    });
-  }
-
-  async function reload(id: string, principal: Principal | undefined) {
-    const row = await findCampaign(db, id);
-    if (!row) throw problems.notFound('campaign');
-    return render(row, principal);
-  }
-
-  /** Drafts are private to their owner (and operators): anyone else gets the 404 of an unknown id. */
-  async function loadVisible(id: string, principal: Principal | undefined): Promise<CampaignRow> {
-    const row = await findCampaign(db, id);
-    if (!row || (row.status === 'draft' && !(principal && canManage(principal, row.owner_id)))) throw problems.notFound('campaign');
-    return row;
-  }
-
-  async function announce(campaignId: string, status: CampaignStatusValue): Promise<void> {
-    try {
-      await publishCampaignEvent(deps.redis, campaignId, { type: 'status', status });
-    } catch (err) {
-      logger.warn({ err, campaignId }, 'campaign status event not published');
-    }
-  }
+  const creation = createCampaignCreation(deps);
+  const reads = createCampaignReads(deps);
+  const controls = createCampaignControls(deps);
 
   api.route(
     {
@@ -211,41 +127,21 @@ export function registerCampaignsRoutes(api: Api, deps: AppDeps): void {
       body: CreateCampaignBody,
       responses: { 201: { description: 'Created (status draft)', schema: CreatedCampaignSchema } },
     },
-    async ({ body, principal }) => {
-      const owner = requirePrincipal(principal);
-      const now = Date.now();
-      const endsAt = new Date(body.ends_at);
-      const startsAt = body.starts_at ? new Date(body.starts_at) : null;
-      const errors: { path: string; message: string }[] = [];
-      if (endsAt.getTime() <= now) errors.push({ path: 'body.ends_at', message: 'must be in the future' });
-      else if (endsAt.getTime() - now > MAX_DEADLINE_AHEAD_MS) errors.push({ path: 'body.ends_at', message: 'must be within two years' });
-      if (startsAt && startsAt.getTime() >= endsAt.getTime()) errors.push({ path: 'body.ends_at', message: 'must be after starts_at' });
-      const badWebhook = body.webhook_url && webhookUrlProblem(body.webhook_url, { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_URLS });
-      if (badWebhook) errors.push({ path: 'body.webhook_url', message: badWebhook });
-      if (errors.length) throw problems.validation(errors);
-
-      const webhook = body.webhook_url ? { url: body.webhook_url, secret: `whsec_${randomBytes(32).toString('base64url')}` } : null;
-      const { campaign, tiers } = await insertCampaign(db, {
-        ownerId: owner.id,
+    async ({ body, principal }) => ({
+      status: 201,
+      body: await creation.createCampaign(requirePrincipal(principal), {
         title: body.title,
         description: body.description,
         category: body.category,
         goalCents: body.goal_cents,
-        currency: body.currency.toUpperCase(),
+        currency: body.currency,
         fundingModel: body.funding_model,
-        startsAt,
-        endsAt,
-        webhook,
-        tiers: body.reward_tiers.map((t) => ({
-          title: t.title,
-          description: t.description,
-          minAmountCents: t.min_amount_cents,
-          quantity: t.quantity ?? null,
-        })),
-      });
-      const json = campaignJson(campaign, tiers, { pledged_cents: 0, backer_count: 0 }, new Date(), { includePrivate: true });
-      return { status: 201, body: webhook ? { ...json, webhook_secret: webhook.secret } : json };
-    },
+        startsAt: body.starts_at ? new Date(body.starts_at) : undefined,
+        endsAt: new Date(body.ends_at),
+        tiers: body.reward_tiers.map((t) => ({ title: t.title, description: t.description, minAmountCents: t.min_amount_cents, quantity: t.quantity ?? null })),
+        webhookUrl: body.webhook_url,
+      }),
+    }),
   );
 
   api.route(
@@ -259,37 +155,17 @@ export function registerCampaignsRoutes(api: Api, deps: AppDeps): void {
       query: ListCampaignsQuery,
       responses: { 200: { description: 'A page of campaigns', schema: CampaignListSchema } },
     },
-    async ({ query, principal }) => {
-      let draftOwnerId: string | undefined;
-      if (query.status === 'draft') {
-        const p = requirePrincipal(principal);
-        draftOwnerId = p.role === 'operator' ? undefined : p.id;
-      }
-      let page: Awaited<ReturnType<typeof listCampaigns>>;
-      try {
-        page = await listCampaigns(db, {
-          category: query.category,
-          status: query.status,
-          draftOwnerId,
-          startsAfter: query.starts_after ? new Date(query.starts_after) : undefined,
-          q: query.q,
-          limit: query.limit,
-          cursor: query.cursor,
-        });
-      } catch (err) {
-        if (err instanceof InvalidCursorError) throw new Problem(400, 'invalid_cursor', 'Invalid cursor', err.message);
-        throw err;
-      }
-      const tiers = await tiersFor(db, page.rows.map((r) => r.id));
-      const now = new Date();
-      // Totals straight from the rows: one query for the page, and Postgres is the truth anyway.
-      const data = page.rows.map((row) =>
-        campaignJson(row, tiers.get(row.id) ?? [], { pledged_cents: Number(row.pledged_cents), backer_count: Number(row.backer_count) }, now, {
-          includePrivate: principal !== undefined && canManage(principal, row.owner_id),
-        }),
-      );
-      return { status: 200, body: { data, next_cursor: page.nextCursor } };
-    },
+    async ({ query, principal }) => ({
+      status: 200,
+      body: await reads.listCampaigns(principal, {
+        category: query.category,
+        status: query.status,
+        startsAfter: query.starts_after ? new Date(query.starts_after) : undefined,
+        q: query.q,
+        limit: query.limit,
+        cursor: query.cursor,
+      }),
+    }),
   );
 
   api.route(
@@ -306,7 +182,7 @@ export function registerCampaignsRoutes(api: Api, deps: AppDeps): void {
         404: problem('No such campaign (or a draft that is not yours)'),
       },
     },
-    async ({ params, principal }) => ({ status: 200, body: await render(await loadVisible(params.id, principal), principal) }),
+    async ({ params, principal }) => ({ status: 200, body: await reads.getCampaign(params.id, principal) }),
   );
 
   api.route(
@@ -327,57 +203,7 @@ export function registerCampaignsRoutes(api: Api, deps: AppDeps): void {
         503: problem('`temporal_unavailable`: nothing changed; retry'),
       },
     },
-    async ({ params, principal, log }) => {
-      const caller = requirePrincipal(principal);
-      const client = await temporal();
-      const launched = await db.transaction(async (trx) => {
-        const row = await lockCampaign(trx, params.id);
-        if (!row) throw problems.notFound('campaign');
-        requireManager(caller, row.owner_id);
-        if (row.status !== 'draft') throw problems.conflict('campaign_not_draft', `The campaign is ${row.status}; only a draft can be launched.`);
-        const now = new Date();
-        if (row.ends_at.getTime() <= now.getTime()) {
-          throw problems.unprocessable('campaign_ended', 'The deadline has passed; set a later one before launching.');
-        }
-        const status: CampaignStatusValue = row.starts_at && row.starts_at.getTime() > now.getTime() ? 'scheduled' : 'live';
-        await trx('campaigns').where({ id: row.id }).update({ status, launched_at: trx.fn.now(), updated_at: trx.fn.now() });
-
-        // Started inside the transaction: if this process dies before the commit, the workflow's first step
-        // makes the same status change itself, and a retried launch finds the workflow already running.
-        const input: CampaignLifecycleInput = {
-          campaignId: row.id,
-          title: row.title,
-          goalCents: Number(row.goal_cents),
-          currency: row.currency,
-          ...(row.starts_at ? { startsAt: row.starts_at.toISOString() } : {}),
-          endsAt: row.ends_at.toISOString(),
-          batchSize: config.SETTLEMENT_BATCH_SIZE,
-        };
-        try {
-          await client.workflow.start<CampaignLifecycleWorkflow>(CAMPAIGN_LIFECYCLE_WORKFLOW, {
-            taskQueue: config.TASK_QUEUE,
-            workflowId: campaignWorkflowId(row.id),
-            args: [input],
-            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-            workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-            typedSearchAttributes: [
-              { key: CampaignId, value: row.id },
-              { key: CampaignStatus, value: status },
-            ],
-            staticSummary: campaignSummary({ title: row.title, goalCents: Number(row.goal_cents), currency: row.currency, endsAt: row.ends_at }),
-            staticDetails: `${row.category} campaign, ${row.funding_model.replace(/_/g, '-')}, owner ${row.owner_id}`,
-          });
-        } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
-            log.error({ err, campaignId: row.id }, 'could not start the campaign workflow');
-            throw temporalUnavailable();
-          }
-        }
-        return status;
-      });
-      await announce(params.id, launched);
-      return { status: 200, body: await reload(params.id, principal) };
-    },
+    async ({ params, principal }) => ({ status: 200, body: await controls.launchCampaign(requirePrincipal(principal), params.id) }),
   );
 
   api.route(
@@ -392,30 +218,12 @@ export function registerCampaignsRoutes(api: Api, deps: AppDeps): void {
       responses: {
         200: { description: 'Cancelled (a draft goes straight to settled, outcome cancelled)', schema: CampaignSchema },
         403: problem('Not the owner or an operator'),
-        404: problem('No such campaign'),
+        404: problem('No such campaign (or a draft that is not yours)'),
         409: problem('`campaign_already_decided`'),
         503: problem('`temporal_unavailable`: nothing changed; retry'),
       },
     },
-    async ({ params, principal }) => {
-      const caller = requirePrincipal(principal);
-      const row = await loadVisible(params.id, principal);
-      requireManager(caller, row.owner_id);
-      if (!isBeforeDecision(row.status)) throw notDecidable();
-      // A launch may win the race between the read and this write; then the workflow handles the cancel.
-      if (row.status === 'draft' && (await cancelDraft(db, row.id))) {
-        await announce(row.id, 'settled');
-        return { status: 200, body: await reload(row.id, principal) };
-      }
-      try {
-        await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) =>
-          client.workflow.getHandle(campaignWorkflowId(row.id)).executeUpdate(cancelCampaignUpdate, { args: [{}] }),
-        );
-      } catch (err) {
-        throw updateProblem(err) ?? err;
-      }
-      return { status: 200, body: await reload(row.id, principal) };
-    },
+    async ({ params, principal }) => ({ status: 200, body: await controls.cancelCampaign(requirePrincipal(principal), params.id) }),
   );
 
   api.route(
@@ -431,36 +239,15 @@ export function registerCampaignsRoutes(api: Api, deps: AppDeps): void {
       responses: {
         200: { description: 'The campaign with its new deadline', schema: CampaignSchema },
         403: problem('Not the owner or an operator'),
-        404: problem('No such campaign'),
+        404: problem('No such campaign (or a draft that is not yours)'),
         409: problem('`campaign_already_decided`'),
         422: problem('`invalid_deadline`: not in the future, or not later than the current deadline'),
         503: problem('`temporal_unavailable`: nothing changed; retry'),
       },
     },
-    async ({ params, body, principal }) => {
-      const caller = requirePrincipal(principal);
-      const row = await loadVisible(params.id, principal);
-      requireManager(caller, row.owner_id);
-      if (!isBeforeDecision(row.status)) throw notDecidable();
-      const requested = new Date(body.ends_at);
-      const now = new Date();
-      if (requested.getTime() - now.getTime() > MAX_DEADLINE_AHEAD_MS) {
-        throw problems.unprocessable('invalid_deadline', 'The new deadline must be within two years.');
-      }
-      if (row.status === 'draft') {
-        const error = deadlineChangeError(row.ends_at, requested, now);
-        if (error) throw problems.unprocessable('invalid_deadline', error);
-        if (await setDraftDeadline(db, row.id, requested)) return { status: 200, body: await reload(row.id, principal) };
-        // Launched meanwhile: the workflow owns the deadline now.
-      }
-      try {
-        await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) =>
-          client.workflow.getHandle(campaignWorkflowId(row.id)).executeUpdate(extendDeadlineUpdate, { args: [{ endsAt: requested.toISOString() }] }),
-        );
-      } catch (err) {
-        throw updateProblem(err) ?? err;
-      }
-      return { status: 200, body: await reload(row.id, principal) };
-    },
+    async ({ params, body, principal }) => ({
+      status: 200,
+      body: await controls.extendDeadline(requirePrincipal(principal), params.id, new Date(body.ends_at)),
+    }),
   );
 }

@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { pageQuery, uuidParam, type Api } from '../http/api';
-import { problems } from '../http/problem';
 import type { AppDeps } from '../deps';
+import { PaymentMethodToken } from './pledgeSchemas';
 import { PLEDGE_STATUSES } from '../../domain/campaigns';
-import { requireManager, requirePrincipal } from '../../accounts/authorization';
+import { requirePrincipal } from '../../accounts/authorization';
 import { createPledgeService } from '../../campaigns/pledges';
 
 /**
- * Pledge routes: thin HTTP wrappers around the pledge service (src/campaigns/pledges.ts), which owns every
- * rule and every write.
+ * Pledge routes: schema, one call to the pledge service (src/campaigns/pledges.ts), the answer. The service
+ * owns every rule, every write and every refusal.
  */
 
 const PledgeSchema = z
@@ -56,10 +56,7 @@ const CreatePledgeBody = z
   .strictObject({
     amount_cents: amountCents,
     reward_tier_id: z.uuid().optional(),
-    payment_method: z
-      .string()
-      .regex(/^pm_[A-Za-z0-9_]{1,250}$/, 'must be a payment method token starting with pm_')
-      .openapi({ example: 'pm_card_visa' }),
+    payment_method: PaymentMethodToken,
   })
   .openapi('CreatePledgeRequest');
 
@@ -146,12 +143,10 @@ export function registerPledgesRoutes(api: Api, deps: AppDeps): void {
         404: problem('No such campaign'),
       },
     },
-    async ({ params, query, principal }) => {
-      const owner = await service.campaignOwner(params.id);
-      if (!owner) throw problems.notFound('campaign');
-      requireManager(principal, owner);
-      return { status: 200, body: await service.listCampaignPledges(params.id, query) };
-    },
+    async ({ params, query, principal }) => ({
+      status: 200,
+      body: await service.listCampaignPledges(requirePrincipal(principal), params.id, query),
+    }),
   );
 
   api.route(
