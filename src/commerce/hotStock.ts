@@ -1,6 +1,7 @@
 import type { Db } from '../infra/db';
 import type { RedisClient } from '../infra/redis';
 import type { Logger } from '../logger';
+import { redisWithin } from './redisDeadline';
 
 /**
  * Redis pre-filter for hot (flash-sale) variants (DESIGN.md, invariant 1). Postgres stays the final gate: this
@@ -60,13 +61,7 @@ export type TakeResult =
   /** Redis did not answer: decide in Postgres. */
   | { kind: 'unavailable' };
 
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`redis ${what} timed out after ${REDIS_TIMEOUT_MS} ms`)), REDIS_TIMEOUT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+const withTimeout = <T>(promise: Promise<T>, what: string) => redisWithin(promise, REDIS_TIMEOUT_MS, what);
 
 export class HotStock {
   constructor(

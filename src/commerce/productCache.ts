@@ -2,6 +2,7 @@ import type { Counter } from 'prom-client';
 import type { Metrics } from '../infra/metrics';
 import type { RedisClient } from '../infra/redis';
 import type { Logger } from '../logger';
+import { redisWithin } from './redisDeadline';
 
 /**
  * Cache-aside for product reads, one Redis key per product. Postgres stays the truth: every write to a
@@ -41,13 +42,7 @@ if current == ARGV[1] then
 end
 return 0`;
 
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`redis ${what} timed out after ${REDIS_TIMEOUT_MS} ms`)), REDIS_TIMEOUT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+const withTimeout = <T>(promise: Promise<T>, what: string) => redisWithin(promise, REDIS_TIMEOUT_MS, what);
 
 export class ProductCache {
   private readonly requests: Counter<string>;
