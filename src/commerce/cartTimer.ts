@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import type { TemporalClientProvider } from '../temporal/client';
 import { CustomerId, StoreId } from '../temporal/searchAttributes';
-import type { CartDoc } from './carts';
+import type { CartDoc } from './cartDocuments';
 import { CART_RESERVATIONS_WORKFLOW, cartActivitySignal, type CartReservationsInput, type CartReservationsWorkflow, cartWorkflowId } from './contract';
 
 /**

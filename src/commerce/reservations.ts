@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { retryOnConflict, type Db } from '../infra/db';
+import type { CheckoutLine, ConfirmReservationsResult } from './contract';
 import type { HotStock } from './hotStock';
 
 /**
- * Stock holds of carts (DESIGN.md, invariant 1). Postgres is the final gate: a hold takes units only through a
+ * Stock holds of carts (DESIGN.md, invariant 1), and every statement that reads or moves them: cart holds,
+ * a checkout's confirm / commit / uncommit, the restock of a cancelled order, and the reconciliation's sweep. Postgres is the final gate: a hold takes units only through a
  * conditional `UPDATE inventory ... WHERE total_stock - reserved - sold >= n`, and the schema's CHECK
  * (reserved + sold <= total_stock) refuses anything else. One live (`held`) reservation row per cart line.
  *
@@ -255,13 +257,277 @@ export async function heldLines(db: Conn, cartId: string): Promise<Map<string, H
   return new Map(rows.map((r) => [r.variant_id, r]));
 }
 
-/** Milliseconds until the cart's earliest live hold expires (0 when already past), or null without holds. */
-export async function msUntilNextExpiry(db: Conn, cartId: string): Promise<number | null> {
-  const row = (await db('reservations')
-    .where({ cart_id: cartId, status: 'held' })
-    // GREATEST ignores NULLs, so no holds (min is NULL) must stay NULL explicitly.
-    .first(db.raw('CASE WHEN min(expires_at) IS NULL THEN NULL ELSE GREATEST(0, EXTRACT(EPOCH FROM (min(expires_at) - now())) * 1000)::bigint END AS ms'))) as
+
+/** Inventory rows first (the lock order above), in a stable order. */
+async function lockInventory(trx: Knex.Transaction, storeId: string, variantIds: string[]): Promise<void> {
+  await trx('inventory').whereIn('variant_id', [...new Set(variantIds)]).andWhere({ store_id: storeId }).orderBy('variant_id').forUpdate().select('variant_id');
+}
+
+/**
+ * Milliseconds until the earliest live hold of one cart, or of the carts a subquery names, expires (0 when
+ * already past); null without holds.
+ */
+export async function msUntilNextExpiry(db: Conn, carts: string | Knex.QueryBuilder): Promise<number | null> {
+  const q = db('reservations').where({ status: 'held' });
+  if (typeof carts === 'string') q.andWhere({ cart_id: carts });
+  else q.whereIn('cart_id', carts);
+  // GREATEST ignores NULLs, so no holds (min is NULL) must stay NULL explicitly.
+  const row = (await q.first(db.raw('CASE WHEN min(expires_at) IS NULL THEN NULL ELSE GREATEST(0, EXTRACT(EPOCH FROM (min(expires_at) - now())) * 1000)::bigint END AS ms'))) as
     | { ms: string | number | null }
     | undefined;
   return row?.ms === null || row?.ms === undefined ? null : Number(row.ms);
+}
+
+/** Whether a cart's hold is live (until its earliest live hold ends) and whether any of its holds was sold. */
+export async function holdState(db: Conn, cartId: string): Promise<{ until: Date | null; bought: boolean }> {
+  const row = (await db('reservations')
+    .where({ cart_id: cartId })
+    .first(db.raw("min(expires_at) FILTER (WHERE status = 'held') AS until"), db.raw("bool_or(status = 'committed') AS bought"))) as { until: Date | null; bought: boolean | null };
+  return { until: row.until, bought: row.bought === true };
+}
+
+/**
+ * Conditions on a cart's reservations for statements about other tables (waiting-room places, lottery entries)
+ * that must read the holds in the same statement. `cart` is the SQL expression holding the cart id.
+ */
+export const cartHolds = {
+  /** Some hold of the cart was sold (committed by a checkout). */
+  sold: (cart: string) => `EXISTS (SELECT 1 FROM reservations r WHERE r.cart_id = ${cart} AND r.status = 'committed')`,
+  /** The cart holds something now. */
+  held: (cart: string) => `EXISTS (SELECT 1 FROM reservations r WHERE r.cart_id = ${cart} AND r.status = 'held')`,
+  /** The cart holds something past the instant bound to this fragment's one `?`. */
+  heldPast: (cart: string) => `EXISTS (SELECT 1 FROM reservations r WHERE r.cart_id = ${cart} AND r.status = 'held' AND r.expires_at > ?)`,
+  /** When the cart's last live hold ends (NULL without one). */
+  lastHoldEnd: (cart: string) => `(SELECT max(r.expires_at) FROM reservations r WHERE r.cart_id = ${cart} AND r.status = 'held')`,
+};
+
+// ------------------------------------------------------------------------------------------- checkout
+
+/**
+ * A checkout's holds were released, changed or sold to another checkout (or its drop is sold out) before the
+ * step could use them: nothing was sold. `held`: what each line (in reservationIds order) holds for the cart
+ * afterwards, when the commit found out.
+ */
+export class ReservationsLostError extends Error {
+  constructor(
+    message: string,
+    readonly held?: number[],
+  ) {
+    super(message);
+    this.name = 'ReservationsLostError';
+  }
+}
+
+/**
+ * Checks that every line is still held for the cart (same quantity) and pushes the holds' expiry out by
+ * holdMs, so the cart's TTL workflow does not release them while the checkout runs.
+ */
+export async function confirmCheckoutHolds(db: Db, input: { cartId: string; storeId: string; items: CheckoutLine[]; holdMs: number }): Promise<ConfirmReservationsResult> {
+  return retryOnConflict(() =>
+    db.transaction(async (trx) => {
+      await lockInventory(trx, input.storeId, input.items.map((i) => i.variant_id));
+      const rows = (await trx('reservations')
+        .where({ cart_id: input.cartId, store_id: input.storeId, status: 'held' })
+        .whereIn('variant_id', input.items.map((i) => i.variant_id))
+        .forUpdate()
+        .select('id', 'variant_id', 'quantity')) as Array<{ id: string; variant_id: string; quantity: number }>;
+      const byVariant = new Map(rows.map((r) => [r.variant_id, r]));
+      const missing = input.items
+        .filter((i) => byVariant.get(i.variant_id)?.quantity !== i.quantity)
+        .map((i) => ({ variant_id: i.variant_id, requested: i.quantity, held: byVariant.get(i.variant_id)?.quantity ?? 0 }));
+      if (missing.length) return { ok: false, reservationIds: [], missing };
+      const ids = input.items.map((i) => byVariant.get(i.variant_id)!.id);
+      await trx('reservations')
+        .whereIn('id', ids)
+        .update({ expires_at: trx.raw('GREATEST(expires_at, now() + make_interval(secs => ?))', [input.holdMs / 1000]), updated_at: trx.fn.now() });
+      return { ok: true, reservationIds: ids, missing: [] };
+    }),
+  );
+}
+
+/**
+ * Inside the order's transaction: the checkout's holds, locked FOR SHARE, must all still be held. So an order
+ * step that runs late (its checkout gave the holds back meanwhile) refuses, and one that got there first makes
+ * the release wait until its order is committed. ReservationsLostError otherwise.
+ */
+export async function lockCheckoutHolds(trx: Knex.Transaction, storeId: string, reservationIds: string[]): Promise<void> {
+  const held = (await trx('reservations').whereIn('id', reservationIds).andWhere({ store_id: storeId, status: 'held' }).forShare().pluck('id')) as string[];
+  if (held.length !== new Set(reservationIds).size) throw new ReservationsLostError('The holds of this checkout were given back before its order could be created.');
+}
+
+/**
+ * Adds (+1, right after the commit moved every line) or removes (-1, before the uncommit moves them back) the
+ * units of the checkout's committed reservations to the drop's sold count. Both callers run it only in the
+ * transaction that changes those rows, so a retried step never counts twice. With a checkout key, only the
+ * rows that checkout committed count: another checkout's sale of the same cart is not this one's to undo.
+ */
+async function countDropSale(trx: Knex.Transaction, storeId: string, dropId: string, reservationIds: string[], checkoutKey: string | null, sign: 1 | -1): Promise<void> {
+  const [row] = (await trx('reservations')
+    .whereIn('id', reservationIds)
+    .andWhere({ store_id: storeId, status: 'committed', ...(checkoutKey === null ? {} : { checkout_key: checkoutKey }) })
+    .sum<{ units: string | null }[]>('quantity as units')) as Array<{ units: string | null }>;
+  const units = Number(row?.units ?? 0);
+  if (units === 0) return;
+  try {
+    await trx('drops')
+      .where({ id: dropId, store_id: storeId })
+      .update({ sold: trx.raw('sold + ?', [sign * units]), updated_at: trx.fn.now() });
+  } catch (err) {
+    // The drop's CHECK (sold <= quantity) is the last gate; retrying cannot make room, so the saga compensates.
+    if ((err as { constraint?: string }).constraint === 'drops_no_oversell') throw new ReservationsLostError('The drop is sold out.');
+    throw err;
+  }
+}
+
+export interface CommitRequest {
+  storeId: string;
+  reservationIds: string[];
+  quantities?: number[];
+  dropId?: string | null;
+  /** Histories from before this field carry none: their rows are committed unclaimed (checkout_key null). */
+  checkoutKey?: string;
+}
+
+/**
+ * Held reservations become sold to this checkout: reservations 'committed' with its `checkoutKey`, inventory
+ * reserved -= n, sold += n. A retry finds them committed to it and changes nothing. Holds released meanwhile,
+ * or sold to another checkout of the same cart (another Idempotency-Key: a second tab), fail with
+ * ReservationsLostError, so only one checkout of a cart ever sells (and captures) its holds.
+ * Only the quantities the checkout charged for (`quantities`, one per reservation) are sold: a line the
+ * shopper changed while the checkout ran fails the same way, nothing sold, with what is held now (`held`).
+ * A drop's cart also counts its units as sold by the drop, in the same transaction, so `drops.sold` can never
+ * disagree with what was sold (and the drop's own CHECK refuses more than its quantity).
+ */
+export async function commitCheckoutHolds(db: Db, input: CommitRequest): Promise<{ committed: number }> {
+  // Histories from before `quantities` existed carry none: those commits are not checked.
+  const checked = input.quantities !== undefined;
+  const quantities = input.reservationIds.map((_id, i) => input.quantities?.[i] ?? 0);
+  const key = input.checkoutKey ?? null;
+  return retryOnConflict(() =>
+    db.transaction(async (trx) => {
+      const rows = (await trx('reservations').whereIn('id', input.reservationIds).andWhere({ store_id: input.storeId }).select('id', 'variant_id', 'status')) as Array<{
+        id: string;
+        variant_id: string;
+        status: string;
+      }>;
+      await lockInventory(trx, input.storeId, rows.map((r) => r.variant_id));
+      const moved = await trx.raw(
+        `WITH moved AS (
+           UPDATE reservations r SET status = 'committed', checkout_key = ?, updated_at = now()
+             FROM unnest(?::uuid[], ?::int[]) AS e(id, quantity)
+            WHERE r.id = e.id AND r.store_id = ? AND r.status = 'held' AND (NOT ?::boolean OR r.quantity = e.quantity)
+            RETURNING r.variant_id, r.quantity
+         ), per_variant AS (
+           SELECT variant_id, sum(quantity)::int AS quantity FROM moved GROUP BY variant_id
+         )
+         UPDATE inventory i SET reserved = i.reserved - p.quantity, sold = i.sold + p.quantity, updated_at = now()
+           FROM per_variant p
+          WHERE i.variant_id = p.variant_id AND i.store_id = ?
+          RETURNING i.variant_id`,
+        [key, input.reservationIds, quantities, input.storeId, checked, input.storeId],
+      );
+      const changed = (moved.rows as unknown[]).length;
+      if (input.dropId && changed > 0) await countDropSale(trx, input.storeId, input.dropId, input.reservationIds, key, +1);
+      const after = (await trx('reservations')
+        .whereIn('id', input.reservationIds)
+        .andWhere({ store_id: input.storeId })
+        .select('id', 'status', 'quantity', 'checkout_key')) as Array<{ id: string; status: string; quantity: number; checkout_key: string | null }>;
+      // Sold to this checkout (without a key, as before the column: committed at all).
+      const ours = (r: { status: string; checkout_key: string | null }) => r.status === 'committed' && (key === null || r.checkout_key === key);
+      if (after.length !== input.reservationIds.length || !after.every(ours)) {
+        // Roll the transaction back: nothing is sold unless every line is, as charged, to this checkout. `held`
+        // says what each line (in reservationIds order) holds for the cart once this rollback has undone the
+        // commit: what this call moved is held again; released or another checkout's sale is 0.
+        const byId = new Map(after.map((r) => [r.id, r]));
+        const held = input.reservationIds.map((id) => {
+          const r = byId.get(id);
+          return r && (r.status === 'held' || ours(r)) ? r.quantity : 0;
+        });
+        throw new ReservationsLostError('Some reservations of this checkout were released, changed or sold to another checkout of the cart before they could be committed.', held);
+      }
+      return { committed: changed };
+    }),
+  );
+}
+
+/**
+ * Compensation of the commit: the reservations this checkout committed go back to stock (sold -= n), and a
+ * hot variant's Redis counter gets its units back once that is committed (the counter may only ever be
+ * ahead of Postgres, see hotStock.ts). With a checkout key, rows another checkout sold are left alone.
+ * Idempotent.
+ */
+export async function uncommitCheckoutHolds(
+  db: Db,
+  input: { storeId: string; reservationIds: string[]; dropId?: string | null; checkoutKey?: string },
+  hotStock: HotStock,
+): Promise<{ restocked: number }> {
+  const key = input.checkoutKey ?? null;
+  let hotReturned: Array<{ variant_id: string; quantity: number }> = [];
+  const outcome = await retryOnConflict(() =>
+    db.transaction(async (trx) => {
+      hotReturned = [];
+      const rows = (await trx('reservations').whereIn('id', input.reservationIds).andWhere({ store_id: input.storeId }).select('variant_id')) as Array<{ variant_id: string }>;
+      await lockInventory(trx, input.storeId, rows.map((r) => r.variant_id));
+      // Counted before the rows change: only what is still committed (to this checkout) is given back.
+      if (input.dropId) await countDropSale(trx, input.storeId, input.dropId, input.reservationIds, key, -1);
+      const result = await trx.raw(
+        `WITH moved AS (
+           UPDATE reservations SET status = 'released', updated_at = now()
+            WHERE id = ANY(?::uuid[]) AND store_id = ? AND status = 'committed' AND (?::text IS NULL OR checkout_key = ?::text)
+            RETURNING variant_id, quantity
+         ), per_variant AS (
+           SELECT variant_id, sum(quantity)::int AS quantity FROM moved GROUP BY variant_id
+         ), restocked AS (
+           UPDATE inventory i SET sold = i.sold - p.quantity, updated_at = now()
+             FROM per_variant p
+            WHERE i.variant_id = p.variant_id AND i.store_id = ?
+            RETURNING i.variant_id
+         )
+         SELECT p.variant_id, p.quantity, v.hot
+           FROM per_variant p JOIN restocked r ON r.variant_id = p.variant_id
+           JOIN variants v ON v.id = p.variant_id AND v.store_id = ?`,
+        [input.reservationIds, input.storeId, key, key, input.storeId, input.storeId],
+      );
+      const restocked = result.rows as Array<{ variant_id: string; quantity: number; hot: boolean }>;
+      hotReturned = restocked.filter((r) => r.hot).map((r) => ({ variant_id: r.variant_id, quantity: Number(r.quantity) }));
+      return { restocked: restocked.length };
+    }),
+  );
+  // Committed: the units are free again in Postgres, so the counter (where it exists) follows.
+  for (const h of hotReturned) await hotStock.adjust(h.variant_id, h.quantity);
+  return outcome;
+}
+
+/**
+ * Sold units of a cancelled order go back on sale, inside the order's transaction (inventory rows locked in a
+ * fixed order). GREATEST: never below zero, even if the owner's stock edits already absorbed part of it.
+ */
+export async function restockSold(trx: Knex.Transaction, storeId: string, items: Array<{ variant_id: string; quantity: number }>): Promise<void> {
+  const perVariant = new Map<string, number>();
+  for (const i of items) perVariant.set(i.variant_id, (perVariant.get(i.variant_id) ?? 0) + i.quantity);
+  const ids = [...perVariant.keys()].sort();
+  if (!ids.length) return;
+  await lockInventory(trx, storeId, ids);
+  for (const id of ids) {
+    await trx('inventory')
+      .where({ variant_id: id, store_id: storeId })
+      .update({ sold: trx.raw('GREATEST(sold - ?, 0)', [perVariant.get(id)!]), updated_at: trx.fn.now() });
+  }
+}
+
+// ------------------------------------------------------------------------------------- reconciliation
+
+/**
+ * Carts with held reservations older than the grace period (young holds are skipped: the API reserves before
+ * it starts or signals the cart's workflow), and whether any is past its expiry by more than the grace.
+ */
+export async function staleHoldCarts(db: Db, opts: { graceSeconds: number; storeId?: string; limit: number }): Promise<Array<{ cart_id: string; overdue: boolean }>> {
+  const q = db('reservations')
+    .where('status', 'held')
+    .andWhere('created_at', '<', db.raw(`now() - make_interval(secs => ?)`, [opts.graceSeconds]))
+    .groupBy('cart_id')
+    .select('cart_id', db.raw(`bool_or(expires_at < now() - make_interval(secs => ?)) AS overdue`, [opts.graceSeconds]))
+    .limit(opts.limit);
+  if (opts.storeId) q.andWhere('store_id', opts.storeId);
+  return (await q) as Array<{ cart_id: string; overdue: boolean }>;
 }

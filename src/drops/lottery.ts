@@ -1,8 +1,10 @@
 import type { Knex } from 'knex';
 import type { Db } from '../infra/db';
 import { notify, notifyMany, type NotificationInput } from '../notifications/notify';
-import { entriesHash, rankEntries } from '../domain/draw';
-import { drawSecret, lockDrop, type DropRow } from './repository';
+import { DRAW_ALGORITHM, entriesHash, rankEntries } from '../domain/draw';
+import { refusals } from '../domain/errors';
+import { cartHolds } from '../commerce/reservations';
+import { dropOfMode, drawSecret, lockDrop, type DropRow } from './repository';
 
 /**
  * The lottery's state changes, each one transaction under the drop row's lock (lockDrop) and each idempotent,
@@ -57,6 +59,28 @@ export async function publishedRanking(db: Conn, dropId: string): Promise<string
     if (page.length < PAGE) return ids;
     after = page[page.length - 1]!.rank;
   }
+}
+
+/**
+ * The published draw: everything needed to recompute it (seed, commitment, entries hash, algorithm, ranking
+ * and winners); `draw_pending` until the draw has run, as the seed stays secret until then.
+ */
+export async function publishedDraw(db: Conn, dropId: string) {
+  const d = await dropOfMode(db, dropId, 'lottery');
+  if (!d.drawn_at || !d.entries_hash) throw refusals.conflict('draw_pending', 'The draw has not happened yet; the seed is revealed after it.');
+  const ranking = await publishedRanking(db, d.id);
+  return {
+    drop_id: d.id,
+    seed: (await drawSecret(db, d.id))!,
+    seed_commitment: d.seed_commitment,
+    entries_hash: d.entries_hash,
+    entries_count: d.entries_count ?? ranking.length,
+    quantity: d.quantity,
+    algorithm: DRAW_ALGORITHM,
+    ranking,
+    winners: ranking.slice(0, d.quantity),
+    drawn_at: d.drawn_at.toISOString(),
+  };
 }
 
 /** open → drawing: registration is over; the entries hash (and count) are published. */
@@ -150,7 +174,7 @@ export async function settleClaims(db: Db, dropId: string, now = new Date()): Pr
         await trx.raw(
           `UPDATE drop_entries e SET status = 'expired', updated_at = now()
             WHERE e.drop_id = ? AND e.status = 'won' AND e.claim_expires_at <= ?
-              AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.cart_id = e.id AND r.status = 'held' AND r.expires_at > ?)
+              AND NOT ${cartHolds.heldPast('e.id')}
             RETURNING e.*`,
           [dropId, now.toISOString(), now.toISOString()],
         )
@@ -174,8 +198,7 @@ export async function settleClaims(db: Db, dropId: string, now = new Date()): Pr
     // The next moment a win may expire: its window's end, or the end of the hold of a claim still running.
     const next = (
       await trx.raw(
-        `SELECT min(GREATEST(e.claim_expires_at,
-                  (SELECT max(r.expires_at) FROM reservations r WHERE r.cart_id = e.id AND r.status = 'held'))) AS at
+        `SELECT min(GREATEST(e.claim_expires_at, ${cartHolds.lastHoldEnd('e.id')})) AS at
            FROM drop_entries e WHERE e.drop_id = ? AND e.status = 'won'`,
         [dropId],
       )
@@ -214,7 +237,7 @@ async function recordFinishedClaims(trx: Knex.Transaction, dropId: string): Prom
       WHERE e.drop_id = ? AND e.status IN ('won', 'expired')
         AND o.checkout_key = 'drop:' || e.drop_id || ':claim:' || e.id || ':' || e.claim_attempt
         AND o.status <> 'cancelled'
-        AND EXISTS (SELECT 1 FROM reservations r WHERE r.cart_id = e.id AND r.status = 'committed')`,
+        AND ${cartHolds.sold('e.id')}`,
     [dropId],
   );
 }

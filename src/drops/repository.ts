@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { refusals } from '../domain/errors';
 import type { Db } from '../infra/db';
 import type { DropMode, DropStatus, DropWorkflowInput } from './contract';
 
@@ -65,6 +66,20 @@ function normalise(row: Record<string, unknown>): DropRow {
 export async function loadDrop(db: Conn, dropId: string): Promise<DropRow | undefined> {
   const row = (await db('drops').where({ id: dropId }).first(DROP_COLUMNS)) as Record<string, unknown> | undefined;
   return row && normalise(row);
+}
+
+/** How a drop of the other mode is refused, by the mode the caller wanted. */
+const OTHER_MODE: Record<DropMode, { code: string; detail: string }> = {
+  lottery: { code: 'not_a_lottery', detail: 'This drop is first-come-first-served; join its queue instead.' },
+  fcfs: { code: 'not_first_come', detail: 'This drop is a lottery; enter it with POST /v1/drops/{id}/entries instead.' },
+};
+
+/** The drop, when it is one of `mode`: not_found without one, conflict for a drop of the other mode. */
+export async function dropOfMode(db: Conn, dropId: string, mode: DropMode): Promise<DropRow> {
+  const d = await loadDrop(db, dropId);
+  if (!d) throw refusals.notFound('drop');
+  if (d.mode !== mode) throw refusals.conflict(OTHER_MODE[mode].code, OTHER_MODE[mode].detail);
+  return d;
 }
 
 /** The drop row locked FOR UPDATE: every change to a drop's phase, sold count or winners goes through this lock. */
@@ -153,9 +168,9 @@ export async function countEntries(db: Conn, dropId: string): Promise<number> {
   return Number(row!.count);
 }
 
-/** Loads and renders; undefined when there is no such drop. */
-export async function renderDrop(db: Conn, dropId: string): Promise<DropJson | undefined> {
+/** Loads and renders; not_found when there is no such drop. */
+export async function renderDrop(db: Conn, dropId: string): Promise<DropJson> {
   const row = await loadDrop(db, dropId);
-  if (!row) return undefined;
+  if (!row) throw refusals.notFound('drop');
   return dropJson(row, row.mode === 'lottery' && row.entries_count === null ? await countEntries(db, dropId) : undefined);
 }

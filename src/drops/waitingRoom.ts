@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { retryOnConflict, type Db } from '../infra/db';
 import type { RedisClient } from '../infra/redis';
 import { etaSeconds, preOpenAhead, REJOINABLE, type QueueStatus } from '../domain/waitingRoom';
+import { cartHolds, holdState } from '../commerce/reservations';
 import type { DropRow } from './repository';
 
 /**
@@ -141,9 +142,7 @@ export async function describePlace(db: Conn, drop: Pick<DropRow, 'id' | 'opens_
   const base = { status: row.status, position: row.position };
   if (row.status === 'admitted' && row.cart_id && row.admitted_until) {
     // The hold moves with cart activity: its own expiry is the truth, the row's is when it was first given.
-    const hold = (await db('reservations')
-      .where({ cart_id: row.cart_id })
-      .first(db.raw("min(expires_at) FILTER (WHERE status = 'held') AS until"), db.raw("bool_or(status = 'committed') AS bought"))) as { until: Date | null; bought: boolean | null };
+    const hold = await holdState(db, row.cart_id);
     if (hold.until) return { ...base, ahead: 0, eta_seconds: 0, admitted: true, cart_id: row.cart_id, admitted_until: hold.until.toISOString() };
     // The hold just ended; the room settles the place at its next step: answer with what it will say.
     return { ...base, status: hold.bought ? 'purchased' : 'expired', ahead: 0, eta_seconds: 0, admitted: false };
@@ -185,10 +184,7 @@ export async function leaveQueue(db: Db, row: QueueRow, release: (cartId: string
     .where({ id: row.id })
     .whereIn('status', ['waiting', 'admitted'])
     .update({
-      status: db.raw(
-        `CASE WHEN cart_id IS NOT NULL AND EXISTS (SELECT 1 FROM reservations r WHERE r.cart_id = drop_queue.cart_id AND r.status = 'committed')
-              THEN 'purchased' ELSE 'left' END`,
-      ),
+      status: db.raw(`CASE WHEN cart_id IS NOT NULL AND ${cartHolds.sold('drop_queue.cart_id')} THEN 'purchased' ELSE 'left' END`),
       updated_at: db.fn.now(),
     })
     .returning('*')) as QueueRow[];

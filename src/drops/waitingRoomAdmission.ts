@@ -4,9 +4,10 @@ import { admissionsNow, type AdmissionPace, type RoomState } from '../domain/wai
 import type { Db } from '../infra/db';
 import type { Logger } from '../logger';
 import { findStore } from '../commerce/catalog';
-import { cartKey, cartTtlMs, type CartDoc } from '../commerce/carts';
-import { forgetCart, openHeldCart, type HeldCartDeps } from '../commerce/heldCart';
-import { InsufficientStockError, releaseCart } from '../commerce/reservations';
+import { cartKey, cartTtlMs, type CartDoc } from '../commerce/cartDocuments';
+import { giveUpCart } from '../commerce/cartRelease';
+import { openHeldCart, type HeldCartDeps } from '../commerce/heldCart';
+import { cartHolds, holdState, InsufficientStockError, msUntilNextExpiry } from '../commerce/reservations';
 import type { HotStock } from '../commerce/hotStock';
 import { notify } from '../notifications/notify';
 import { drawSecret, loadDrop, lockDrop, type DropRow } from './repository';
@@ -91,11 +92,10 @@ export async function openRoom(db: Db, dropId: string): Promise<OpenedRoom> {
 async function settleHolds(db: Conn, dropId: string): Promise<Array<{ user_id: string; status: string; cart_id: string }>> {
   const result = await db.raw(
     `UPDATE drop_queue q
-        SET status = CASE WHEN EXISTS (SELECT 1 FROM reservations r WHERE r.cart_id = q.cart_id AND r.status = 'committed')
-                          THEN 'purchased' ELSE 'expired' END,
+        SET status = CASE WHEN ${cartHolds.sold('q.cart_id')} THEN 'purchased' ELSE 'expired' END,
             updated_at = now()
       WHERE q.drop_id = ? AND q.status = 'admitted' AND q.admitted_until IS NOT NULL
-        AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.cart_id = q.cart_id AND r.status = 'held')
+        AND NOT ${cartHolds.held('q.cart_id')}
       RETURNING q.user_id, q.status, q.cart_id`,
     [dropId],
   );
@@ -114,7 +114,7 @@ async function restoreCartDocs(deps: AdmissionDeps, drop: DropRow): Promise<void
   const live = (await db('drop_queue as q')
     .where({ 'q.drop_id': drop.id, 'q.status': 'admitted' })
     .whereNotNull('q.admitted_until')
-    .whereExists(db('reservations as r').whereRaw('r.cart_id = q.cart_id').where('r.status', 'held'))
+    .whereRaw(cartHolds.held('q.cart_id'))
     .select('q.cart_id', 'q.user_id', 'q.admitted_at')) as Array<{ cart_id: string; user_id: string; admitted_at: Date }>;
   if (!live.length) return;
   try {
@@ -154,7 +154,7 @@ interface CartOutcome {
  * A place that was left while its cart was being opened gets its hold released again.
  */
 async function openPendingCarts(deps: AdmissionDeps, drop: DropRow): Promise<CartOutcome> {
-  const { db, redis } = deps;
+  const { db } = deps;
   const pending = (await db('drop_queue')
     .where({ drop_id: drop.id, status: 'admitted' })
     .whereNull('admitted_until')
@@ -176,8 +176,7 @@ async function openPendingCarts(deps: AdmissionDeps, drop: DropRow): Promise<Car
             unitPriceCents: drop.price_cents,
             dropId: drop.id,
           });
-          const hold = (await db('reservations').where({ cart_id: cartId, status: 'held' }).min('expires_at as until').first()) as { until: Date | null };
-          until = hold.until ?? new Date();
+          until = (await holdState(db, cartId)).until ?? new Date();
         } catch (err) {
           if (!(err instanceof InsufficientStockError)) throw err;
           await putBackInLine(db, drop.id, place.id);
@@ -200,8 +199,7 @@ async function openPendingCarts(deps: AdmissionDeps, drop: DropRow): Promise<Car
         });
         if (!marked) {
           // Left (or closed) while the cart was being opened: nobody may keep that unit.
-          await releaseCart(db, cartId, deps.hotStock);
-          await forgetCart(redis, cartId);
+          await giveUpCart(deps, cartId);
           return;
         }
         outcome.opened += 1;
@@ -357,16 +355,13 @@ export async function admissionStep(deps: AdmissionDeps, dropId: string, pace: A
   };
 }
 
-/** Milliseconds until the earliest live hold of an admitted place ends, or null without any. */
-async function earliestHoldExpiry(db: Conn, dropId: string): Promise<number | null> {
-  const result = await db.raw(
-    `SELECT GREATEST(0, EXTRACT(EPOCH FROM (min(r.expires_at) - now())) * 1000)::bigint AS ms
-       FROM drop_queue q JOIN reservations r ON r.cart_id = q.cart_id AND r.status = 'held'
-      WHERE q.drop_id = ? AND q.status = 'admitted'`,
-    [dropId],
-  );
-  const ms = (result.rows as Array<{ ms: string | number | null }>)[0]?.ms;
-  return ms === null || ms === undefined ? null : Number(ms);
+/**
+ * Milliseconds until the earliest live hold of an admitted place ends. 0 when admitted places hold nothing
+ * live (carts still being opened, or holds that just ended): the room looks again at once.
+ */
+async function earliestHoldExpiry(db: Conn, dropId: string): Promise<number> {
+  const admittedCarts = db('drop_queue').where({ drop_id: dropId, status: 'admitted' }).select('cart_id');
+  return (await msUntilNextExpiry(db, admittedCarts)) ?? 0;
 }
 
 // ---------------------------------------------------------------------------------------------- end

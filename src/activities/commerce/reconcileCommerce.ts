@@ -1,138 +1,18 @@
-import { WorkflowNotFoundError } from '@temporalio/common';
-import { HotStock, hotStockKey } from '../../commerce/hotStock';
-import { releaseCart, releaseExpired } from '../../commerce/reservations';
-import { createPaymentService } from '../../payments/paymentService';
+import { createReconciliation } from '../../commerce/reconciliation';
 import type { ActivityDeps } from '../../workers/deps';
-import { type ReconcileScope, cartWorkflowId } from '../../commerce/contract';
-
-const REPAIRS = 'reconciliation_repairs_total';
-const REPAIRS_HELP = 'Repairs made by the commerce reconciliation (orphaned authorizations, stale reservations, hot counter drift)';
-const BATCH = 500;
-
-/** KEYS: counter. ARGV: expected (the value read), value. Overwrites only if nobody changed it since; keeps the TTL. */
-const COMPARE_AND_SET = `
-local cur = redis.call('GET', KEYS[1])
-if cur ~= ARGV[1] then return 0 end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[2]) end
-return 1`;
-
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+import type { ReconcileScope } from '../../commerce/contract';
 
 /**
- * Commerce reconciliation (the `commerce-reconcile` Temporal Schedule, workflow `reconcileCommerce`). Every repair
- * is idempotent, logged and counted in `reconciliation_repairs_total{kind}`.
+ * The `reconcileCommerce` workflow's steps, adapters over src/commerce/reconciliation.ts.
  *
  * Served on the main task queue: only the voiding step reaches the payment provider, and only for the rare
  * authorization a crashed checkout left behind, so it does not need the payments queue's rate limit.
  */
 export function createReconciliationActivities(deps: ActivityDeps) {
-  const { db, redis, logger, config } = deps;
-  const hotStock = new HotStock(redis, db, logger);
-  const repairs = () => deps.metrics.counter(REPAIRS, REPAIRS_HELP, ['kind']);
-  const graceSeconds = () => config.RECONCILE_GRACE / 1000;
-
+  const reconciliation = createReconciliation(deps);
   return {
-    /**
-     * Checkout authorizations (`checkout:<key>:authorize`) still holding money after the grace period with no
-     * order pointing at them: the checkout died between authorizing and creating the order. Voided.
-     */
-    async voidOrphanedAuthorizations(scope: ReconcileScope = {}): Promise<number> {
-      const service = createPaymentService(deps);
-      const q = db('payments as p')
-        .where('p.business_key', 'like', 'checkout:%:authorize')
-        .andWhere('p.status', 'requires_capture')
-        .andWhere('p.created_at', '<', db.raw(`now() - make_interval(secs => ?)`, [graceSeconds()]))
-        .whereNotExists(db('orders as o').select(db.raw('1')).whereRaw('o.payment_key = p.business_key'))
-        .orderBy('p.created_at')
-        .limit(BATCH)
-        .pluck('p.business_key');
-      if (scope.paymentKeyPrefix) q.andWhere('p.business_key', 'like', `${escapeLike(scope.paymentKeyPrefix)}%`);
-      const keys = (await q) as string[];
-      let voided = 0;
-      for (const businessKey of keys) {
-        try {
-          const p = await service.cancelPayment({ businessKey });
-          if (p.status !== 'canceled') continue;
-          voided++;
-          repairs().inc({ kind: 'orphaned_authorization' });
-          logger.warn({ businessKey, repair: 'orphaned_authorization' }, 'reconciliation voided an authorization with no order');
-        } catch (err) {
-          // One bad row must not stop the sweep; the next run tries again.
-          logger.error({ err, businessKey }, 'reconciliation could not void an orphaned authorization');
-        }
-      }
-      return voided;
-    },
-
-    /**
-     * Held reservations that nothing will release: past their expiry by more than the grace period, or whose cart
-     * workflow (`cart:<id>`) is gone or closed. Released (stock back, hot counters follow); idempotent.
-     */
-    async releaseStaleReservations(scope: ReconcileScope = {}): Promise<number> {
-      const grace = graceSeconds();
-      const q = db('reservations')
-        .where('status', 'held')
-        // Young holds are skipped: the API reserves before it starts (or signals) the cart's workflow.
-        .andWhere('created_at', '<', db.raw(`now() - make_interval(secs => ?)`, [grace]))
-        .groupBy('cart_id')
-        .select('cart_id', db.raw(`bool_or(expires_at < now() - make_interval(secs => ?)) AS overdue`, [grace]))
-        .limit(BATCH);
-      if (scope.storeId) q.andWhere('store_id', scope.storeId);
-      const carts = (await q) as { cart_id: string; overdue: boolean }[];
-      const client = carts.length ? await deps.temporal.client() : undefined;
-      let released = 0;
-      for (const { cart_id: cartId, overdue } of carts) {
-        let live: boolean;
-        try {
-          const d = await client!.workflow.getHandle(cartWorkflowId(cartId)).describe();
-          live = d.status.name === 'RUNNING';
-        } catch (err) {
-          if (!(err instanceof WorkflowNotFoundError)) throw err;
-          live = false;
-        }
-        if (live && !overdue) continue;
-        // No workflow: nothing will ever release these, so the whole cart goes. A live but late one: the overdue holds.
-        const result = live ? await releaseExpired(db, cartId, hotStock) : await releaseCart(db, cartId, hotStock);
-        if (!result.released) continue;
-        released += result.released;
-        repairs().inc({ kind: 'stale_reservation' }, result.released);
-        logger.warn(
-          { cartId, released: result.released, variantIds: result.variantIds, cartWorkflowLive: live, repair: 'stale_reservation' },
-          'reconciliation released stale reservations',
-        );
-      }
-      return released;
-    },
-
-    /**
-     * Hot variants whose Redis counter disagrees with Postgres (total_stock - reserved - sold): overwritten with the
-     * Postgres value (compare-and-set, so a concurrent take is not clobbered). Missing counters are left alone:
-     * they are rebuilt from Postgres on the next take.
-     */
-    async correctHotCounters(scope: ReconcileScope = {}): Promise<number> {
-      const q = db('variants as v')
-        .join('inventory as i', 'i.variant_id', 'v.id')
-        .where('v.hot', true)
-        .select('v.id', db.raw('GREATEST(0, i.total_stock - i.reserved - i.sold)::int AS available'));
-      if (scope.storeId) q.andWhere('v.store_id', scope.storeId);
-      const rows = (await q) as { id: string; available: number }[];
-      let corrected = 0;
-      for (let i = 0; i < rows.length; i += BATCH) {
-        const chunk = rows.slice(i, i + BATCH);
-        // One key per GET: the keys live in different Redis Cluster slots.
-        const values = await Promise.all(chunk.map((r) => redis.get(hotStockKey(r.id))));
-        for (const [j, row] of chunk.entries()) {
-          const raw = values[j];
-          if (raw === null || raw === undefined || Number(raw) === Number(row.available)) continue;
-          const set = Number(await redis.eval(COMPARE_AND_SET, 1, hotStockKey(row.id), raw, Number(row.available)));
-          if (!set) continue;
-          corrected++;
-          repairs().inc({ kind: 'hot_counter_drift' });
-          logger.warn({ variantId: row.id, redis: Number(raw), postgres: Number(row.available), repair: 'hot_counter_drift' }, 'reconciliation corrected a drifted hot stock counter');
-        }
-      }
-      return corrected;
-    },
+    voidOrphanedAuthorizations: (scope: ReconcileScope = {}) => reconciliation.voidOrphanedAuthorizations(scope),
+    releaseStaleReservations: (scope: ReconcileScope = {}) => reconciliation.releaseStaleReservations(scope),
+    correctHotCounters: (scope: ReconcileScope = {}) => reconciliation.correctHotCounters(scope),
   };
 }
