@@ -1,128 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config';
+import { refusals } from '../domain/errors';
+import type { Db } from '../infra/db';
 import type { RedisClient } from '../infra/redis';
+import type { Logger } from '../logger';
+import { TemporalTimeoutError, type TemporalClientProvider } from '../temporal/client';
+import { touchCartWorkflow } from './cartTimer';
+import { cartTtlMs, changeLines, createCart, loadCart, type CartDoc, type StoredCart } from './cartDocuments';
+import { findStore } from './catalog';
+import { HotStock } from './hotStock';
+import { extendCart, heldLines, InsufficientStockError, releaseCart, reserve, setQuantity, UnknownVariantError } from './reservations';
 
 /**
- * Cart documents: the shopper's cart in Redis, one key per cart, JSON. The document says what the shopper
- * wants and at what price each line was added; Postgres reservations are the truth for stock. The key expires
- * after the cart's TTL (guests and signed-in shoppers differ) and every change refreshes it. A lost document
- * loses no stock: the cart's workflow releases its holds when the reservation TTL runs out.
+ * Shoppers' carts: a document per cart in Redis (what the shopper wants, at which price), stock holds in
+ * Postgres (the truth), and a workflow per cart (`cart:<id>`) that returns the holds to stock RESERVATION_TTL
+ * after the cart's last activity. Guests may have carts (addressed by their unguessable id); a signed-in
+ * shopper's cart is theirs alone, and answers anyone else like an unknown id (404).
  *
- * Line changes run as Lua scripts, so concurrent changes to one cart never overwrite each other.
+ * Order of every change: signal (or start) the cart's workflow first, then take stock, so a hold never exists
+ * without the timer that will release it; then move every hold of the cart to the new expiry; then the document.
  */
 
-export interface CartItem {
-  variant_id: string;
-  quantity: number;
-  unit_price_cents: number;
+export const MAX_LINE_QUANTITY = 100;
+
+export interface CartDeps {
+  config: Pick<Config, 'TASK_QUEUE' | 'RESERVATION_TTL' | 'TEMPORAL_UPDATE_TIMEOUT' | 'CART_TTL_GUEST' | 'CART_TTL_USER'>;
+  db: Db;
+  redis: RedisClient;
+  logger: Logger;
+  temporal: TemporalClientProvider;
 }
 
-export interface CartDoc {
+interface VariantForSale {
   id: string;
-  store_id: string;
-  store_slug: string;
-  currency: string;
-  /** The signed-in owner, or null for a guest cart (addressed by its unguessable id alone). */
-  owner_id: string | null;
-  items: CartItem[];
-  created_at: string;
-  /**
-   * Set on carts a drop opens for its winner or admitted shopper: their lines are priced by the drop (not the
-   * catalog), and the checkout's price check reads the drop's price.
-   */
-  drop_id?: string;
+  status: string;
+  price_cents: number;
+  hot: boolean;
 }
 
-export interface StoredCart {
-  doc: CartDoc;
-  /** When the document expires unless the cart is touched again. */
-  expiresAt: Date;
-}
+/** Whether the caller may use the cart: a signed-in owner's cart is theirs alone; a guest cart is anyone's who has the id. */
+export const mayUseCart = (doc: CartDoc, callerId: string | undefined) => doc.owner_id === null || doc.owner_id === callerId;
 
-export const cartKey = (cartId: string) => `cart:v1:{${cartId}}`;
+const insufficient = (err: InsufficientStockError) =>
+  refusals.conflict('insufficient_stock', `Only ${err.available} unit(s) are available.`, { variant_id: err.variantId, available: err.available });
 
-function parse(raw: string, pttl: number): StoredCart | undefined {
-  let doc: CartDoc;
-  try {
-    doc = JSON.parse(raw) as CartDoc;
-  } catch {
-    return undefined;
+/** The cart's lines as its workflow shows them after setting one line to `quantity`. */
+const linesWith = (doc: CartDoc, variantId: string, quantity: number) => {
+  const others = doc.items.filter((i) => i.variant_id !== variantId).map((i) => ({ variant_id: i.variant_id, quantity: i.quantity }));
+  return quantity > 0 ? [...others, { variant_id: variantId, quantity }] : others;
+};
+
+export function createCartService(deps: CartDeps) {
+  const { db, redis, config } = deps;
+  /** Redis pre-filter for hot (flash-sale) variants; Postgres stays the final gate. */
+  const hotStock = new HotStock(redis, db, deps.logger);
+
+  async function accessibleCart(cartId: string, callerId: string | undefined): Promise<StoredCart> {
+    const cart = await loadCart(redis, cartId);
+    if (!cart || !mayUseCart(cart.doc, callerId)) throw refusals.notFound('cart');
+    return cart;
   }
-  // cjson encodes an empty table as an object
-  if (!Array.isArray(doc.items)) doc.items = [];
-  return { doc, expiresAt: new Date(Date.now() + Math.max(0, pttl)) };
+
+  /**
+   * A cart whose lines the shopper may change. A drop's cart is not one: its single unit is the drop's, at the
+   * drop's price, for one admission or one win; more units, or activity that keeps pushing the hold back, would
+   * let one shopper keep a slot others are waiting for. It is checked out as it is, or given up through the drop.
+   */
+  async function editableCart(cartId: string, callerId: string | undefined): Promise<StoredCart> {
+    const cart = await accessibleCart(cartId, callerId);
+    if (cart.doc.drop_id) {
+      throw refusals.conflict('drop_cart_locked', "This cart holds a drop's unit and cannot be changed; check it out as it is, or give it up through the drop.", {
+        cart_id: cart.doc.id,
+        drop_id: cart.doc.drop_id,
+      });
+    }
+    return cart;
+  }
+
+  async function variantForSale(storeId: string, variantId: string): Promise<VariantForSale> {
+    const row = (await db('variants as v')
+      .join('products as p', function () {
+        this.on('p.id', '=', 'v.product_id').andOn('p.store_id', '=', 'v.store_id');
+      })
+      .where({ 'v.id': variantId, 'v.store_id': storeId })
+      .first('v.id', 'p.status', 'v.hot', db.raw('p.base_price_cents + v.price_modifier_cents AS price_cents'))) as VariantForSale | undefined;
+    // Another store's variant is the same 404 as none (DESIGN.md, invariant 4); so is a draft product.
+    if (!row || row.status === 'draft') throw refusals.notFound('variant in this store');
+    if (row.status !== 'active') throw refusals.unprocessable('product_unavailable', 'This product is no longer for sale.', { variant_id: variantId });
+    return { ...row, price_cents: Number(row.price_cents) };
+  }
+
+  async function render(cart: StoredCart) {
+    const held = await heldLines(db, cart.doc.id);
+    const items = cart.doc.items.map((i) => ({
+      variant_id: i.variant_id,
+      quantity: i.quantity,
+      unit_price_cents: i.unit_price_cents,
+      line_total_cents: i.quantity * i.unit_price_cents,
+      reserved_until: held.get(i.variant_id)?.expires_at.toISOString() ?? null,
+    }));
+    return {
+      id: cart.doc.id,
+      store_id: cart.doc.store_id,
+      currency: cart.doc.currency,
+      items,
+      subtotal_cents: items.reduce((s, i) => s + i.line_total_cents, 0),
+      expires_at: cart.expiresAt.toISOString(),
+    };
+  }
+
+  /** Starts the cart's workflow, or restarts its countdown: every cart change calls this before touching stock. */
+  async function touchWorkflow(doc: CartDoc, items: Array<{ variant_id: string; quantity: number }>): Promise<void> {
+    try {
+      await touchCartWorkflow(deps, doc, items);
+    } catch (err) {
+      if (err instanceof TemporalTimeoutError) throw err;
+      throw refusals.unavailable('workflow_unavailable', 'The cart could not be updated right now; retry shortly. Retrying is safe.', 5);
+    }
+  }
+
+  /** Takes stock for a line, answering a shortage or an unknown variant as the shopper's refusal. */
+  async function holding(take: () => Promise<unknown>): Promise<void> {
+    try {
+      await take();
+    } catch (err) {
+      if (err instanceof InsufficientStockError) throw insufficient(err);
+      if (err instanceof UnknownVariantError) throw refusals.notFound('variant in this store');
+      throw err;
+    }
+  }
+
+  /** After a stock change: every hold of the cart moves to the new expiry, and the document follows. */
+  async function finish(cart: StoredCart, mode: 'add' | 'set', variantId: string, quantity: number, unitPriceCents: number) {
+    await extendCart(db, cart.doc.id, new Date(Date.now() + config.RESERVATION_TTL));
+    const updated = await changeLines(redis, cart.doc.id, mode, [{ variantId, quantity, unitPriceCents }], cartTtlMs(config, cart.doc.owner_id));
+    if (!updated) {
+      // The document expired in between: nothing may stay held for a cart no one can see.
+      await releaseCart(db, cart.doc.id, hotStock);
+      throw refusals.notFound('cart');
+    }
+    return render(updated);
+  }
+
+  return {
+    /** A new, empty cart in the store, the caller's (or a guest cart without a caller). */
+    async open(storeId: string, callerId: string | undefined) {
+      const store = await findStore(db, storeId);
+      if (!store) throw refusals.notFound('store');
+      const ownerId = callerId ?? null;
+      const doc = { id: randomUUID(), store_id: store.id, store_slug: store.slug, currency: store.currency, owner_id: ownerId, items: [], created_at: new Date().toISOString() };
+      return render(await createCart(redis, doc, cartTtlMs(config, ownerId)));
+    },
+
+    /** The cart with its lines and how long each is held. */
+    read: async (cartId: string, callerId: string | undefined) => render(await accessibleCart(cartId, callerId)),
+
+    /** Adds units of a variant to a line, held for RESERVATION_TTL from now. */
+    async addItem(cartId: string, variantId: string, quantity: number, callerId: string | undefined) {
+      const cart = await editableCart(cartId, callerId);
+      const variant = await variantForSale(cart.doc.store_id, variantId);
+      const line = cart.doc.items.find((i) => i.variant_id === variantId);
+      const target = (line?.quantity ?? 0) + quantity;
+      if (target > MAX_LINE_QUANTITY) {
+        throw refusals.unprocessable('quantity_limit', `At most ${MAX_LINE_QUANTITY} units per line.`, { variant_id: variantId, max: MAX_LINE_QUANTITY });
+      }
+      if (variant.hot) {
+        // A sold-out flash sale turns its crowd away here: no cart workflow, no Postgres (the take below re-checks).
+        const free = await hotStock.peek(variantId);
+        if (free !== undefined && free < quantity) throw insufficient(new InsufficientStockError(variantId, Math.max(0, free)));
+      }
+      await touchWorkflow(cart.doc, linesWith(cart.doc, variantId, target));
+      const expiresAt = new Date(Date.now() + config.RESERVATION_TTL);
+      await holding(() => reserve(db, { storeId: cart.doc.store_id, cartId: cart.doc.id, variantId, quantity, expiresAt, hot: variant.hot }, hotStock));
+      return finish(cart, 'add', variantId, quantity, line?.unit_price_cents ?? variant.price_cents);
+    },
+
+    /** Sets a line's quantity (0 removes it); lowering returns units to stock at once. */
+    async setLine(cartId: string, variantId: string, quantity: number, callerId: string | undefined) {
+      const cart = await editableCart(cartId, callerId);
+      const line = cart.doc.items.find((i) => i.variant_id === variantId);
+      let unitPrice = line?.unit_price_cents ?? 0;
+      if (quantity > 0) {
+        const held = (await heldLines(db, cartId)).get(variantId)?.quantity ?? 0;
+        // Raising a line (or holding an unheld one again) needs a variant that is still for sale.
+        if (quantity > held || !line) {
+          const variant = await variantForSale(cart.doc.store_id, variantId);
+          unitPrice = line?.unit_price_cents ?? variant.price_cents;
+        }
+        if (!line) throw refusals.notFound('line in this cart');
+      }
+      await touchWorkflow(cart.doc, linesWith(cart.doc, variantId, quantity));
+      const expiresAt = new Date(Date.now() + config.RESERVATION_TTL);
+      await holding(() => setQuantity(db, { storeId: cart.doc.store_id, cartId: cart.doc.id, variantId, quantity, expiresAt }, hotStock));
+      return finish(cart, 'set', variantId, quantity, unitPrice);
+    },
+  };
 }
 
-export async function createCart(redis: RedisClient, doc: CartDoc, ttlMs: number): Promise<StoredCart> {
-  await redis.set(cartKey(doc.id), JSON.stringify(doc), 'PX', ttlMs);
-  return { doc, expiresAt: new Date(Date.now() + ttlMs) };
-}
-
-export async function loadCart(redis: RedisClient, cartId: string): Promise<StoredCart | undefined> {
-  const [[, raw], [, pttl]] = (await redis.multi().get(cartKey(cartId)).pttl(cartKey(cartId)).exec()) as [[null, string | null], [null, number]];
-  return raw === null ? undefined : parse(raw, pttl);
-}
-
-// KEYS[1] cart key; ARGV: mode ('add' | 'set' | 'remove'), ttl ms, then (variant_id, quantity, unit_price_cents)
-// triples. 'add' adds to a line's quantity (keeping its first price), 'set' sets it (0 removes the line),
-// 'remove' drops the lines named, 'price' sets the price of the lines named. Returns {document, pttl}, or nil when the cart is gone.
-const CHANGE_LINES = `
-local raw = redis.call('GET', KEYS[1])
-if not raw then return nil end
-local doc = cjson.decode(raw)
-local items = doc.items
-if type(items) ~= 'table' then items = {} end
-local mode = ARGV[1]
-for i = 3, #ARGV, 3 do
-  local vid = ARGV[i]
-  local qty = tonumber(ARGV[i + 1])
-  local price = tonumber(ARGV[i + 2])
-  local found = nil
-  for j, it in ipairs(items) do
-    if it.variant_id == vid then found = j end
-  end
-  if mode == 'price' then
-    if found then items[found].unit_price_cents = price end
-  elseif mode == 'remove' or (mode == 'set' and qty == 0) then
-    if found then table.remove(items, found) end
-  elseif found then
-    if mode == 'add' then items[found].quantity = items[found].quantity + qty else items[found].quantity = qty end
-  else
-    table.insert(items, { variant_id = vid, quantity = qty, unit_price_cents = price })
-  end
-end
-doc.items = items
-local encoded = cjson.encode(doc)
-local ttl = tonumber(ARGV[2])
-if ttl > 0 then
-  redis.call('SET', KEYS[1], encoded, 'PX', ttl)
-else
-  redis.call('SET', KEYS[1], encoded, 'KEEPTTL')
-end
-return { encoded, redis.call('PTTL', KEYS[1]) }
-`;
-
-export interface LineChange {
-  variantId: string;
-  quantity: number;
-  unitPriceCents: number;
-}
-
-/**
- * Applies line changes atomically and refreshes the TTL (ttlMs; 0 keeps the current one). Undefined when the
- * cart document is gone.
- */
-export async function changeLines(
-  redis: RedisClient,
-  cartId: string,
-  mode: 'add' | 'set' | 'remove' | 'price',
-  changes: readonly LineChange[],
-  ttlMs: number,
-): Promise<StoredCart | undefined> {
-  const args = changes.flatMap((c) => [c.variantId, String(c.quantity), String(c.unitPriceCents)]);
-  const result = (await redis.eval(CHANGE_LINES, 1, cartKey(cartId), mode, String(ttlMs), ...args)) as [string, number] | null;
-  return result ? parse(result[0], Number(result[1])) : undefined;
-}
-
-/** The document's TTL for this cart's owner. */
-export function cartTtlMs(config: { CART_TTL_GUEST: number; CART_TTL_USER: number }, ownerId: string | null): number {
-  return ownerId ? config.CART_TTL_USER : config.CART_TTL_GUEST;
-}
+export type CartService = ReturnType<typeof createCartService>;

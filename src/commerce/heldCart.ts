@@ -5,9 +5,9 @@ import type { RedisClient } from '../infra/redis';
 import type { TemporalClientProvider } from '../temporal/client';
 import { findStore } from './catalog';
 import { touchCartWorkflow } from './cartTimer';
-import { cartKey, cartTtlMs, createCart, type StoredCart } from './carts';
+import { cartTtlMs, createCart, type StoredCart } from './cartDocuments';
 import type { HotStock } from './hotStock';
-import { extendCart, reserve } from './reservations';
+import { extendCart, heldLines, reserve } from './reservations';
 
 export interface HeldCartDeps {
   config: Pick<Config, 'TASK_QUEUE' | 'RESERVATION_TTL' | 'TEMPORAL_UPDATE_TIMEOUT' | 'CART_TTL_GUEST' | 'CART_TTL_USER'>;
@@ -49,7 +49,7 @@ export async function openHeldCart(deps: HeldCartDeps, r: HeldCartRequest): Prom
     created_at: new Date().toISOString(),
     ...(r.dropId ? { drop_id: r.dropId } : {}),
   };
-  const alreadyHeld = await db('reservations').where({ cart_id: cartId, variant_id: r.variantId, status: 'held' }).first('quantity');
+  const alreadyHeld = (await heldLines(db, cartId)).has(r.variantId);
   await touchCartWorkflow(deps, doc, [{ variant_id: r.variantId, quantity: r.quantity }]);
   if (!alreadyHeld) {
     const expiresAt = new Date(Date.now() + config.RESERVATION_TTL);
@@ -59,9 +59,4 @@ export async function openHeldCart(deps: HeldCartDeps, r: HeldCartRequest): Prom
     await extendCart(db, cartId, new Date(Date.now() + config.RESERVATION_TTL));
   }
   return createCart(redis, doc, cartTtlMs(config, r.ownerId));
-}
-
-/** Forgets a held cart's document (its holds are released by whoever calls this, or by its workflow's TTL). */
-export async function forgetCart(redis: RedisClient, cartId: string): Promise<void> {
-  await redis.del(cartKey(cartId));
 }

@@ -4,6 +4,11 @@ import type { Logger } from '../logger';
 import type { PaymentGateway } from '../payments/gateway';
 import { createPaymentService } from '../payments/paymentService';
 import { cancellationRefunds, orderTransitionError, type OrderStatus } from '../domain/orders';
+import { refusals } from '../domain/errors';
+import type { Principal } from '../domain/roles';
+import { findStore } from './catalog';
+import { orderWithHistory } from './orderViews';
+import { restockSold } from './reservations';
 
 /**
  * Order status changes by a store's owner (or an operator). One transaction per change: the order row is
@@ -24,24 +29,6 @@ export interface OrderRecord {
   store_id: string;
   status: OrderStatus;
   payment_key: string | null;
-}
-
-export class IllegalOrderTransitionError extends Error {
-  constructor(
-    readonly from: string,
-    readonly to: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'IllegalOrderTransitionError';
-  }
-}
-
-export class OrderNotFoundError extends Error {
-  constructor() {
-    super('No such order.');
-    this.name = 'OrderNotFoundError';
-  }
 }
 
 /** The refund (or void) of a cancelled order's payment was refused or failed; nothing was changed. */
@@ -82,33 +69,23 @@ async function returnPayment(deps: OrderDeps, paymentKey: string): Promise<void>
   }
 }
 
-/** Sold stock of the order's items goes back on sale (inventory rows locked in a fixed order). */
+/** Sold stock of the order's items goes back on sale, in the status change's transaction. */
 async function restock(trx: Knex.Transaction, order: OrderRecord): Promise<void> {
   const items = (await trx('order_items').where({ order_id: order.id }).select('variant_id', 'quantity')) as Array<{ variant_id: string; quantity: number }>;
-  const perVariant = new Map<string, number>();
-  for (const i of items) perVariant.set(i.variant_id, (perVariant.get(i.variant_id) ?? 0) + i.quantity);
-  const ids = [...perVariant.keys()].sort();
-  if (!ids.length) return;
-  await trx('inventory').whereIn('variant_id', ids).andWhere({ store_id: order.store_id }).orderBy('variant_id').forUpdate().select('variant_id');
-  for (const id of ids) {
-    // GREATEST: never below zero, even if the owner's stock edits already absorbed part of it.
-    await trx('inventory')
-      .where({ variant_id: id, store_id: order.store_id })
-      .update({ sold: trx.raw('GREATEST(sold - ?, 0)', [perVariant.get(id)!]), updated_at: trx.fn.now() });
-  }
+  await restockSold(trx, order.store_id, items);
 }
 
 /**
- * Moves an order to `to`. Throws OrderNotFoundError, IllegalOrderTransitionError (nothing changed) or
- * OrderRefundError (nothing changed). `canSee` runs on the locked row, so authorization and the change
- * see the same order.
+ * Moves an order to `to`. Refuses not_found (no such order, or `canSee` says no) and `illegal_transition`
+ * (with from and to); throws OrderRefundError. Nothing changes on any of them. `canSee` runs on the locked
+ * row, so authorization and the change see the same order.
  */
 export async function transitionOrder(deps: OrderDeps, req: TransitionRequest, canSee: (order: OrderRecord) => Promise<boolean> | boolean): Promise<OrderRecord> {
   return deps.db.transaction(async (trx) => {
     const order = (await trx('orders').where({ id: req.orderId }).forUpdate().first('id', 'store_id', 'status', 'payment_key')) as OrderRecord | undefined;
-    if (!order || !(await canSee(order))) throw new OrderNotFoundError();
+    if (!order || !(await canSee(order))) throw refusals.notFound('order');
     const error = orderTransitionError(order.status, req.to, 'merchant');
-    if (error) throw new IllegalOrderTransitionError(order.status, req.to, error);
+    if (error) throw refusals.conflict('illegal_transition', error, { from: order.status, to: req.to });
 
     if (req.to === 'cancelled') {
       // Money first: if the refund fails the order stays as it was, and cancelling again retries it.
@@ -119,4 +96,17 @@ export async function transitionOrder(deps: OrderDeps, req: TransitionRequest, c
     await trx('order_status_history').insert({ order_id: order.id, from_status: order.status, to_status: req.to, actor: req.actor, reason: req.reason ?? null });
     return { ...order, status: req.to };
   });
+}
+
+/**
+ * A status change by the store's owner or an operator (anyone else: not_found, exactly as for an unknown id),
+ * answered with the order and its status history.
+ */
+export async function changeOrderStatus(deps: OrderDeps, caller: Principal, req: { orderId: string; to: OrderStatus; reason?: string | null }) {
+  await transitionOrder(deps, { orderId: req.orderId, to: req.to, actor: caller.id, reason: req.reason ?? null }, async (order) => {
+    if (caller.role === 'operator') return true;
+    const store = await findStore(deps.db, order.store_id);
+    return store?.owner_id === caller.id;
+  });
+  return orderWithHistory(deps.db, req.orderId);
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { checkoutKeyFor } from '../../src/api/commerce/checkoutRoutes';
+import { checkoutKeyFor } from '../../src/commerce/checkoutInput';
 import { hotStockKey } from '../../src/commerce/hotStock';
 import { PaymentRequestError, type PaymentGateway } from '../../src/payments/gateway';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type supertest from 'supertest';
-import { checkoutKeyFor } from '../../src/api/commerce/checkoutRoutes';
+import { checkoutKeyFor } from '../../src/commerce/checkoutInput';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';

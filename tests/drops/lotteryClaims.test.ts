@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { type CheckoutInput, checkoutWorkflowId } from '../../src/commerce/contract';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
@@ -19,7 +21,8 @@ describe('lottery drop: claims, expiries and promotions', () => {
   let told: LotteryHelpers['told'], claimOk: LotteryHelpers['claimOk'], claimWhenWon: LotteryHelpers['claimWhenWon'];
 
   beforeAll(async () => {
-    ctx = createTestContext(testConfig({ DROP_RATE_LIMIT_PER_IP: '1000000' }));
+    // A payment step timeout of its own, so the claim's checkout can be seen to take it from configuration.
+    ctx = createTestContext(testConfig({ DROP_RATE_LIMIT_PER_IP: '1000000', PAYMENT_STEP_TIMEOUT: '97s' }));
     worker = await startTestWorker(ctx.deps);
     shop = await dropShop(ctx, 100, 4_000);
     ({ drawnLottery, entryOf, statuses, told, claimOk, claimWhenWon } = lotteryHelpers(ctx, shop));
@@ -92,6 +95,17 @@ describe('lottery drop: claims, expiries and promotions', () => {
     expectProblem(await claim(ctx, drop.id, entrants[39]!.auth), 409, 'not_a_winner');
     expect(await entryOf(drop.id, entrants[39]!)).toMatchObject({ status: 'lost' });
   }, 150_000);
+
+  it("runs a claim's checkout with the configured timings, as a cart's checkout: PAYMENT_STEP_TIMEOUT and RESERVATION_TTL", async () => {
+    const { drop, entrants } = await drawnLottery(1, 1, 30);
+    const winner = entrants[0]!;
+    const order = await claimOk(drop.id, winner);
+    const { checkout_key } = (await ctx.deps.db('orders').where({ id: order.id }).first('checkout_key')) as { checkout_key: string };
+    const saga = (await ctx.deps.temporal.client()).workflow.getHandle(checkoutWorkflowId(checkout_key));
+    const started = (await saga.fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!;
+    const input = defaultPayloadConverter.fromPayload<CheckoutInput>(started.input!.payloads![0]!);
+    expect(input).toMatchObject({ cartId: winner.entryId, dropId: drop.id, paymentStepMs: 97_000, holdMs: ctx.deps.config.RESERVATION_TTL });
+  }, 60_000);
 
   it('closes (not sold out) once every window has passed and the waitlist is empty', async () => {
     const { drop, entrants } = await drawnLottery(3, 2, 2);

@@ -1,37 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { pageQuery, uuidParam, type Api } from '../http/api';
-import { Problem, problems } from '../http/problem';
 import type { AppDeps } from '../deps';
-import { requirePrincipal } from '../../accounts/authorization';
-import { canManage, type Principal } from '../../domain/roles';
-import {
-  availabilityOf,
-  findStore,
-  insertProduct,
-  insertStore,
-  InvalidCursorError,
-  listProducts,
-  loadCatalogEntry,
-  PRODUCT_STATUSES,
-  productJson,
-  setTotalStock,
-  SkuTakenError,
-  SlugTakenError,
-  storeJson,
-  updateProduct,
-  VariantPriceError,
-  type CatalogEntry,
-  type StoreRow,
-} from '../../commerce/catalog';
-import { ProductCache } from '../../commerce/productCache';
-import { HotStock } from '../../commerce/hotStock';
+import { PRODUCT_STATUSES } from '../../commerce/catalog';
+import { createStoreService } from '../../commerce/stores';
 import { NUL_MESSAGE, noNul, text } from '../http/text';
 
 /**
- * Stores, their catalog and inventory. Reads are public for active products; everything else belongs to the
- * store's owner (and operators). Another tenant's store, product or variant answers exactly like an unknown
- * id (404), so ids cannot be probed (DESIGN.md, invariant 4).
+ * Stores, their catalog and inventory (src/commerce/stores.ts). Reads are public for active products;
+ * everything else belongs to the store's owner (and operators). Another tenant's store, product or variant
+ * answers exactly like an unknown id (404), so ids cannot be probed (DESIGN.md, invariant 4).
  */
 
 const MAX_PRICE_CENTS = 10_000_000_000;
@@ -185,36 +162,8 @@ const InventorySchema = z
 
 const described = (description: string) => ({ description });
 
-/** The default variant's sku: readable, and unique in the store because it carries the product's own id. */
-function defaultSku(name: string, uniquePart: string): string {
-  const base = name
-    .normalize('NFKD')
-    .replace(/[^A-Za-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .toUpperCase()
-    .slice(0, 40);
-  return `${base || 'ITEM'}-${uniquePart}`;
-}
-
 export function registerStoreRoutes(api: Api, deps: AppDeps): void {
-  const { db } = deps;
-  const cache = new ProductCache(deps.redis, deps.logger, deps.metrics);
-
-  /** A store the caller manages; any other store, or none, is the same 404. */
-  async function managedStore(storeId: string, principal: Principal | undefined): Promise<StoreRow> {
-    const caller = requirePrincipal(principal);
-    const store = await findStore(db, storeId);
-    if (!store || !canManage(caller, store.owner_id)) throw problems.notFound('store');
-    return store;
-  }
-
-  /** Fresh from Postgres (after a write), with live stock. */
-  async function renderFresh(storeId: string, productId: string) {
-    const entry = await loadCatalogEntry(db, storeId, productId);
-    if (!entry) throw problems.notFound('product');
-    const available = await availabilityOf(db, storeId, entry.product.variants.map((v) => v.id));
-    return productJson(entry.product, available, { includeInventory: true });
-  }
+  const stores = createStoreService(deps);
 
   api.route(
     {
@@ -227,16 +176,7 @@ export function registerStoreRoutes(api: Api, deps: AppDeps): void {
       body: CreateStoreBody,
       responses: { 201: { description: 'Created', schema: StoreSchema }, 409: described('`slug_taken`') },
     },
-    async ({ body, principal }) => {
-      const owner = requirePrincipal(principal);
-      try {
-        const store = await insertStore(db, { ownerId: owner.id, name: body.name, slug: body.slug, currency: body.currency.toUpperCase() });
-        return { status: 201, body: storeJson(store) };
-      } catch (err) {
-        if (err instanceof SlugTakenError) throw problems.conflict('slug_taken', err.message);
-        throw err;
-      }
-    },
+    async ({ body, principal }) => ({ status: 201, body: await stores.createStore(principal, body) }),
   );
 
   api.route(
@@ -256,35 +196,7 @@ export function registerStoreRoutes(api: Api, deps: AppDeps): void {
         422: described('`invalid_variant_price`: base + modifier must be above 0'),
       },
     },
-    async ({ params, body, principal }) => {
-      const store = await managedStore(params.store_id, principal);
-      const productId = randomUUID();
-      const variants = body.variants?.map((v) => ({
-        sku: v.sku,
-        attributes: v.attributes,
-        priceModifierCents: v.price_modifier_cents,
-        inventoryCount: v.inventory_count,
-        hot: v.hot,
-      })) ?? [{ sku: defaultSku(body.name, productId.slice(0, 8).toUpperCase()), attributes: {}, priceModifierCents: 0, inventoryCount: body.inventory_count ?? 0, hot: false }];
-      try {
-        const id = await insertProduct(db, store.id, {
-          id: productId,
-          name: body.name,
-          description: body.description,
-          basePriceCents: body.base_price_cents,
-          category: body.category ?? null,
-          attributes: body.attributes,
-          images: body.images,
-          status: body.status,
-          variants,
-        });
-        return { status: 201, body: await renderFresh(store.id, id) };
-      } catch (err) {
-        if (err instanceof SkuTakenError) throw problems.conflict('sku_taken', err.message);
-        if (err instanceof VariantPriceError) throw problems.unprocessable('invalid_variant_price', err.message, { sku: err.sku });
-        throw err;
-      }
-    },
+    async ({ params, body, principal }) => ({ status: 201, body: await stores.createProduct(principal, params.store_id, body) }),
   );
 
   api.route(
@@ -300,24 +212,16 @@ export function registerStoreRoutes(api: Api, deps: AppDeps): void {
       responses: { 200: { description: 'A page of products', schema: ProductListSchema }, 404: described('No such store (or drafts of a store not yours)') },
     },
     async ({ params, query, principal }) => {
-      const status = query.status ?? 'active';
-      const store = status === 'active' ? await findStore(db, params.store_id) : await managedStore(params.store_id, principal);
-      if (!store) throw problems.notFound('store');
-      try {
-        const page = await listProducts(db, store.id, store.currency, {
-          status,
-          q: query.q,
-          category: query.category,
-          minPriceCents: query.min_price_cents,
-          maxPriceCents: query.max_price_cents,
-          limit: query.limit,
-          cursor: query.cursor,
-        });
-        return { status: 200, body: { data: page.data, next_cursor: page.nextCursor } };
-      } catch (err) {
-        if (err instanceof InvalidCursorError) throw new Problem(400, 'invalid_cursor', 'Invalid cursor', err.message);
-        throw err;
-      }
+      const page = await stores.listProducts(principal, params.store_id, {
+        status: query.status,
+        q: query.q,
+        category: query.category,
+        minPriceCents: query.min_price_cents,
+        maxPriceCents: query.max_price_cents,
+        limit: query.limit,
+        cursor: query.cursor,
+      });
+      return { status: 200, body: page };
     },
   );
 
@@ -333,19 +237,10 @@ export function registerStoreRoutes(api: Api, deps: AppDeps): void {
       query: GetProductQuery,
       responses: { 200: { description: 'The product', schema: ProductSchema }, 404: described('No such product in this store (or a draft not yours)') },
     },
-    async ({ params, query, principal }) => {
-      // Cache choice: only the catalog part (product, variants, store owner) is cached; stock is read from
-      // Postgres on every request. Stock moves on every cart add, expiry and checkout (next steps), which
-      // would empty the cache exactly when a product is hot, and a cached count could promise units that
-      // are gone. The live read is one primary-key lookup per variant.
-      const entry = await cache.getOrLoad<CatalogEntry>(params.product_id, () => loadCatalogEntry(db, params.store_id, params.product_id));
-      // The cache is keyed by product only, so the store is checked on every hit: store A's product is not
-      // found under store B's path.
-      if (!entry || entry.product.store_id !== params.store_id) throw problems.notFound('product');
-      if (entry.product.status !== 'active' && !(principal && canManage(principal, entry.owner_id))) throw problems.notFound('product');
-      const available = await availabilityOf(db, params.store_id, entry.product.variants.map((v) => v.id));
-      return { status: 200, body: productJson(entry.product, available, { includeInventory: query.include_inventory === 'true' }) };
-    },
+    async ({ params, query, principal }) => ({
+      status: 200,
+      body: await stores.product(principal, params.store_id, params.product_id, { includeInventory: query.include_inventory === 'true' }),
+    }),
   );
 
   api.route(
@@ -364,19 +259,7 @@ export function registerStoreRoutes(api: Api, deps: AppDeps): void {
         422: described('`invalid_variant_price`: the new base price would price a variant at 0 or less'),
       },
     },
-    async ({ params, body, principal }) => {
-      const store = await managedStore(params.store_id, principal);
-      let found: boolean;
-      try {
-        found = await updateProduct(db, store.id, params.product_id, body);
-      } catch (err) {
-        if (err instanceof VariantPriceError) throw problems.unprocessable('invalid_variant_price', err.message, { sku: err.sku });
-        throw err;
-      }
-      if (!found) throw problems.notFound('product');
-      await cache.invalidate(params.product_id);
-      return { status: 200, body: await renderFresh(store.id, params.product_id) };
-    },
+    async ({ params, body, principal }) => ({ status: 200, body: await stores.updateProduct(principal, params.store_id, params.product_id, body) }),
   );
 
   api.route(
@@ -395,32 +278,6 @@ export function registerStoreRoutes(api: Api, deps: AppDeps): void {
         409: described('`stock_below_committed`: total_stock < reserved + sold; carries `reserved` and `sold`'),
       },
     },
-    async ({ params, body, principal }) => {
-      const store = await managedStore(params.store_id, principal);
-      const change = await setTotalStock(db, store.id, params.variant_id, body.total_stock);
-      if (change.kind === 'not_found') throw problems.notFound('variant');
-      if (change.kind === 'below_committed') {
-        throw problems.conflict(
-          'stock_below_committed',
-          `total_stock must be at least reserved + sold (${change.reserved + change.sold}).`,
-          { reserved: change.reserved, sold: change.sold },
-        );
-      }
-      // Stock is never cached (see getProduct), but the entry goes anyway: every inventory write invalidates,
-      // so a later change to what the cache holds cannot make this path stale.
-      await cache.invalidate(change.productId);
-      // A hot variant's Redis counter is rebuilt from Postgres at the next take (a no-op for other variants).
-      await new HotStock(deps.redis, db, deps.logger).forget(params.variant_id);
-      return {
-        status: 200,
-        body: {
-          variant_id: params.variant_id,
-          total_stock: change.total_stock,
-          reserved: change.reserved,
-          sold: change.sold,
-          available: change.total_stock - change.reserved - change.sold,
-        },
-      };
-    },
+    async ({ params, body, principal }) => ({ status: 200, body: await stores.setStock(principal, params.store_id, params.variant_id, body.total_stock) }),
   );
 }

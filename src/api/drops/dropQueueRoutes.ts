@@ -1,25 +1,13 @@
 import { z } from 'zod';
 import type { Api } from '../http/api';
-import { problems } from '../http/problem';
 import type { AppDeps } from '../deps';
 import { requirePrincipal } from '../../accounts/authorization';
-import type { Principal } from '../../domain/roles';
-import { forgetCart } from '../../commerce/heldCart';
-import { HotStock } from '../../commerce/hotStock';
-import { releaseCart } from '../../commerce/reservations';
-import { DropRateLimiter } from '../../drops/rateLimit';
-import { drawSecret, loadDrop, type DropRow } from '../../drops/repository';
-import { issueQueueToken, queueTokenInvalid, verifyQueueToken } from '../../drops/queueTokens';
-import { describePlace, findPlace, joinQueue, leaveQueue, publishedShuffle, QueueClosedError, takeIdleFlag, type PlaceView, type QueueRow } from '../../drops/waitingRoom';
-import { dropWorkflowId, queueChangedSignal } from '../../drops/contract';
+import { createDropQueue } from '../../drops/queue';
 
 /**
- * The first-come waiting room (API.md, "Drops"; DESIGN.md, "Drops rules"): join (one place per account, rate
- * limited), read one's place with its ETA, leave. A place is addressed by its signed, expiring token, so a
- * waiting-room page can poll without anything else; a signed-in caller must be the place's owner. Leaving
- * needs the owner signed in: tokens travel in URLs (and so in logs), and reading a place is harmless, giving
- * it up is not.
- * Admission itself is the `drop:<id>` workflow's (src/workflows/drops/fcfsSale.ts).
+ * The first-come waiting room (src/drops/queue.ts): join (one place per account, rate limited), read one's
+ * place with its ETA, leave, and the published opening shuffle. A place is addressed by its signed, expiring
+ * token; leaving needs the place's owner signed in.
  */
 
 const QUEUE_STATUSES = ['waiting', 'admitted', 'purchased', 'left', 'expired', 'closed'] as const;
@@ -67,46 +55,10 @@ const ShuffleSchema = z
   })
   .openapi('DropQueueShuffle');
 
-const SHUFFLE_ALGORITHM =
-  'early arrivals (joined before opens_at) are served in the order of their place ids sorted ascending by HMAC-SHA256(key = seed, message = place id) in hex, ' +
-  'positions 1..n; later arrivals follow in arrival order; seed_commitment = SHA-256(seed); a place id is the `sub` of its queue token';
-
 const described = (description: string) => ({ description });
 
 export function registerDropQueueRoutes(api: Api, deps: AppDeps): void {
-  const { db, redis, config, logger } = deps;
-  const limiter = new DropRateLimiter(redis, config);
-  const hotStock = new HotStock(redis, db, logger);
-
-  async function fcfsDrop(dropId: string): Promise<DropRow> {
-    const d = await loadDrop(db, dropId);
-    if (!d) throw problems.notFound('drop');
-    if (d.mode !== 'fcfs') throw problems.conflict('not_first_come', 'This drop is a lottery; enter it with POST /v1/drops/{id}/entries instead.');
-    return d;
-  }
-
-  /**
-   * The place a token names, when it is this drop's and (for a signed-in caller) the caller's. Another account's
-   * token is answered like a forged one: it names no place of the caller's.
-   */
-  async function placeOf(drop: DropRow, token: string, principal: Principal | undefined): Promise<QueueRow> {
-    const claims = verifyQueueToken(config, token, drop.id);
-    if (principal && principal.id !== claims.userId) throw queueTokenInvalid();
-    const row = await findPlace(db, drop.id, claims.queueId);
-    if (!row || row.user_id !== claims.userId) throw queueTokenInvalid();
-    return row;
-  }
-
-  /** Best effort: the workflow looks again at its next poll anyway. */
-  async function nudge(dropId: string): Promise<void> {
-    try {
-      await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) => client.workflow.getHandle(dropWorkflowId(dropId)).signal(queueChangedSignal));
-    } catch (err) {
-      logger.warn({ err, dropId }, 'waiting room not nudged; it looks again at its next poll');
-    }
-  }
-
-  const view = (drop: DropRow, row: QueueRow): Promise<PlaceView> => describePlace(db, drop, row);
+  const queue = createDropQueue(deps);
 
   api.route(
     {
@@ -129,25 +81,8 @@ export function registerDropQueueRoutes(api: Api, deps: AppDeps): void {
         429: described('`rate_limited` (per account and per address), with Retry-After'),
       },
     },
-    async ({ req, params, principal }) => {
-      const me = requirePrincipal(principal);
-      await limiter.consume('queue', { userId: me.id, ip: req.ip });
-      const drop = await fcfsDrop(params.id);
-      // Someone already in line keeps their place (and can read it) whatever happened to the drop since.
-      const { row, created } = await joinQueue(db, drop, me.id).catch((err: unknown) => {
-        if (!(err instanceof QueueClosedError)) throw err;
-        throw err.status === 'sold_out'
-          ? problems.conflict('drop_sold_out', 'Every unit of this drop has been sold.')
-          : problems.unprocessable('drop_closed', 'This drop\'s sale has ended.');
-      });
-      if (created && !row.pre_open && (await takeIdleFlag(redis, drop.id))) await nudge(drop.id);
-      const issued = issueQueueToken(config, { queueId: row.id, dropId: drop.id, userId: me.id }, drop.opens_at);
-      // 201 either way (API.md): a repeat join is told apart by `existing`, not by its status.
-      return {
-        status: 201,
-        body: { token: issued.token, token_expires_at: issued.expiresAt.toISOString(), ...(created ? {} : { existing: true }), ...(await view(drop, row)) },
-      };
-    },
+    // 201 either way (API.md): a repeat join is told apart by `existing`, not by its status.
+    async ({ req, params, principal }) => ({ status: 201, body: await queue.join(params.id, requirePrincipal(principal), req.ip) }),
   );
 
   // Before the {token} route: express matches paths in order.
@@ -166,15 +101,7 @@ export function registerDropQueueRoutes(api: Api, deps: AppDeps): void {
         409: described('`shuffle_pending`: the room has not opened yet; or `not_first_come`'),
       },
     },
-    async ({ params }) => {
-      const drop = await fcfsDrop(params.id);
-      const order = await publishedShuffle(db, drop);
-      if (!order) throw problems.conflict('shuffle_pending', 'Early arrivals are shuffled when the room opens; the seed is revealed then.');
-      return {
-        status: 200,
-        body: { drop_id: drop.id, seed: (await drawSecret(db, drop.id))!, seed_commitment: drop.seed_commitment, algorithm: SHUFFLE_ALGORITHM, early_arrivals: order },
-      };
-    },
+    async ({ params }) => ({ status: 200, body: await queue.shuffle(params.id) }),
   );
 
   api.route(
@@ -193,11 +120,7 @@ export function registerDropQueueRoutes(api: Api, deps: AppDeps): void {
         410: described('`queue_token_expired`: join again for the same place with a fresh token'),
       },
     },
-    async ({ params, principal }) => {
-      const drop = await fcfsDrop(params.id);
-      const row = await placeOf(drop, params.token, principal);
-      return { status: 200, body: await view(drop, row) };
-    },
+    async ({ params, principal }) => ({ status: 200, body: await queue.place(params.id, params.token, principal) }),
   );
 
   api.route(
@@ -217,17 +140,6 @@ export function registerDropQueueRoutes(api: Api, deps: AppDeps): void {
         410: described('`queue_token_expired`'),
       },
     },
-    async ({ params, principal }) => {
-      const me = requirePrincipal(principal);
-      const drop = await fcfsDrop(params.id);
-      const row = await placeOf(drop, params.token, me);
-      const left = await leaveQueue(db, row, async (cartId) => {
-        await releaseCart(db, cartId, hotStock);
-        await forgetCart(redis, cartId);
-      });
-      // A freed unit: the next shopper is let in now rather than at the room's next poll.
-      if (left.releasedCartId) await nudge(drop.id);
-      return { status: 200, body: await view(drop, left.row) };
-    },
+    async ({ params, principal }) => ({ status: 200, body: await queue.leave(params.id, params.token, requirePrincipal(principal)) }),
   );
 }

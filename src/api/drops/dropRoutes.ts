@@ -1,31 +1,23 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { uuidParam, type Api } from '../http/api';
-import { Problem, problems } from '../http/problem';
 import { Address, OrderSummarySchema } from '../commerce/orderSchemas';
+import { checkoutAnswer } from '../commerce/checkoutAnswers';
 import { checkoutRuns } from '../commerce/checkoutRuns';
 import type { AppDeps } from '../deps';
 import { requirePrincipal } from '../../accounts/authorization';
-import { canManage } from '../../domain/roles';
-import { DRAW_ALGORITHM, seedCommitment } from '../../domain/draw';
-import { findStore } from '../../commerce/catalog';
-import { forgetCart, openHeldCart } from '../../commerce/heldCart';
-import { HotStock } from '../../commerce/hotStock';
-import { heldLines, InsufficientStockError, releaseCart } from '../../commerce/reservations';
-import { claimCheckoutKey, findEntry, markClaimed, publishedRanking, type EntryRow } from '../../drops/lottery';
-import { DropRateLimiter } from '../../drops/rateLimit';
-import { dropJson, dropWorkflowInput, drawSecret, loadDrop, renderDrop, type DropRow } from '../../drops/repository';
-import { createPaymentService, PaymentNotAllowedError } from '../../payments/paymentService';
-import { PaymentRequestError } from '../../payments/gateway';
-import type { PaymentRecord } from '../../payments/paymentRecords';
-import { DropId, Status, StoreId } from '../../temporal/searchAttributes';
-import { DROP_WORKFLOW, dropClaimedSignal, type DropWorkflow, dropWorkflowId } from '../../drops/contract';
+import { orderSummary } from '../../commerce/orderViews';
+import { createDropClaims } from '../../drops/claims';
+import { createDrop } from '../../drops/creation';
+import { createDropEntries } from '../../drops/entries';
+import { publishedDraw } from '../../drops/lottery';
+import { renderDrop } from '../../drops/repository';
 
 /**
  * Drops (API.md, "Drops"): creation by the store's owner, which starts `drop:<id>` (the owner of every timer),
  * public reads, and the lottery: entries (one per account, card saved at entry, rate limited), the caller's own
- * entry, claims (an order through the checkout saga on a cart holding the unit) and the published draw.
- * The first-come waiting room's routes are src/api/drops/dropQueueRoutes.ts.
+ * entry, claims (an order through the checkout saga on a cart holding the unit) and the published draw. The
+ * work is src/drops/ (creation.ts, entries.ts, claims.ts, lottery.ts); the first-come waiting room's routes are
+ * src/api/drops/dropQueueRoutes.ts.
  */
 
 const MAX_QUANTITY = 1_000_000;
@@ -117,153 +109,11 @@ const DrawSchema = z
   .openapi('DropDraw');
 
 const described = (description: string) => ({ description });
-const claimExpired = () => new Problem(410, 'claim_expired', 'Claim window over', 'Your claim window has passed; the unit went to the next entrant on the waitlist.');
-/** Rolls back a superseded attempt's release (see nextAttempt). */
-class StaleAttempt extends Error {}
-
-/** A claim that may not start: the entry as found under the drop lock; `ownHold`: the hold rolled back was this request's. */
-class ClaimRefused extends Error {
-  constructor(
-    readonly entry: EntryRow & { window_open: boolean },
-    readonly ownHold: boolean,
-  ) {
-    super('claim refused');
-  }
-}
-
-const notALottery = () => problems.conflict('not_a_lottery', 'This drop is first-come-first-served; join its queue instead.');
-
-function entryJson(e: EntryRow, waitlistPosition?: number) {
-  return {
-    id: e.id,
-    drop_id: e.drop_id,
-    status: e.status,
-    payment_method: e.payment_method,
-    rank: e.rank,
-    ...(e.status === 'won' && e.claim_expires_at ? { claim_expires_at: e.claim_expires_at.toISOString() } : {}),
-    ...(waitlistPosition !== undefined ? { waitlist_position: waitlistPosition } : {}),
-    ...(e.order_id ? { order_id: e.order_id } : {}),
-    created_at: e.created_at.toISOString(),
-  };
-}
 
 export function registerDropRoutes(api: Api, deps: AppDeps): void {
-  const { db, config, logger } = deps;
-  const limiter = new DropRateLimiter(deps.redis, config);
-  const payments = createPaymentService(deps);
-  const hotStock = new HotStock(deps.redis, db, logger);
-
-  const unavailable = () =>
-    new Problem(503, 'workflow_unavailable', 'Service unavailable', 'The workflow could not be reached right now; retry with the same Idempotency-Key. Retrying is safe.', {}, { 'Retry-After': '5' });
-
-  /** A lottery drop, or 404 / 409. */
-  async function lottery(dropId: string): Promise<DropRow> {
-    const d = await loadDrop(db, dropId);
-    if (!d) throw problems.notFound('drop');
-    if (d.mode !== 'lottery') throw notALottery();
-    return d;
-  }
-
-  async function orderSummary(orderId: string) {
-    const o = (await db('orders').where({ id: orderId }).first('id', 'store_id', 'customer_id', 'status', 'currency', 'subtotal_cents', 'total_cents', 'created_at', 'updated_at')) as Record<string, unknown>;
-    return {
-      ...o,
-      subtotal_cents: Number(o.subtotal_cents),
-      total_cents: Number(o.total_cents),
-      created_at: (o.created_at as Date).toISOString(),
-      updated_at: (o.updated_at as Date).toISOString(),
-    };
-  }
-
-  /**
-   * Wakes the drop's workflow after a claim attempt when it changes what the workflow waits for: the last unit
-   * was sold (the drop ends and the rest are told at once), or the attempt ended after its window, whose expiry
-   * it had held back. Other claims are read at the next window's end, which keeps signals far below history
-   * limits however large the drop. Best effort: the workflow would see it at its next timer anyway.
-   */
-  async function announceClaim(dropId: string, e: EntryRow): Promise<void> {
-    const d = await loadDrop(db, dropId);
-    if (!d || (d.sold < d.quantity && e.claim_expires_at!.getTime() > Date.now())) return;
-    try {
-      await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) => client.workflow.getHandle<DropWorkflow>(dropWorkflowId(dropId)).signal(dropClaimedSignal));
-    } catch (err) {
-      logger.warn({ err, dropId }, 'drop workflow not told about a claim; it sees it at the next window end');
-    }
-  }
-
-  async function claimed(d: DropRow, e: EntryRow, orderId: string) {
-    await markClaimed(db, e.id, orderId);
-    await announceClaim(d.id, e);
-    return { status: 201, body: await orderSummary(orderId) };
-  }
-
-  /**
-   * Holds the claim's one unit in the entry's cart, exclusive with settleClaims: the same transaction that takes
-   * the unit share-locks the drop row (settleClaims locks it for update) and re-reads the entry, and commits the
-   * hold before the lock goes. So a window's end either sees this hold (and lets the claim finish) or expired the
-   * entry first (ClaimRefused, nothing held). The entry is claimable while it is won and its window is open, or
-   * while a claim of it (a double click under another key) already holds its unit: every hold was taken in the
-   * window. One connection throughout: a claim never waits for the pool while it holds one.
-   * Lock order as everywhere: inventory (the hold), then the drop row.
-   */
-  async function holdClaimUnit(d: DropRow, e: EntryRow, ownerId: string): Promise<EntryRow> {
-    try {
-      return await db.transaction(async (trx) => {
-        const held = () => heldLines(trx, e.id).then((lines) => lines.has(d.variant_id));
-        let heldByAnother = await held();
-        try {
-          const request = { cartId: e.id, storeId: d.store_id, variantId: d.variant_id, ownerId, quantity: 1, unitPriceCents: d.price_cents, dropId: d.id };
-          await openHeldCart({ ...deps, db: trx, hotStock: new HotStock(deps.redis, trx, logger) }, request);
-        } catch (err) {
-          // The double click took the last unit in stock for this entry while this one waited for it.
-          if (!(err instanceof InsufficientStockError) || !(await held())) throw err;
-          heldByAnother = true;
-        }
-        await trx('drops').where({ id: d.id }).forShare().first('id');
-        const now = (await trx('drop_entries').where({ id: e.id }).first('*', trx.raw('claim_expires_at > now() AS window_open'))) as EntryRow & { window_open: boolean };
-        if (now.status !== 'won' || !(now.window_open || heldByAnother)) throw new ClaimRefused(now, !heldByAnother);
-        return now;
-      });
-    } catch (err) {
-      if (err instanceof ClaimRefused && err.ownHold) {
-        // Rolled back: what this request took in the hot-stock counter and its cart document go too.
-        if (await hotStock.isHot(d.store_id, d.variant_id)) await hotStock.giveBack(d.variant_id, 1, e.id);
-        await forgetCart(deps.redis, e.id);
-      }
-      throw err;
-    }
-  }
-
-  /** The answer to a claim of an entry that cannot start one: 410 after its window, 409 when it is no winner. */
-  function refuseClaim(e: EntryRow, windowOpen = e.claim_expires_at !== null && e.claim_expires_at.getTime() > Date.now()): Problem | undefined {
-    if (e.status === 'expired' || (e.status === 'won' && !windowOpen)) return claimExpired();
-    if (e.status !== 'won') return problems.conflict('not_a_winner', e.status === 'waitlisted' ? 'You are on the waitlist; you can claim only when promoted.' : `Your entry is ${e.status}.`);
-    return undefined;
-  }
-
-  /**
-   * After an attempt that sold nothing: the unit goes back (a held unit would keep the window from expiring,
-   * see settleClaims) and the next attempt is a new checkout (another card may be tried within the window).
-   * Only while the entry is still at this attempt, in one transaction: a stale attempt (a double click's second
-   * answer) never releases the unit a newer attempt holds. Release before the entry row (the lock order of
-   * holdClaimUnit and settleClaims); the hot-stock counter follows once committed.
-   */
-  async function nextAttempt(d: DropRow, e: EntryRow): Promise<void> {
-    const released = await db
-      .transaction(async (trx) => {
-        const r = await releaseCart(trx, e.id);
-        const moved = await trx('drop_entries').where({ id: e.id, claim_attempt: e.claim_attempt }).update({ claim_attempt: e.claim_attempt + 1, updated_at: trx.fn.now() });
-        if (!moved) throw new StaleAttempt();
-        return r.released;
-      })
-      .catch((err: unknown) => {
-        if (err instanceof StaleAttempt) return 0;
-        throw err;
-      });
-    if (released > 0 && (await hotStock.isHot(d.store_id, d.variant_id))) await hotStock.adjust(d.variant_id, released);
-  }
-
-  const runs = checkoutRuns(deps);
+  const { db } = deps;
+  const entries = createDropEntries(deps);
+  const claims = createDropClaims(deps, checkoutRuns(deps));
 
   api.route(
     {
@@ -281,62 +131,7 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
         503: described('`workflow_unavailable`: nothing was created; retry'),
       },
     },
-    async ({ params, body, principal }) => {
-      const caller = requirePrincipal(principal);
-      const store = await findStore(db, params.store_id);
-      if (!store || !canManage(caller, store.owner_id)) throw problems.notFound('store');
-      const variant = (await db('variants as v')
-        .join('products as p', 'p.id', 'v.product_id')
-        .where({ 'v.id': body.variant_id, 'v.store_id': store.id })
-        .first(db.raw('p.base_price_cents + v.price_modifier_cents as price_cents'))) as { price_cents: string | number } | undefined;
-      if (!variant) throw problems.notFound('variant');
-      const seed = randomBytes(32).toString('hex');
-      const row = await db.transaction(async (trx) => {
-        const [inserted] = (await trx('drops')
-          .insert({
-            store_id: store.id,
-            variant_id: body.variant_id,
-            created_by: caller.id,
-            mode: body.mode,
-            quantity: body.quantity,
-            price_cents: body.price_cents ?? Number(variant.price_cents),
-            currency: store.currency,
-            opens_at: new Date(body.opens_at),
-            closes_at: body.closes_at ? new Date(body.closes_at) : null,
-            ...(body.claim_window_seconds ? { claim_window_seconds: body.claim_window_seconds } : {}),
-            ...(body.admission_per_second ? { admission_per_second: body.admission_per_second } : {}),
-            seed,
-            seed_commitment: seedCommitment(seed),
-          })
-          .returning('id')) as Array<{ id: string }>;
-        const d = (await loadDrop(trx, inserted!.id))!;
-        // Started inside the transaction: a failed start creates nothing; a commit that fails after the start
-        // leaves a workflow that finds no drop row and ends once that is past its grace (DropNotFound).
-        try {
-          await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) =>
-            client.workflow.start<DropWorkflow>(DROP_WORKFLOW, {
-              workflowId: dropWorkflowId(d.id),
-              taskQueue: config.TASK_QUEUE,
-              args: [dropWorkflowInput(d)],
-              workflowIdConflictPolicy: 'FAIL',
-              workflowIdReusePolicy: 'REJECT_DUPLICATE',
-              typedSearchAttributes: [
-                { key: DropId, value: d.id },
-                { key: StoreId, value: d.store_id },
-                { key: Status, value: d.status },
-              ],
-              staticSummary: `${d.mode === 'lottery' ? 'Lottery' : 'First-come'} drop of ${d.quantity} × variant ${d.variant_id} at store ${store.slug}`,
-              staticDetails: `opens ${d.opens_at.toISOString()}${d.closes_at ? `, closes ${d.closes_at.toISOString()}` : ''}; price ${d.price_cents} ${d.currency}`,
-            }),
-          );
-        } catch (err) {
-          logger.error({ err, dropId: d.id }, 'could not start the drop workflow');
-          throw unavailable();
-        }
-        return d;
-      });
-      return { status: 201, body: dropJson(row, row.mode === 'lottery' ? 0 : undefined) };
-    },
+    async ({ params, body, principal }) => ({ status: 201, body: await createDrop(deps, requirePrincipal(principal), params.store_id, body) }),
   );
 
   api.route(
@@ -350,11 +145,7 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
       params: uuidParam('id'),
       responses: { 200: { description: 'The drop', schema: DropSchema }, 404: described('No such drop') },
     },
-    async ({ params }) => {
-      const body = await renderDrop(db, params.id);
-      if (!body) throw problems.notFound('drop');
-      return { status: 200, body };
-    },
+    async ({ params }) => ({ status: 200, body: await renderDrop(db, params.id) }),
   );
 
   api.route(
@@ -377,56 +168,10 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
         429: described('`rate_limited` (per account and per address), with Retry-After'),
       },
     },
-    async ({ req, params, body, principal }) => {
-      const me = requirePrincipal(principal);
-      await limiter.consume('entry', { userId: me.id, ip: req.ip });
-      const d = await lottery(params.id);
-      const now = Date.now();
-      const registrationClosed = () =>
-        problems.unprocessable('registration_closed', `Entries are taken from ${d.opens_at.toISOString()} until ${d.closes_at!.toISOString()}.`);
-      // The window is the stored instants, not the workflow's progress: a busy worker marking the drop open a
-      // moment late must not turn away an entrant who came on time.
-      const registering = (d.status === 'scheduled' || d.status === 'open') && now >= d.opens_at.getTime() && now < d.closes_at!.getTime();
-      if (!registering) throw registrationClosed();
-      if (await findEntry(db, d.id, me.id)) throw problems.conflict('already_entered', 'You have entered this drop already.');
-
-      // SetupIntent semantics: the card is saved for an off-session charge if this entry wins.
-      // Keyed by the card too: a declined card stays declined on retry, another card is a new save.
-      const paymentKey = `drop:${d.id}:entry:${me.id}:${createHash('sha256').update(body.payment_method).digest('hex').slice(0, 16)}`;
-      let saved: PaymentRecord;
-      try {
-        saved = await payments.savePaymentMethod({ businessKey: paymentKey, paymentMethod: body.payment_method, customerRef: me.id, email: me.email });
-      } catch (err) {
-        if (err instanceof PaymentRequestError) throw problems.unprocessable('payment_method_rejected', `The payment provider refused the payment method: ${err.message}`, { reason: err.code });
-        if (err instanceof PaymentNotAllowedError) throw problems.conflict('payment_not_allowed', err.message);
-        logger.error({ err }, 'payment provider call failed while saving a drop entry card');
-        throw problems.unavailable('payment_unavailable', 'The payment provider could not be reached; retry the same request.');
-      }
-      if (saved.status !== 'succeeded') {
-        throw new Problem(402, 'payment_declined', 'Payment declined', saved.failureMessage ?? 'The card could not be saved.', { decline_code: saved.declineCode ?? saved.failureCode });
-      }
-
-      // The drop row is share-locked while the entry goes in, so closing (which locks it for update and then
-      // hashes the entries) sees either this entry or a closed drop, never half of both.
-      const entry = await db.transaction(async (trx) => {
-        const open = await trx('drops')
-          .where({ id: d.id })
-          .whereIn('status', ['scheduled', 'open'])
-          .andWhere('opens_at', '<=', trx.fn.now())
-          .andWhere('closes_at', '>', trx.fn.now())
-          .forShare()
-          .first('id');
-        if (!open) throw registrationClosed();
-        const [row] = (await trx('drop_entries')
-          .insert({ drop_id: d.id, user_id: me.id, payment_method: body.payment_method, payment_key: paymentKey })
-          .onConflict(['drop_id', 'user_id'])
-          .ignore()
-          .returning('*')) as EntryRow[];
-        if (!row) throw problems.conflict('already_entered', 'You have entered this drop already.');
-        return row;
-      });
-      return { status: 201, body: entryJson(entry) };
-    },
+    async ({ req, params, body, principal }) => ({
+      status: 201,
+      body: await entries.enter({ dropId: params.id, user: requirePrincipal(principal), ip: req.ip, paymentMethod: body.payment_method }),
+    }),
   );
 
   api.route(
@@ -440,17 +185,7 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
       params: uuidParam('id'),
       responses: { 200: { description: 'Your entry', schema: EntrySchema }, 404: described('No such drop, or you have not entered it') },
     },
-    async ({ params, principal }) => {
-      const me = requirePrincipal(principal);
-      const e = await findEntry(db, params.id, me.id);
-      if (!e) throw problems.notFound('entry');
-      let position: number | undefined;
-      if (e.status === 'waitlisted' && e.rank !== null) {
-        const ahead = (await db('drop_entries').where({ drop_id: e.drop_id, status: 'waitlisted' }).andWhere('rank', '<', e.rank).count('* as n').first()) as { n: string };
-        position = Number(ahead.n) + 1;
-      }
-      return { status: 200, body: entryJson(e, position) };
-    },
+    async ({ params, principal }) => ({ status: 200, body: await entries.mine(params.id, requirePrincipal(principal).id) }),
   );
 
   api.route(
@@ -476,62 +211,8 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
     },
     async ({ req, params, body, principal }) => {
       const me = requirePrincipal(principal);
-      await limiter.consume('claim', { userId: me.id, ip: req.ip });
-      const d = await lottery(params.id);
-      const e = await findEntry(db, d.id, me.id);
-      if (!e) throw problems.notFound('entry');
-      if (e.order_id) return { status: 201, body: await orderSummary(e.order_id) };
-      if (!d.drawn_at) throw problems.conflict('draw_pending', 'The draw has not happened yet.');
-      const refusal = refuseClaim(e);
-      if (refusal) throw refusal;
-
-      // A claim whose request died after the checkout made the order: that order is the answer.
-      const made = (await db('orders').where({ checkout_key: claimCheckoutKey(d.id, e.id, e.claim_attempt) }).whereNot({ status: 'cancelled' }).first('id')) as { id: string } | undefined;
-      if (made) return claimed(d, e, made.id);
-
-      let attempt: EntryRow;
-      try {
-        // The entry id names the cart: every attempt of this claim holds the same one unit. The attempt is the
-        // one read under the drop lock (a double click's failed attempt may have moved it on meanwhile).
-        attempt = await holdClaimUnit(d, e, me.id);
-      } catch (err) {
-        if (err instanceof InsufficientStockError) throw problems.conflict('sold_out', 'No unit of this drop is left in stock.');
-        if (!(err instanceof ClaimRefused)) throw err;
-        const now = err.entry;
-        if (now.order_id) return { status: 201, body: await orderSummary(now.order_id) };
-        throw refuseClaim(now, now.window_open) ?? claimExpired();
-      }
-      const checkoutKey = claimCheckoutKey(d.id, e.id, attempt.claim_attempt);
-      const result = await runs.run(
-        {
-          checkoutKey,
-          cartId: e.id,
-          storeId: d.store_id,
-          customerId: me.id,
-          items: [{ variant_id: d.variant_id, quantity: 1, unit_price_cents: d.price_cents }],
-          currency: d.currency,
-          paymentMethod: body.payment_method ?? e.payment_method,
-          shippingAddress: body.shipping_address,
-          billingAddress: null,
-          holdMs: config.RESERVATION_TTL,
-          dropId: d.id,
-        },
-        `Claim of drop ${d.id} by entry ${e.id} (attempt ${attempt.claim_attempt})`,
-      );
-      if (result.status === 'confirmed') return claimed(d, e, result.orderId);
-      await nextAttempt(d, attempt);
-      await announceClaim(d.id, attempt);
-      if (result.status === 'payment_failed') {
-        throw new Problem(402, result.code, 'Payment failed', result.code === 'requires_action'
-            ? 'The card needs authentication; use another card.'
-            : result.code === 'payment_not_captured'
-              ? 'The payment could not be taken; nothing was charged and your window is still open, try again.'
-              : 'The card was declined; your window is still open, try another card.', {
-          decline_code: result.declineCode,
-        });
-      }
-      if (result.status === 'expired') throw problems.unprocessable('checkout_expired', 'The checkout could not finish while the unit was held; retry.');
-      throw problems.conflict('sold_out', 'The unit could not be sold to you (sold out or no longer held).');
+      const result = await claims.claim({ dropId: params.id, userId: me.id, ip: req.ip, shippingAddress: body.shipping_address, paymentMethod: body.payment_method });
+      return checkoutAnswer(result, 'claim', (orderId) => orderSummary(db, orderId));
     },
   );
 
@@ -550,25 +231,6 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
         409: described('`draw_pending`: not drawn yet; or `not_a_lottery`'),
       },
     },
-    async ({ params }) => {
-      const d = await lottery(params.id);
-      if (!d.drawn_at || !d.entries_hash) throw problems.conflict('draw_pending', 'The draw has not happened yet; the seed is revealed after it.');
-      const ranking = await publishedRanking(db, d.id);
-      return {
-        status: 200,
-        body: {
-          drop_id: d.id,
-          seed: (await drawSecret(db, d.id))!,
-          seed_commitment: d.seed_commitment,
-          entries_hash: d.entries_hash,
-          entries_count: d.entries_count ?? ranking.length,
-          quantity: d.quantity,
-          algorithm: DRAW_ALGORITHM,
-          ranking,
-          winners: ranking.slice(0, d.quantity),
-          drawn_at: d.drawn_at.toISOString(),
-        },
-      };
-    },
+    async ({ params }) => ({ status: 200, body: await publishedDraw(db, params.id) }),
   );
 }
