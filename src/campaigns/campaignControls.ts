@@ -123,8 +123,7 @@ export function createCampaignControls(deps: CampaignControlDeps) {
     async launchCampaign(caller: Principal, id: string): Promise<CampaignJson> {
       const client = await temporal();
       const launched = await db.transaction(async (trx) => {
-        const row = await lockCampaign(trx, id);
-        if (!row) throw refusals.notFound('campaign');
+        const row = requireVisibleCampaign(await lockCampaign(trx, id), caller);
         requireManager(caller, row.owner_id);
         if (row.status !== 'draft') throw refusals.conflict('campaign_not_draft', `The campaign is ${row.status}; only a draft can be launched.`);
         const now = new Date();

@@ -3,6 +3,7 @@ import type { PledgeStatus } from '../domain/campaigns';
 import { refusals } from '../domain/errors';
 import type { Principal } from '../domain/roles';
 import type { Db } from '../infra/db';
+import { requireVisibleCampaign } from './campaignAccess';
 import { cursorTimeSql, decodeCursor, keysetPage } from './keysetCursor';
 import type { PledgeRow } from './pledgeRow';
 import { loadPledge } from './pledgeStore';
@@ -36,10 +37,12 @@ export function createPledgeQueries(deps: { db: Db }) {
       return pledgeJson(pledge);
     },
 
-    /** The owner's (or an operator's) view of who backed the campaign; anyone else gets a 403. */
+    /**
+     * The owner's (or an operator's) view of who backed the campaign. Another creator's draft is a 404 like an
+     * unknown id; a public campaign's pledges are 403 to anyone but its owner.
+     */
     async listCampaignPledges(principal: Principal, campaignId: string, q: PledgePageQuery & { status?: PledgeStatus }) {
-      const campaign = await findCampaign(db, campaignId);
-      if (!campaign) throw refusals.notFound('campaign');
+      const campaign = requireVisibleCampaign(await findCampaign(db, campaignId), principal);
       requireManager(principal, campaign.owner_id);
       let query = db('pledges as p')
         .join('users as u', 'u.id', 'p.backer_id')

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Response } from 'supertest';
 import { registerAccount } from '../helpers/api';
 import { createTestContext, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
 import { expectProblem } from '../helpers/problems';
@@ -36,6 +37,14 @@ async function create(token: string, overrides: Record<string, unknown> = {}) {
   const res = await ctx.http.post('/v1/campaigns').set('Authorization', `Bearer ${token}`).send(campaignBody(overrides));
   expect(res.status).toBe(201);
   return res.body as Record<string, any>;
+}
+
+/** Another creator's draft answers exactly what an unknown id answers: nothing tells that it exists. */
+async function expectHiddenLikeUnknown(send: (campaignId: string) => PromiseLike<Response>, draftId: string) {
+  const [leaked, unknown] = [await send(draftId), await send(randomUUID())];
+  expectProblem(leaked, 404, 'not_found');
+  expectProblem(unknown, 404, 'not_found');
+  expect(leaked.body.detail).toBe(unknown.body.detail);
 }
 
 /** Makes a draft public without a workflow: listing and detail only read the row. */
@@ -374,10 +383,38 @@ describe('launch refusals (no workflow started)', () => {
     const owner = await registerAccount(ctx.http, { role: 'creator' });
     const other = await registerAccount(ctx.http, { role: 'creator' });
     const c = await create(owner.token);
-    expectProblem(await ctx.http.post(`/v1/campaigns/${c.id}/launch`).set('Authorization', `Bearer ${other.token}`), 403, 'forbidden');
     expectProblem(await ctx.http.post(`/v1/campaigns/${c.id}/launch`), 401, 'unauthorized');
     expectProblem(await ctx.http.post(`/v1/campaigns/${randomUUID()}/launch`).set('Authorization', `Bearer ${owner.token}`), 404, 'not_found');
     expect((await ctx.deps.db('campaigns').where({ id: c.id }).first('status')).status).toBe('draft');
+    // Another creator's draft is a 404 (next test); once public, a launch by anyone else is a 403.
+    await publish(c.id, 'scheduled');
+    expectProblem(await ctx.http.post(`/v1/campaigns/${c.id}/launch`).set('Authorization', `Bearer ${other.token}`), 403, 'forbidden');
+    expect((await ctx.deps.db('campaigns').where({ id: c.id }).first('status')).status).toBe('scheduled');
+  });
+
+  it("answers another creator's launch of a draft with the 404 of an unknown id, and launches nothing", async () => {
+    const owner = await registerAccount(ctx.http, { role: 'creator' });
+    const other = await registerAccount(ctx.http, { role: 'creator' });
+    const c = await create(owner.token);
+    await expectHiddenLikeUnknown((id) => ctx.http.post(`/v1/campaigns/${id}/launch`).set('Authorization', `Bearer ${other.token}`), c.id);
+    expect(await ctx.deps.db('campaigns').where({ id: c.id }).first('status', 'launched_at')).toEqual({ status: 'draft', launched_at: null });
+  });
+});
+
+describe('GET /v1/campaigns/{id}/pledges', () => {
+  it("answers another creator asking for a draft's pledges with the 404 of an unknown id; a public campaign's are 403", async () => {
+    const owner = await registerAccount(ctx.http, { role: 'creator' });
+    const other = await registerAccount(ctx.http, { role: 'creator' });
+    const c = await create(owner.token);
+    await expectHiddenLikeUnknown((id) => ctx.http.get(`/v1/campaigns/${id}/pledges`).set('Authorization', `Bearer ${other.token}`), c.id);
+    // The owner and operators see the draft's (empty) list.
+    for (const token of [owner.token, operator.token]) {
+      const res = await ctx.http.get(`/v1/campaigns/${c.id}/pledges`).set('Authorization', `Bearer ${token}`);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ data: [], next_cursor: null });
+    }
+    await publish(c.id);
+    expectProblem(await ctx.http.get(`/v1/campaigns/${c.id}/pledges`).set('Authorization', `Bearer ${other.token}`), 403, 'forbidden');
   });
 
   it('rolls the launch back (503, still a draft) when the workflow cannot be started', async () => {

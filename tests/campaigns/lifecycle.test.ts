@@ -143,10 +143,12 @@ describe('launch', () => {
 
   it('lets an operator launch, and no one else', async () => {
     const c = await createCampaign({ ends_at: at(120_000) });
-    expectProblem(await launch(c.id, stranger), 403, 'forbidden');
+    // Another creator's draft is as unknown to them as a missing id.
+    expectProblem(await launch(c.id, stranger), 404, 'not_found');
     const res = await launch(c.id, operator);
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('live');
+    expectProblem(await launch(c.id, stranger), 403, 'forbidden');
     expect((await cancel(c.id, operator)).status).toBe(200);
   });
 

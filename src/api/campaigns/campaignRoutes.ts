@@ -196,8 +196,8 @@ export function registerCampaignsRoutes(api: Api, deps: AppDeps): void {
       params: uuidParam('id'),
       responses: {
         200: { description: 'Launched (status scheduled or live)', schema: CampaignSchema },
-        403: problem('Not the owner or an operator'),
-        404: problem('No such campaign'),
+        403: problem('Not the owner or an operator (of a campaign that is no longer a draft)'),
+        404: problem('No such campaign (or a draft that is not yours)'),
         409: problem('`campaign_not_draft`: already launched, cancelled or decided'),
         422: problem('`campaign_ended`: the deadline has already passed; move it first'),
         503: problem('`temporal_unavailable`: nothing changed; retry'),

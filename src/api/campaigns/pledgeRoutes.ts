@@ -139,8 +139,8 @@ export function registerPledgesRoutes(api: Api, deps: AppDeps): void {
       query: z.object({ ...pageQuery, status: z.enum(PLEDGE_STATUSES).optional() }),
       responses: {
         200: { description: 'Newest first', schema: listOf(CampaignPledgeSchema) },
-        403: problem('Not the owner'),
-        404: problem('No such campaign'),
+        403: problem('Not the owner of this public campaign'),
+        404: problem('No such campaign (or a draft that is not yours)'),
       },
     },
     async ({ params, query, principal }) => ({
