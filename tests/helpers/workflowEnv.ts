@@ -21,9 +21,10 @@ import { readTestEnvironment } from './testEnv';
 
 type AllActivities = Activities & PaymentQueueActivities;
 export type ActivityName = keyof AllActivities;
-/** What a mock of activity K may be: anything taking its arguments and answering its result (or throwing). */
+/** Activity K's input (its one argument) and its result, as the real activity factories type them. */
 export type ActivityInput<K extends ActivityName> = Parameters<AllActivities[K]>[0];
 export type ActivityResult<K extends ActivityName> = Awaited<ReturnType<AllActivities[K]>>;
+/** What a mock of activity K may be: anything taking its arguments and answering its result (or throwing). */
 export type ActivityMock<K extends ActivityName> = (...args: Parameters<AllActivities[K]>) => ActivityResult<K> | Promise<ActivityResult<K>>;
 export type ActivityMocks = { [K in ActivityName]?: ActivityMock<K> };
 

@@ -9,7 +9,7 @@ import {
   cartWorkflowId,
 } from '../../../src/commerce/contract';
 import { eventually } from '../../helpers/wait';
-import { type ActivityInput, type ActivityMock, type ActivityResult, deferred, historyEventTypes, startWorkflowEnv, type WorkflowTestEnv } from '../../helpers/workflowEnv';
+import { type ActivityInput, type ActivityMock, type ActivityResult, deferred, historyEventTypes, pause, startWorkflowEnv, type WorkflowTestEnv } from '../../helpers/workflowEnv';
 
 /**
  * cart:<id> — a cart's reservation TTL — with releaseCartReservations mocked: the countdown from the last
@@ -59,7 +59,7 @@ describe('cartReservations workflow (mocked activities)', () => {
     const handle = await start(input, release);
     const first = await handle.query(cartReservationsStateQuery);
 
-    await new Promise((r) => setTimeout(r, 150));
+    await pause(150);
     const signalled = Date.now();
     await handle.signal(cartActivitySignal, { items: [{ variant_id: 'v1', quantity: 2 }] });
     const moved = await handle.query(cartReservationsStateQuery);

@@ -14,7 +14,7 @@ import {
   checkoutWorkflowId,
 } from '../../../src/commerce/contract';
 import { OrderId } from '../../../src/temporal/searchAttributes';
-import { type ActivityInput, type ActivityMocks, type ActivityName, type ActivityResult, startWorkflowEnv, type WorkflowTestEnv } from '../../helpers/workflowEnv';
+import { type ActivityInput, type ActivityMocks, type ActivityName, type ActivityResult, pause, startWorkflowEnv, type WorkflowTestEnv } from '../../helpers/workflowEnv';
 
 /**
  * checkout:<key> — the checkout saga — with every activity mocked: the order of its steps and what each is
@@ -341,7 +341,7 @@ describe('checkout workflow (mocked activities)', () => {
     const input = checkoutInput({ holdMs: 100 });
     const m = mocks({
       createCheckoutOrder: async () => {
-        await new Promise((r) => setTimeout(r, 1_500));
+        await pause(1_500);
         return { orderId: 'too-late', created: true };
       },
     });
