@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import { WorkflowFailedError } from '@temporalio/client';
 import { Problem } from '../http/problem';
 import type { AppDeps } from '../deps';
+import type { CheckoutRunner } from '../../commerce/checkouts';
 import { TemporalTimeoutError } from '../../temporal/client';
 import { CustomerId, StoreId } from '../../temporal/searchAttributes';
 import { CHECKOUT_WORKFLOW, type CheckoutInput, type CheckoutResult, type CheckoutWorkflow, checkoutWorkflowId } from '../../commerce/contract';
@@ -13,7 +14,7 @@ import { CHECKOUT_WORKFLOW, type CheckoutInput, type CheckoutResult, type Checko
  * Temporal timeouts surface as TemporalTimeoutError (the API's 503); anything else Temporal refuses is 503 too.
  * Each run carries its cart in its memo, so an answer read back under a key is only given for that cart.
  */
-export function checkoutRuns(deps: Pick<AppDeps, 'config' | 'temporal'>) {
+export function checkoutRuns(deps: Pick<AppDeps, 'config' | 'temporal'>): CheckoutRunner {
   const { config } = deps;
   const unavailable = () =>
     new Problem(503, 'workflow_unavailable', 'Service unavailable', 'The checkout could not be started right now; retry with the same Idempotency-Key. Retrying is safe.', {}, { 'Retry-After': '5' });
@@ -65,7 +66,6 @@ export function checkoutRuns(deps: Pick<AppDeps, 'config' | 'temporal'>) {
   }
 
   return {
-    start,
     result,
     cartOf,
     /** Starts (or attaches to) the checkout and waits for its outcome. */
