@@ -42,7 +42,12 @@ export default async function globalSetup(): Promise<void> {
       namespace: 'default',
       // The server suggests continue-as-new after this many history events, so tests can drive a real
       // continue-as-new with a few dozen settlement batches instead of thousands.
-      extraArgs: ['--dynamic-config-value', `limit.historyCount.suggestContinueAsNew=${CONTINUE_AS_NEW_SUGGESTED_AT}`],
+      // Timers fire within 10 ms of their time instead of the server's default 1 s batching, so the fast
+      // workflow tests (tests/workflows/) can run real sub-second timers.
+      extraArgs: [
+        '--dynamic-config-value', `limit.historyCount.suggestContinueAsNew=${CONTINUE_AS_NEW_SUGGESTED_AT}`,
+        '--dynamic-config-value', 'history.timerProcessorMaxTimeShift="10ms"',
+      ],
       log: (m) => console.log(m),
     }),
     startStripeMock(),

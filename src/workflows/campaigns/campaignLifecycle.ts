@@ -122,8 +122,10 @@ export async function campaignLifecycle(input: CampaignLifecycleInput): Promise<
       cancelReason = reason;
       showDetails();
       // Answer with the decision itself, so the caller knows the campaign is cancelled, not just asked to be.
-      await condition(() => decision !== undefined);
-      return { status: decision!.outcome };
+      // A campaign found already decided at activation ends without a decision of this run's: refuse then.
+      await condition(() => decision !== undefined || phase === 'settled');
+      if (!decision) throw alreadyDecided();
+      return { status: decision.outcome };
     },
     {
       validator: (_input: { reason?: string }) => {

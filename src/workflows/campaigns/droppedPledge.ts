@@ -99,7 +99,8 @@ export async function droppedPledge(input: DroppedPledgeInput): Promise<{ status
   while (current() === 'waiting' && Date.now() < dropsAt) {
     const wakeAt = nextReminderAt ?? dropsAt;
     await condition(() => phase !== 'waiting', Math.max(1, wakeAt - Date.now()));
-    if (current() !== 'waiting' || nextReminderAt === null || Date.now() < nextReminderAt) continue;
+    // A timer that fired late (workers were down) past the window's end sends no reminder: the final retry is next.
+    if (current() !== 'waiting' || nextReminderAt === null || Date.now() < nextReminderAt || Date.now() >= dropsAt) continue;
     remindersSent++;
     const n = remindersSent;
     nextReminderAt = nextReminderAt + input.reminderIntervalMs < dropsAt ? nextReminderAt + input.reminderIntervalMs : null;

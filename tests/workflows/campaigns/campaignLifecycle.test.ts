@@ -140,6 +140,29 @@ describe('campaignLifecycle workflow (mocked activities)', () => {
     expect((await handle.query(lifecycleStateQuery)).phase).toBe('settled');
   });
 
+  it('a cancel that arrives while activation finds the campaign already decided is refused, and the run still ends', async () => {
+    const input = campaignInput({ endsAt: at(60_000) });
+    const activating = deferred();
+    const m = mocks({
+      activateCampaign: jest.fn(async (): Promise<Snapshot> => {
+        await activating.promise;
+        return { ...live, status: 'cancelled' };
+      }),
+    });
+    const handle = await start(input, m);
+    await eventually(async () => m.activateCampaign.mock.calls.length === 1);
+
+    const cancel = handle.executeUpdate(cancelCampaignUpdate, { args: [{ reason: 'changed my mind' }] }).catch((e: unknown) => e);
+    await eventually(async () => (await handle.query(lifecycleStateQuery)).cancelled);
+    activating.resolve();
+
+    const err = await cancel;
+    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((err as WorkflowUpdateFailedError).cause).toMatchObject({ type: CAMPAIGN_ALREADY_DECIDED });
+    await expect(handle.result()).resolves.toEqual({ outcome: null, processed: 0, collected: 0, failed: 0, voided: 0 });
+    expect(m.decideCampaign).not.toHaveBeenCalled();
+  });
+
   it('extendDeadline moves the timer: the decision waits for the new deadline, which is persisted', async () => {
     const input = campaignInput({ endsAt: at(150) });
     const m = mocks();

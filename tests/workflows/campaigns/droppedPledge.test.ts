@@ -156,19 +156,24 @@ describe('droppedPledge workflow (mocked activities)', () => {
 
   it('sends a reminder when the interval passes, then retries one last time at the end of the window', async () => {
     const began = Date.now();
-    const input = pledgeInput({ windowMs: 500, reminderIntervalMs: 250 });
+    // Reminders are due at 300 and 600 ms; a timer that fires only after the window's end sends none, so the
+    // window leaves room for a loaded machine's late timers.
+    const input = pledgeInput({ windowMs: 900, reminderIntervalMs: 300 });
     const m = mocks();
     const handle = await start(input, m);
 
     const before = await handle.query(droppedPledgeStateQuery);
     expect(before).toMatchObject({ phase: 'waiting', remindersSent: 0 });
-    expect(Date.parse(before.dropsAt) - Date.parse(before.nextReminderAt!)).toBe(250);
+    expect(Date.parse(before.dropsAt) - Date.parse(before.nextReminderAt!)).toBe(600);
 
     await expect(handle.result()).resolves.toEqual({ status: 'dropped', attempts: 1 });
-    expect(t.callNames(handle.workflowId)).toEqual(['sendPaymentReminder', 'retryPledgeCharge', 'dropPledge']);
-    expect(m.sendPaymentReminder).toHaveBeenCalledWith({ pledgeId: input.pledgeId, n: 1 });
-    expect(t.call(handle.workflowId, 'sendPaymentReminder').at - began).toBeGreaterThanOrEqual(250);
+    const names = t.callNames(handle.workflowId);
+    const reminders = names.filter((n) => n === 'sendPaymentReminder').length;
+    expect(reminders).toBeGreaterThanOrEqual(1);
+    expect(names).toEqual([...Array(reminders).fill('sendPaymentReminder'), 'retryPledgeCharge', 'dropPledge']);
+    expect(m.sendPaymentReminder.mock.calls.map(([i]) => i)).toEqual(Array.from({ length: reminders }, (_, k) => ({ pledgeId: input.pledgeId, n: k + 1 })));
+    expect(t.call(handle.workflowId, 'sendPaymentReminder').at - began).toBeGreaterThanOrEqual(300);
     expect(t.call(handle.workflowId, 'retryPledgeCharge').at).toBeGreaterThanOrEqual(Date.parse(before.dropsAt));
-    expect(await handle.query(droppedPledgeStateQuery)).toMatchObject({ phase: 'dropped', remindersSent: 1, nextReminderAt: null });
+    expect(await handle.query(droppedPledgeStateQuery)).toMatchObject({ phase: 'dropped', remindersSent: reminders, nextReminderAt: null });
   });
 });
