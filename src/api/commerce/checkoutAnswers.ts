@@ -28,34 +28,45 @@ function cartRefusal(result: Unconfirmed): Problem {
     case 'expired':
       return problems.unprocessable('checkout_expired', 'The checkout could not finish while your items were held; the payment was voided and the items released (they left the cart). Add them again to retry.');
     case 'payment_failed':
-      return cartPaymentRefusal(result);
+      return paymentRefusal(result, 'cart');
   }
 }
 
-function cartPaymentRefusal(result: PaymentFailed): Problem {
+/** What the shopper is told to do next after each payment failure: the one place the two callers differ. */
+const NEXT_STEP: Record<CheckoutCaller, Record<PaymentFailed['code'], string>> = {
+  cart: {
+    payment_method_rejected: 'Use another payment method.',
+    payment_not_captured: 'Nothing was charged, the order was cancelled and the items were released; add them again to check out.',
+    requires_action: 'Complete the authentication and check out again.',
+    payment_declined: 'Your items stay reserved; try another card.',
+  },
+  claim: {
+    payment_method_rejected: 'Your window is still open; try another card.',
+    payment_not_captured: 'Nothing was charged and your window is still open; try again.',
+    requires_action: 'Your window is still open; complete the authentication or use another card.',
+    payment_declined: 'Your window is still open; try another card.',
+  },
+};
+
+/** A failed payment answers with the same status and code whoever checked out; only the next step differs. */
+function paymentRefusal(result: PaymentFailed, caller: CheckoutCaller): Problem {
+  const next = NEXT_STEP[caller][result.code];
   switch (result.code) {
     case 'payment_method_rejected':
-      return problems.unprocessable('payment_method_rejected', `The payment provider refused the payment method: ${result.message ?? 'no reason given'}`, { reason: result.declineCode });
+      return problems.unprocessable('payment_method_rejected', `The payment provider refused the payment method: ${result.message ?? 'no reason given'}. ${next}`, { reason: result.declineCode });
     case 'payment_not_captured':
-      return new Problem(402, 'payment_not_captured', 'Payment not captured', 'The payment could not be taken (the card’s hold lapsed or was cancelled). Nothing was charged, the order was cancelled and the items were released; add them again to check out.', {
+      return new Problem(402, 'payment_not_captured', 'Payment not captured', `The payment could not be taken (the card’s hold lapsed or was cancelled). ${next}`, {
         decline_code: result.declineCode,
       });
     case 'requires_action':
-      return new Problem(402, 'requires_action', 'Payment requires action', 'The card needs authentication; complete it and check out again.', { next_action: { client_secret: result.clientSecret } });
+      return new Problem(402, 'requires_action', 'Payment requires action', `The card needs authentication. ${next}`, { next_action: { client_secret: result.clientSecret } });
     case 'payment_declined':
-      return new Problem(402, 'payment_declined', 'Payment declined', 'The card was declined; your items stay reserved, try another card.', { decline_code: result.declineCode });
+      return new Problem(402, 'payment_declined', 'Payment declined', `The card was declined. ${next}`, { decline_code: result.declineCode });
   }
 }
 
-const CLAIM_PAYMENT_DETAIL: Record<PaymentFailed['code'], string> = {
-  requires_action: 'The card needs authentication; use another card.',
-  payment_not_captured: 'The payment could not be taken; nothing was charged and your window is still open, try again.',
-  payment_declined: 'The card was declined; your window is still open, try another card.',
-  payment_method_rejected: 'The card was declined; your window is still open, try another card.',
-};
-
 function claimRefusal(result: Unconfirmed): Problem {
-  if (result.status === 'payment_failed') return new Problem(402, result.code, 'Payment failed', CLAIM_PAYMENT_DETAIL[result.code], { decline_code: result.declineCode });
+  if (result.status === 'payment_failed') return paymentRefusal(result, 'claim');
   if (result.status === 'expired') return problems.unprocessable('checkout_expired', 'The checkout could not finish while the unit was held; retry.');
   return problems.conflict('sold_out', 'The unit could not be sold to you (sold out or no longer held).');
 }
