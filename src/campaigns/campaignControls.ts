@@ -2,7 +2,7 @@ import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/common';
 import type { Config } from '../config';
 import { requireManager } from '../accounts/authorization';
-import { campaignSummary, deadlineChangeError, isBeforeDecision, type CampaignStatus as CampaignStatusValue } from '../domain/campaigns';
+import { campaignSummary, deadlineChangeError, isBeforeDecision, statusAtLaunch, type CampaignStatus as CampaignStatusValue } from '../domain/campaigns';
 import { DomainError, refusals } from '../domain/errors';
 import type { Principal } from '../domain/roles';
 import type { Db } from '../infra/db';
@@ -130,7 +130,7 @@ export function createCampaignControls(deps: CampaignControlDeps) {
         if (row.ends_at.getTime() <= now.getTime()) {
           throw refusals.unprocessable('campaign_ended', 'The deadline has passed; set a later one before launching.');
         }
-        const status: CampaignStatusValue = row.starts_at && row.starts_at.getTime() > now.getTime() ? 'scheduled' : 'live';
+        const status = statusAtLaunch(row.starts_at, now);
         await trx('campaigns').where({ id: row.id }).update({ status, launched_at: trx.fn.now(), updated_at: trx.fn.now() });
         // Started inside the transaction: if this process dies before the commit, the workflow's first step
         // makes the same status change itself, and a retried launch finds the workflow already running.

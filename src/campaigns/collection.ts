@@ -8,6 +8,7 @@ import { PaymentRequestError, PaymentStateError, type PaymentGateway } from '../
 import { paymentOutcome } from '../payments/outcomes';
 import type { PaymentRecord } from '../payments/paymentRecords';
 import { createPaymentService, PaymentNotAllowedError } from '../payments/paymentService';
+import type { RetryPaymentResult } from './contract';
 import { recordLedgerEntry } from './ledger';
 import { chargeKey, recordHoldVoided } from './pledgePayments';
 import type { PledgeRow } from './pledgeRow';
@@ -234,19 +235,29 @@ export function createCollection(deps: CollectionDeps) {
     return { kind: 'skipped', pledgeId: p.id, status: now.status };
   }
 
+  /** collected_cents := what the campaign's collected pledges hold; safe to repeat at any time. */
+  async function refreshCollectedCents(campaignId: string): Promise<number> {
+    const { rows } = await db.raw<{ rows: Array<{ collected_cents: number }> }>(
+      `UPDATE campaigns c
+          SET collected_cents = t.total, updated_at = now()
+         FROM (SELECT coalesce(sum(collected_cents), 0) AS total FROM pledges WHERE campaign_id = ? AND status = 'collected') t
+        WHERE c.id = ?
+       RETURNING c.collected_cents`,
+      [campaignId, campaignId],
+    );
+    return rows[0]?.collected_cents ?? 0;
+  }
+
+  /** A charge retry in the dropped-pledge window (right after a new card, or the final one). */
+  async function retryCharge(pledgeId: string): Promise<CollectOutcome> {
+    const p = await load(pledgeId);
+    if (!p) throw new Error(`No pledge ${pledgeId}.`);
+    if (p.status !== 'payment_failed') return { kind: 'skipped', pledgeId, status: p.status };
+    return outcomeOf(p, await takeMoney(p));
+  }
+
   return {
-    /** collected_cents := what the campaign's collected pledges hold; safe to repeat at any time. */
-    async refreshCollectedCents(campaignId: string): Promise<number> {
-      const { rows } = await db.raw<{ rows: Array<{ collected_cents: number }> }>(
-        `UPDATE campaigns c
-            SET collected_cents = t.total, updated_at = now()
-           FROM (SELECT coalesce(sum(collected_cents), 0) AS total FROM pledges WHERE campaign_id = ? AND status = 'collected') t
-          WHERE c.id = ?
-         RETURNING c.collected_cents`,
-        [campaignId, campaignId],
-      );
-      return rows[0]?.collected_cents ?? 0;
-    },
+    refreshCollectedCents,
 
     /** The next page of a campaign's pledges that still need `action`, in id order after the cursor. */
     async pledgesToSettle(campaignId: string, action: keyof typeof SETTLEMENT_STATUSES, afterPledgeId: string | null, limit: number): Promise<PledgeRow[]> {
@@ -275,12 +286,16 @@ export function createCollection(deps: CollectionDeps) {
       return outcomeOf(p, await takeMoney(p));
     },
 
-    /** A charge retry in the dropped-pledge window (right after a new card, or the final one). */
-    async retryCharge(pledgeId: string): Promise<CollectOutcome> {
-      const p = await load(pledgeId);
-      if (!p) throw new Error(`No pledge ${pledgeId}.`);
-      if (p.status !== 'payment_failed') return { kind: 'skipped', pledgeId, status: p.status };
-      return outcomeOf(p, await takeMoney(p));
+    /** The window's charge retry, as the window sees it; a collection refreshes the campaign's collected_cents. */
+    async chargeInWindow(pledgeId: string): Promise<RetryPaymentResult> {
+      const o = await retryCharge(pledgeId);
+      if (o.kind === 'collected') {
+        await refreshCollectedCents(o.campaignId);
+        return { status: 'collected' };
+      }
+      if (o.kind === 'failed') return { status: 'payment_failed', failure_code: o.failureCode };
+      // Already collected by an earlier try of this very step; any other status is not ours to retry.
+      return o.status === 'collected' ? { status: 'collected' } : { status: 'payment_failed', failure_code: `pledge_${o.status}` };
     },
 
     /**

@@ -67,6 +67,8 @@ export interface LifecycleState {
 /** Failure types of the updates, which the API maps to problem codes. */
 export const INVALID_DEADLINE = 'InvalidDeadline';
 export const CAMPAIGN_ALREADY_DECIDED = 'CampaignAlreadyDecided';
+/** Failure type of a lifecycle step whose campaign row does not exist (non-retryable). */
+export const CAMPAIGN_NOT_FOUND = 'CampaignNotFound';
 
 export const extendDeadlineUpdate = defineUpdate<{ ends_at: string }, [{ endsAt: string }]>('extendDeadline');
 export const cancelCampaignUpdate = defineUpdate<{ status: Outcome }, [{ reason?: string }]>('cancelCampaign');

@@ -31,6 +31,11 @@ export function isBeforeDecision(status: CampaignStatus): boolean {
   return status === 'draft' || status === 'scheduled' || status === 'live';
 }
 
+/** A launched campaign waits for its starts_at (scheduled), or is live at once when it has none or it has passed. */
+export function statusAtLaunch(startsAt: Date | null, now: Date): 'scheduled' | 'live' {
+  return startsAt && startsAt.getTime() > now.getTime() ? 'scheduled' : 'live';
+}
+
 export const PLEDGE_STATUSES = [
   'pending',
   'active',
@@ -60,13 +65,14 @@ export function decideOutcome(input: { fundingModel: FundingModel; goalCents: nu
   outcome: Outcome;
   settlement: 'collect' | 'void';
 } {
-  if (input.cancelled) return { outcome: 'cancelled', settlement: 'void' };
-  if (input.fundingModel === 'flexible') {
-    return input.pledgedCents > 0 ? { outcome: 'succeeded', settlement: 'collect' } : { outcome: 'failed', settlement: 'void' };
-  }
-  return input.pledgedCents >= input.goalCents
-    ? { outcome: 'succeeded', settlement: 'collect' }
-    : { outcome: 'failed', settlement: 'void' };
+  const funded = input.fundingModel === 'flexible' ? input.pledgedCents > 0 : input.pledgedCents >= input.goalCents;
+  const outcome: Outcome = input.cancelled ? 'cancelled' : funded ? 'succeeded' : 'failed';
+  return { outcome, settlement: settlementFor(outcome) };
+}
+
+/** What settlement does with the pledges of a decided campaign: only a success collects. */
+export function settlementFor(outcome: Outcome): 'collect' | 'void' {
+  return outcome === 'succeeded' ? 'collect' : 'void';
 }
 
 /**

@@ -10,7 +10,9 @@ import {
   paymentModeFor,
   percentFunded,
   secondsLeft,
+  settlementFor,
   SLOT_HOLDING_PLEDGE_STATUSES,
+  statusAtLaunch,
   wouldDropBelowGoal,
 } from '../../src/domain/campaigns';
 
@@ -74,6 +76,22 @@ describe('decideOutcome', () => {
       outcome: 'cancelled',
       settlement: 'void',
     });
+  });
+});
+
+describe('settlementFor and statusAtLaunch', () => {
+  it('only a success collects; a stored outcome settles as it was decided', () => {
+    expect(settlementFor('succeeded')).toBe('collect');
+    expect(settlementFor('failed')).toBe('void');
+    expect(settlementFor('cancelled')).toBe('void');
+  });
+
+  it('a launched campaign waits for a future starts_at and is live at once otherwise', () => {
+    const now = new Date('2030-01-01T00:00:00Z');
+    expect(statusAtLaunch(new Date(now.getTime() + HOUR), now)).toBe('scheduled');
+    expect(statusAtLaunch(now, now)).toBe('live');
+    expect(statusAtLaunch(new Date(now.getTime() - HOUR), now)).toBe('live');
+    expect(statusAtLaunch(null, now)).toBe('live');
   });
 });
 

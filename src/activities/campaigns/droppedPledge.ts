@@ -29,14 +29,7 @@ export function createDroppedPledgePaymentActivities(deps: ActivityDeps) {
   return {
     /** The window's charge retry (a new card, or the final attempt). */
     async retryPledgeCharge(input: { pledgeId: string }): Promise<RetryPaymentResult> {
-      const o = await collection.retryCharge(input.pledgeId);
-      if (o.kind === 'collected') {
-        await collection.refreshCollectedCents(o.campaignId);
-        return { status: 'collected' };
-      }
-      if (o.kind === 'failed') return { status: 'payment_failed', failure_code: o.failureCode };
-      // Already collected by an earlier try of this very step; any other status is not ours to retry.
-      return o.status === 'collected' ? { status: 'collected' } : { status: 'payment_failed', failure_code: `pledge_${o.status}` };
+      return collection.chargeInWindow(input.pledgeId);
     },
   };
 }
