@@ -116,7 +116,8 @@ describe('campaignLifecycle workflow (mocked activities)', () => {
   });
 
   it('waits for a future start, goes live, then decides at the deadline', async () => {
-    const input = campaignInput({ startsAt: at(150), endsAt: at(300) });
+    // The start leaves time for a loaded machine to see the scheduled phase before it passes.
+    const input = campaignInput({ startsAt: at(600), endsAt: at(750) });
     const m = mocks({ activateCampaign: jest.fn(async (): Promise<Snapshot> => ({ ...live, status: 'scheduled' })) });
     const handle = await start(input, m);
 
@@ -164,12 +165,13 @@ describe('campaignLifecycle workflow (mocked activities)', () => {
   });
 
   it('extendDeadline moves the timer: the decision waits for the new deadline, which is persisted', async () => {
-    const input = campaignInput({ endsAt: at(150) });
+    // The first deadline leaves a loaded machine time to extend it before it fires.
+    const input = campaignInput({ endsAt: at(600) });
     const m = mocks();
     const handle = await start(input, m);
     await eventually(async () => (await handle.query(lifecycleStateQuery)).phase === 'live');
 
-    const later = at(350);
+    const later = at(800);
     await expect(handle.executeUpdate(extendDeadlineUpdate, { args: [{ endsAt: later }] })).resolves.toEqual({ ends_at: later });
     expect(m.setCampaignDeadline).toHaveBeenCalledWith({ campaignId: input.campaignId, endsAt: later });
     // The totals the persisting step read are shown.

@@ -126,7 +126,7 @@ describe('drop workflow, lottery (mocked activities)', () => {
   });
 
   it('a scheduled drop opens at opens_at and closes registration at closes_at', async () => {
-    const input = lotteryInput({ opensAt: at(200), closesAt: at(300) });
+    const input = lotteryInput({ opensAt: at(600), closesAt: at(700) });
     const m = mocks({ dropPhase: async () => ({ status: 'scheduled' as const, quantity: 2, sold: 0, entries: 0 }) });
     const handle = await start(input, m);
 
