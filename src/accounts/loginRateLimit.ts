@@ -23,7 +23,7 @@ export class LoginRateLimiter {
     this.perAccount = sharedLimiter(redis, 'login:fail:account', config.LOGIN_MAX_FAILURES_PER_ACCOUNT, window);
   }
 
-  /** Takes one point from the IP and one from the account; Problem 429 with Retry-After when either is spent. */
+  /** Takes one point from the IP and one from the account; a 429 refusal with Retry-After when either is spent. */
   async beginAttempt(ip: string, normalizedEmail: string): Promise<void> {
     await consumeOrTooMany(this.perIp, ip, 'Too many login attempts from this address; try again later.');
     await consumeOrTooMany(this.perAccount, accountKey(normalizedEmail), 'Too many failed logins for this account; try again later.');

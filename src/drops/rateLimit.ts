@@ -23,7 +23,7 @@ export class DropRateLimiter {
     this.perIp = sharedLimiter(redis, 'drops:rl:ip', config.DROP_RATE_LIMIT_PER_IP, window);
   }
 
-  /** Takes one point from the IP and one from the account; Problem 429 with Retry-After when either is spent. */
+  /** Takes one point from the IP and one from the account; a 429 refusal with Retry-After when either is spent. */
   async consume(scope: DropRateScope, who: { userId: string; ip: string | undefined }): Promise<void> {
     await consumeOrTooMany(this.perIp, `${scope}:${who.ip ?? 'unknown'}`, 'Too many drop requests from this address; try again later.');
     await consumeOrTooMany(this.perAccount, `${scope}:${who.userId}`, 'Too many drop requests for this account; try again later.');
