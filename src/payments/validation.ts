@@ -6,7 +6,8 @@ import { PaymentRequestError } from './gateway';
  * reject the same requests with the same codes.
  */
 
-const PAYMENT_METHOD = /^pm_[A-Za-z0-9_]{1,250}$/;
+/** A provider payment method token; the API's request schemas use the same pattern. */
+export const PAYMENT_METHOD = /^pm_[A-Za-z0-9_]{1,250}$/;
 const CURRENCY = /^[a-z]{3}$/;
 
 export function checkIdempotencyKey(key: string): void {

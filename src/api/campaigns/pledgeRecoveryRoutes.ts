@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { requirePrincipal } from '../../accounts/authorization';
 import { createPledgeRecovery } from '../../campaigns/pledgeRecovery';
 import type { AppDeps } from '../deps';
-import { PaymentMethodToken } from './pledgeSchemas';
+import { PaymentMethodToken } from '../http/paymentMethodToken';
 import { uuidParam, type Api } from '../http/api';
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { pageQuery, uuidParam, type Api } from '../http/api';
 import type { AppDeps } from '../deps';
-import { PaymentMethodToken } from './pledgeSchemas';
+import { PaymentMethodToken } from '../http/paymentMethodToken';
 import { PLEDGE_STATUSES } from '../../domain/campaigns';
 import { requirePrincipal } from '../../accounts/authorization';
 import { createPledgeService } from '../../campaigns/pledges';

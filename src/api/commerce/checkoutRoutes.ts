@@ -6,6 +6,7 @@ import { checkoutRuns } from './checkoutRuns';
 import type { AppDeps } from '../deps';
 import { checkoutCart } from '../../commerce/checkouts';
 import { orderDetails, orderFor } from '../../commerce/orderViews';
+import { PaymentMethodToken } from '../http/paymentMethodToken';
 
 /**
  * Checkout and orders. POST /v1/checkout runs one workflow per (caller, Idempotency-Key): `checkout:<key>`
@@ -16,10 +17,7 @@ const CheckoutBody = z
   .strictObject({
     cart_id: z.uuid(),
     shipping_address: Address,
-    payment_method: z
-      .string()
-      .regex(/^pm_[A-Za-z0-9_]{1,200}$/)
-      .openapi({ description: 'A provider payment method token (pm_...)' }),
+    payment_method: PaymentMethodToken,
     billing_address: Address.optional(),
   })
   .openapi('CheckoutRequest');

@@ -11,6 +11,7 @@ import { createDrop } from '../../drops/creation';
 import { createDropEntries } from '../../drops/entries';
 import { publishedDraw } from '../../drops/lottery';
 import { renderDrop } from '../../drops/repository';
+import { PaymentMethodToken } from '../http/paymentMethodToken';
 
 /**
  * Drops (API.md, "Drops"): creation by the store's owner, which starts `drop:<id>` (the owner of every timer),
@@ -24,10 +25,6 @@ const MAX_QUANTITY = 1_000_000;
 const MAX_CLAIM_WINDOW_SECONDS = 30 * 86_400;
 const MAX_PRICE_CENTS = 10_000_000_000;
 
-const PaymentMethod = z
-  .string()
-  .regex(/^pm_[A-Za-z0-9_]{1,200}$/, 'must be a payment method token starting with pm_')
-  .openapi({ description: 'A provider payment method token (pm_...)', example: 'pm_card_visa' });
 
 const CreateDropBody = z
   .strictObject({
@@ -47,9 +44,9 @@ const CreateDropBody = z
   })
   .openapi('CreateDropRequest');
 
-const EntryBody = z.strictObject({ payment_method: PaymentMethod }).openapi('DropEntryRequest');
+const EntryBody = z.strictObject({ payment_method: PaymentMethodToken }).openapi('DropEntryRequest');
 const ClaimBody = z
-  .strictObject({ shipping_address: Address, payment_method: PaymentMethod.optional().openapi({ description: 'Default: the card saved with the entry' }) })
+  .strictObject({ shipping_address: Address, payment_method: PaymentMethodToken.optional().openapi({ description: 'Default: the card saved with the entry' }) })
   .openapi('DropClaimRequest');
 
 const DROP_STATUSES = ['scheduled', 'open', 'drawing', 'claiming', 'sold_out', 'closed'] as const;
