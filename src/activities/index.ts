@@ -5,7 +5,7 @@ import { createCheckoutActivities } from './commerce/checkout';
 import { createDropActivities } from './drops/drop';
 import { createFcfsActivities } from './drops/fcfsSale';
 import { createMaintenanceActivities } from './maintenance/purgeExpiredRecords';
-import { createPaymentActivities } from './commerce/checkoutPayments';
+import { createCheckoutPaymentActivities } from './commerce/checkoutPayments';
 import { createReconciliationActivities } from './commerce/reconcileCommerce';
 import { createDroppedPledgeActivities, createDroppedPledgePaymentActivities } from './campaigns/droppedPledge';
 
@@ -27,7 +27,7 @@ export function createActivities(deps: ActivityDeps) {
 /** Activities served on the rate-limited payments task queue: every one of them reaches the payment provider. */
 export function createPaymentQueueActivities(deps: ActivityDeps) {
   return {
-    ...createPaymentActivities(deps),
+    ...createCheckoutPaymentActivities(deps),
     ...createSettlementActivities(deps),
     ...createDroppedPledgePaymentActivities(deps),
   };
@@ -35,4 +35,4 @@ export function createPaymentQueueActivities(deps: ActivityDeps) {
 
 export type Activities = ReturnType<typeof createActivities>;
 export type PaymentQueueActivities = ReturnType<typeof createPaymentQueueActivities>;
-export type PaymentActivities = ReturnType<typeof createPaymentActivities>;
+export type CheckoutPaymentActivities = ReturnType<typeof createCheckoutPaymentActivities>;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { createPaymentActivities } from '../../src/activities/commerce/checkoutPayments';
+import { createCheckoutPaymentActivities } from '../../src/activities/commerce/checkoutPayments';
 import type { AppDeps } from '../../src/api/deps';
 import type { PaymentGateway } from '../../src/payments/gateway';
 import { PaymentRecords } from '../../src/payments/paymentRecords';
@@ -12,13 +12,13 @@ import { gatewayIntentCount } from '../helpers/fixtures';
 
 let deps: AppDeps;
 let sim: SimulatedGateway;
-let activities: ReturnType<typeof createPaymentActivities>;
+let activities: ReturnType<typeof createCheckoutPaymentActivities>;
 let records: PaymentRecords;
 
 beforeAll(() => {
   deps = createTestDeps();
   sim = deps.payments as SimulatedGateway;
-  activities = createPaymentActivities(deps);
+  activities = createCheckoutPaymentActivities(deps);
   records = new PaymentRecords(deps.db);
 });
 afterAll(() => closeDeps(deps));
@@ -178,7 +178,7 @@ describe('payment activities', () => {
 
   it('network-style failures stay retryable', async () => {
     const broken: PaymentGateway = Object.assign(Object.create(sim) as SimulatedGateway, { authorize: () => Promise.reject(new Error('ECONNRESET')) });
-    const acts = createPaymentActivities({ ...deps, payments: broken });
+    const acts = createCheckoutPaymentActivities({ ...deps, payments: broken });
     const err = await acts.authorizePayment({ businessKey: bk('authorize'), amountCents: 100, currency: 'usd', paymentMethod: 'pm_card_visa' }).catch((e: unknown) => e);
     expect(err).not.toBeInstanceOf(ApplicationFailure);
     expect((err as Error).message).toBe('ECONNRESET');
@@ -193,7 +193,7 @@ describe('payment activities', () => {
         return sim.authorize(input);
       },
     });
-    const acts = createPaymentActivities({ ...deps, payments: racing });
+    const acts = createCheckoutPaymentActivities({ ...deps, payments: racing });
     expect(await acts.authorizePayment({ businessKey, amountCents: 700, currency: 'usd', paymentMethod: 'pm_card_visa' })).toMatchObject({ status: 'canceled' });
     const [pi] = await deps.db('sim_payment_intents').whereRaw("metadata->>'business_key' = ?", [businessKey]);
     expect(pi.status).toBe('canceled');

@@ -59,7 +59,7 @@ function outcome(p: PaymentRecord): PaymentRecord {
   return p;
 }
 
-export function createPaymentActivities(deps: ActivityDeps) {
+export function createCheckoutPaymentActivities(deps: ActivityDeps) {
   const service = createPaymentService(deps);
 
   async function run(businessKey: string, fn: () => Promise<PaymentRecord>, checkOutcome = true): Promise<PaymentRecord> {
