@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { hotHoldKey, hotStockKey } from '../src/commerce/hotStock';
+import { ratioTo, runBaseline, type BaselineResult } from './baseline';
 import {
   allPass,
   benchEnvironment,
   benchLog,
   bulkUsers,
   createBenchStore,
+  httpRequest,
   loadAverage,
   percentile,
   positiveInt,
@@ -37,6 +39,10 @@ import {
  *   BENCH_CART_RUNS=postgres,hot  which runs, in order
  *   BENCH_CART_WARMUP=200         untimed adds first, on a variant of their own (JIT, pools, workflow cache)
  *   BENCH_LOG_LEVEL=error         the API's log level (warn logs every expected 409)
+ *
+ * First, in the same process, each run's bare baseline (bench/baseline.ts) with the same client, concurrency and
+ * request count: `hot` ↔ one Redis Lua check-and-decrement, `postgres` ↔ one conditional UPDATE of a hot row.
+ * Each run reports it beside its own figures, with `ratio_to_baseline` = accepted/s ÷ baseline requests/s.
  */
 
 const log = benchLog('add-to-cart');
@@ -65,15 +71,15 @@ async function openCarts(baseUrl: string, storeId: string, count: number): Promi
 }
 
 /** One guest cart adding one unit: the timed request. */
-async function addOne(baseUrl: string, cartId: string, variantId: string): Promise<number> {
-  const res = await fetch(`${baseUrl}/v1/carts/${cartId}/items`, {
+function addOne(baseUrl: string, cartId: string, variantId: string): Promise<number> {
+  return httpRequest(`${baseUrl}/v1/carts/${cartId}/items`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ variant_id: variantId, quantity: 1 }),
   });
-  await res.arrayBuffer();
-  return res.status;
 }
+
+const BASELINE_FOR: Record<RunKind, 'redis' | 'postgres'> = { hot: 'redis', postgres: 'postgres' };
 
 /** Keys matching a pattern (SCAN, not KEYS: the server stays responsive). */
 async function countKeys(redis: BenchEnvironment['services']['redis'], pattern: string): Promise<number> {
@@ -87,7 +93,7 @@ async function countKeys(redis: BenchEnvironment['services']['redis'], pattern: 
   return n;
 }
 
-async function run(env: BenchEnvironment, kind: RunKind, storeId: string, merchantAuth: string, stock: number, attempts: number, concurrency: number) {
+async function run(env: BenchEnvironment, kind: RunKind, storeId: string, merchantAuth: string, stock: number, attempts: number, concurrency: number, baseline: BaselineResult) {
   const { services, baseUrl } = env;
   const { db, redis } = services;
   const variantId = await createVariant(baseUrl, merchantAuth, storeId, kind === 'hot', stock);
@@ -112,6 +118,7 @@ async function run(env: BenchEnvironment, kind: RunKind, storeId: string, mercha
   const seconds = (performance.now() - started) / 1000;
   const sellOutSeconds = Math.max(0.001, (lastAcceptAt - started) / 1000);
   const accepted = statuses.get(200);
+  const acceptedPerSecond = Math.round(accepted / sellOutSeconds);
 
   // ---- Checks, straight from Postgres (and Redis for the hot counter) ----
   const inventory = (await db('inventory').where({ variant_id: variantId }).first('total_stock', 'reserved', 'sold')) as { total_stock: number; reserved: number; sold: number };
@@ -144,7 +151,9 @@ async function run(env: BenchEnvironment, kind: RunKind, storeId: string, mercha
     statuses: statuses.toJSON(),
     seconds: round(seconds, 2),
     attempts_per_second: Math.round(attempts / seconds),
-    accepted_per_second: Math.round(accepted / sellOutSeconds),
+    accepted_per_second: acceptedPerSecond,
+    baseline: { kind: baseline.kind, requests: baseline.requests, concurrency: baseline.concurrency, per_second: baseline.per_second, p50_ms: baseline.p50_ms, p99_ms: baseline.p99_ms },
+    ratio_to_baseline: ratioTo(baseline, acceptedPerSecond),
     sell_out_seconds: round(sellOutSeconds, 2),
     latency_ms: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)) },
     accepted_latency_ms: { p50: round(percentile(acceptedLatencies, 50)), p99: round(percentile(acceptedLatencies, 99)) },
@@ -167,6 +176,11 @@ async function main(): Promise<void> {
   const kinds = (process.env.BENCH_CART_RUNS || 'postgres,hot').split(',').map((k) => k.trim()) as RunKind[];
   for (const k of kinds) if (k !== 'postgres' && k !== 'hot') throw new Error(`BENCH_CART_RUNS: unknown run '${k}' (postgres, hot)`);
 
+  // The bare baselines first, before the environment (and its dev server) exists: same client, same concurrency,
+  // as many requests as the run has attempts. Each closes its connections and drops its scratch table.
+  const baselines = new Map<RunKind, BaselineResult>();
+  for (const kind of kinds) baselines.set(kind, await runBaseline(BASELINE_FOR[kind], { requests: attempts, concurrency }));
+
   // Every refused add is an expected 409, which the API logs at warn: off unless asked for.
   const env = await benchEnvironment({ temporal: true, settings: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'error' } });
   let workers: { stop(): Promise<void> } | undefined;
@@ -184,7 +198,7 @@ async function main(): Promise<void> {
     const loadBefore = loadAverage();
 
     const runs = [];
-    for (const kind of kinds) runs.push(await run(env, kind, storeId, merchant!.auth, stock, attempts, concurrency));
+    for (const kind of kinds) runs.push(await run(env, kind, storeId, merchant!.auth, stock, attempts, concurrency, baselines.get(kind)!));
     report('add-to-cart', { load_average_before: loadBefore, warmup_adds: warmup, runs, ok: runs.every((r) => r.ok) });
   } finally {
     await workers?.stop();

@@ -13,6 +13,24 @@ import { splitDatabaseUrl } from '../src/infra/db';
 import { closeServer, createServices, listen, prepareDatabase, type Services } from '../src/main/bootstrap';
 import { startDevServer, type DevServer } from '../src/temporal/devServer';
 import pg from 'pg';
+import { benchDatabaseUrl, benchRedisUrl } from './load';
+
+export {
+  allPass,
+  benchDatabaseUrl,
+  benchLog,
+  benchRedisUrl,
+  httpRequest,
+  loadAverage,
+  machine,
+  percentile,
+  positiveInt,
+  report,
+  round,
+  runBench,
+  runConcurrently,
+  Tally,
+} from './load';
 
 /**
  * The same real parts the tests use, for benchmarks: a fresh `pledgeflow_bench` database, a flushed Redis
@@ -27,7 +45,7 @@ export interface BenchEnvironment {
 }
 
 export async function benchEnvironment(opts: { temporal?: boolean; settings?: Record<string, string> } = {}): Promise<BenchEnvironment> {
-  const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/pledgeflow_bench';
+  const databaseUrl = benchDatabaseUrl();
   const { name, adminUrl } = splitDatabaseUrl(databaseUrl);
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -43,7 +61,7 @@ export async function benchEnvironment(opts: { temporal?: boolean; settings?: Re
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     DATABASE_URL: databaseUrl,
     DATABASE_POOL_MAX: '20',
-    REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/5',
+    REDIS_URL: benchRedisUrl(),
     TEMPORAL_ADDRESS: devServer?.address ?? '127.0.0.1:7233',
     TASK_QUEUE: `bench-${randomUUID().slice(0, 8)}`,
     LOGIN_MAX_ATTEMPTS_PER_IP: '100000000',
@@ -81,54 +99,6 @@ export async function bulkUsers(services: Services, count: number, role: Role = 
   return rows.map((r) => ({ id: r.id, auth: `Bearer ${issueToken(services.config, r.id).token}` }));
 }
 
-/** Runs `total` tasks with at most `concurrency` in flight; returns each task's latency in ms. */
-export async function runConcurrently(total: number, concurrency: number, task: (i: number) => Promise<void>): Promise<number[]> {
-  const latencies: number[] = new Array(total);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, total) }, async () => {
-      for (let i = next++; i < total; i = next++) {
-        const start = performance.now();
-        await task(i);
-        latencies[i] = performance.now() - start;
-      }
-    }),
-  );
-  return latencies;
-}
-
-export function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
-
-export function machine(): string {
-  return `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-}
-
-/**
- * Prints the report on stdout and, when BENCH_REPORT_FILE is set, writes it there too: the Temporal CLI dev server
- * prints its banner on the same stdout, so a script reading the JSON is better served by the file.
- */
-export function report(name: string, figures: Record<string, unknown>): void {
-  const json = JSON.stringify({ benchmark: name, machine: machine(), at: new Date().toISOString(), ...figures }, null, 2);
-  console.log(json);
-  if (process.env.BENCH_REPORT_FILE) fs.writeFileSync(process.env.BENCH_REPORT_FILE, `${json}\n`);
-  // A benchmark whose checks failed measured something broken: it exits 1 (after its cleanup).
-  if (figures.ok === false) process.exitCode = 1;
-}
-
-/** Every check passed (the `ok` of a report). */
-export const allPass = (checks: Record<string, boolean>): boolean => Object.values(checks).every(Boolean);
-
-/** Runs a benchmark's main: an unexpected error is printed and the process exits 1. */
-export function runBench(main: () => Promise<void>): void {
-  main().catch((err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
-
 /**
  * Temporal SDK warnings only (INFO logs every worker state change). Call first in main(): the runtime is created
  * once per process, by whichever of the dev server or a worker comes first.
@@ -161,20 +131,6 @@ export async function startBenchWorkers(services: Services, opts: { outboxDispat
   };
 }
 
-/** Tallies HTTP statuses (or any key) for the report. */
-export class Tally {
-  private readonly counts = new Map<string | number, number>();
-  add(key: string | number): void {
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-  }
-  get(key: string | number): number {
-    return this.counts.get(key) ?? 0;
-  }
-  toJSON(): Record<string, number> {
-    return Object.fromEntries(this.counts);
-  }
-}
-
 /**
  * A counter's value per value of one label, read from GET /metrics as Prometheus would scrape it (summed over
  * any other labels, such as the process default label).
@@ -191,28 +147,6 @@ export async function scrapeCounter(baseUrl: string, name: string, label: string
   }
   return values;
 }
-
-/** Recent load averages, for the report: benchmarks on a shared machine must say how busy it was. */
-export function loadAverage(): number[] {
-  return os.loadavg().map((l) => Math.round(l * 100) / 100);
-}
-
-/** A positive integer setting from the environment, else `def`; anything else stops the benchmark. */
-export function positiveInt(name: string, def: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer (got '${raw}')`);
-  return n;
-}
-
-export const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
-
-/** Progress lines on stderr, prefixed with the benchmark's name (stdout carries only the JSON report). */
-export const benchLog =
-  (name: string) =>
-  (msg: string): void =>
-    console.error(`[bench:${name}] ${msg}`);
 
 /** Platform settings passed through from the environment when set (the harness itself reads none). */
 export function settingsFromEnv(keys: string[]): Record<string, string> {

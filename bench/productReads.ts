@@ -1,10 +1,12 @@
 import { PRODUCT_CACHE_REQUESTS, productCacheKey } from '../src/commerce/productCache';
+import { ratioTo, runBaseline } from './baseline';
 import {
   allPass,
   benchEnvironment,
   benchLog,
   bulkUsers,
   createBenchStore,
+  httpRequest,
   loadAverage,
   percentile,
   positiveInt,
@@ -32,6 +34,10 @@ import {
  *   BENCH_READS=10000             reads per phase
  *   BENCH_READ_CONCURRENCY=64     requests in flight
  *   BENCH_READ_INVENTORY=false    true: ?include_inventory=true on every read
+ *
+ * First, in the same process, the bare `noop` baseline (bench/baseline.ts: a node:http server answering 200 and a
+ * small JSON body) with the same client, concurrency and request count; the report puts it beside the warm phase
+ * with `ratio_to_baseline` = warm requests/s ÷ baseline requests/s.
  */
 
 const log = benchLog('product-reads');
@@ -43,6 +49,8 @@ async function main(): Promise<void> {
   const includeInventory = process.env.BENCH_READ_INVENTORY === 'true';
   if (productCount <= concurrency) throw new Error('BENCH_READ_PRODUCTS must exceed BENCH_READ_CONCURRENCY (a cold read must not find a key another read just filled)');
 
+  // The bare baseline first, before the environment exists (same client, concurrency and number of requests).
+  const baseline = await runBaseline('noop', { requests: reads, concurrency });
   const env = await benchEnvironment();
   try {
     const { services, baseUrl } = env;
@@ -87,11 +95,10 @@ async function main(): Promise<void> {
       await runConcurrently(reads, concurrency, async (i) => {
         if (name === 'cold') await redis.del(productCacheKey(productIds[i % productCount]!));
         const t = performance.now();
-        const res = await fetch(url(i));
-        await res.arrayBuffer();
+        const status = await httpRequest(url(i));
         latencies[i] = performance.now() - t;
         busy += latencies[i]!;
-        statuses.add(res.status);
+        statuses.add(status);
       });
       const seconds = (performance.now() - started) / 1000;
       const after = await counts();
@@ -132,6 +139,8 @@ async function main(): Promise<void> {
       variants_per_product: 3,
       concurrency,
       include_inventory: includeInventory,
+      baseline: { kind: baseline.kind, requests: baseline.requests, concurrency: baseline.concurrency, per_second: baseline.per_second, p50_ms: baseline.p50_ms, p99_ms: baseline.p99_ms },
+      ratio_to_baseline: ratioTo(baseline, warm.requests_per_second),
       phases: [warm, cold],
       checks,
       ok: allPass(checks),
