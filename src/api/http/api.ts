@@ -4,6 +4,7 @@ import { extendZodWithOpenApi, type OpenAPIRegistry, type RouteConfig } from '@a
 import type { Logger } from 'pino';
 import { hasRole, type Principal, type Role } from '../../domain/roles';
 import { Problem, problems, type FieldError } from './problem';
+import { etagOpenApi, sendWithEtag } from './etag';
 
 extendZodWithOpenApi(z);
 
@@ -37,6 +38,11 @@ export interface RouteDef<P extends AnyObject, Q extends AnyObject, B extends Zo
   /** Defaults to 'optional' for POST (API.md: accepted on every POST), 'none' otherwise. */
   idempotency?: IdempotencyMode;
   responses: Record<number, ResponseDef>;
+  /**
+   * GET only: a 200 JSON body is sent with a strong ETag of its exact bytes and `Cache-Control: no-cache`, and
+   * If-None-Match naming it answers 304 without a body (etag.ts). Documented in the OpenAPI description.
+   */
+  etag?: boolean;
 }
 
 export interface HandlerContext<P, Q, B> {
@@ -108,9 +114,10 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-function send(res: Response, result: HandlerResult): void {
+function send(res: Response, result: HandlerResult, etag?: { req: Request; personalized: boolean }): void {
   for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, v);
-  if (result.body === undefined) res.status(result.status).end();
+  if (etag && result.status === 200 && result.body !== undefined) sendWithEtag(etag.req, res, result.status, result.body, etag);
+  else if (result.body === undefined) res.status(result.status).end();
   else res.status(result.status).json(result.body);
 }
 
@@ -126,6 +133,7 @@ export class Api {
     handler: Handler<z.infer<P>, z.infer<Q>, z.infer<B>>,
   ): void {
     const idempotency = def.idempotency ?? (def.method === 'post' ? 'optional' : 'none');
+    if (def.etag && def.method !== 'get') throw new Error(`${def.operationId}: etag applies to GET routes only`);
     this.registry.registerPath(this.openApiRoute(def, idempotency));
     const expressPath = def.path.replace(/\{(\w+)\}/g, ':$1');
 
@@ -152,7 +160,7 @@ export class Api {
         }
         if (idempotency === 'none' || (key === undefined && idempotency === 'optional')) {
           const result = await handler(ctx);
-          if (result) send(res, result);
+          if (result) send(res, result, def.etag ? { req, personalized: def.auth !== 'public' } : undefined);
           return;
         }
         if (key === undefined) {
@@ -203,20 +211,23 @@ export class Api {
   }
 
   private openApiRoute(def: RouteDef<AnyObject, AnyObject, ZodType>, idempotency: IdempotencyMode): RouteConfig {
-    const headers =
-      idempotency === 'none'
-        ? undefined
-        : z.object({
-            'idempotency-key': (idempotency === 'required' ? z.string() : z.string().optional()).openapi({
-              description: 'Same key + same body replays the first response; a different body is 422.',
-            }),
-          });
+    const etag = def.etag ? etagOpenApi() : undefined;
+    const headerShape: Record<string, ZodType> = {};
+    if (idempotency !== 'none') {
+      headerShape['idempotency-key'] = (idempotency === 'required' ? z.string() : z.string().optional()).openapi({
+        description: 'Same key + same body replays the first response; a different body is 422.',
+      });
+    }
+    if (etag) headerShape['if-none-match'] = etag.requestHeader;
+    const headers = Object.keys(headerShape).length > 0 ? z.object(headerShape) : undefined;
     const responses: RouteConfig['responses'] = {};
     for (const [status, r] of Object.entries(def.responses)) {
+      const tagged = etag && status === '200' ? { headers: etag.responseHeaders } : {};
       responses[status] = r.schema
-        ? { description: r.description, content: { [r.contentType ?? 'application/json']: { schema: r.schema } } }
-        : { description: r.description };
+        ? { description: r.description, ...tagged, content: { [r.contentType ?? 'application/json']: { schema: r.schema } } }
+        : { description: r.description, ...tagged };
     }
+    if (etag) responses['304'] ??= { description: etag.notModified, headers: etag.responseHeaders };
     const problem = (d: string) => ({ description: d, content: { 'application/problem+json': { schema: ProblemSchema } } });
     responses['400'] ??= problem('Malformed or invalid request');
     if (def.auth !== 'public') responses['401'] ??= problem('Missing, malformed or expired token');
