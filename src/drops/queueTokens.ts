@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Config } from '../config';
 import { DomainError, refusals } from '../domain/errors';
-import { TOKEN_ISSUER } from '../accounts/tokens';
+import { hmacKey, TOKEN_ISSUER } from '../accounts/tokens';
 
 /**
  * Waiting-room tokens: HS256 JWTs naming one place in one drop's line (`sub` = the drop_queue row id, `drop`,
@@ -13,7 +13,7 @@ import { TOKEN_ISSUER } from '../accounts/tokens';
 const AUDIENCE = 'pledgeflow-drop-queue';
 const ALGORITHM = 'HS256';
 
-const signingKey = (config: Pick<Config, 'JWT_SECRET'>) => createHmac('sha256', config.JWT_SECRET).update('drop-queue-token/v1').digest();
+const signingKey = (config: Pick<Config, 'JWT_SECRET'>) => hmacKey(createHmac('sha256', config.JWT_SECRET).update('drop-queue-token/v1').digest());
 
 export interface QueueTokenClaims {
   queueId: string;
