@@ -181,6 +181,12 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): 
   return { promise, resolve, reject };
 }
 
+/** A mock answering `answers` in turn (the last one again once they run out). */
+export function inTurn<I, R>(...answers: R[]) {
+  let n = 0;
+  return jest.fn(async (_: I): Promise<R> => answers[Math.min(n++, answers.length - 1)]!);
+}
+
 /** Resolves after `ms` of real time (a mock that takes a while, or a wait between signals). */
 export const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -5,7 +5,7 @@ import { DROP_NOT_FOUND, DROP_WORKFLOW, type DropRunInput, type DropWorkflow, dr
 import { Status } from '../../../src/temporal/searchAttributes';
 import { CONTINUE_AS_NEW_SUGGESTED_AT } from '../../helpers/testEnv';
 import { eventually } from '../../helpers/wait';
-import { type ActivityInput, type ActivityMocks, type ActivityResult, startWorkflowEnv, type WorkflowTestEnv } from '../../helpers/workflowEnv';
+import { type ActivityInput, type ActivityMocks, type ActivityResult, inTurn, startWorkflowEnv, type WorkflowTestEnv } from '../../helpers/workflowEnv';
 
 /**
  * drop:<id> in lottery mode (and its start, shared with first-come drops) with every activity mocked: a row
@@ -50,12 +50,6 @@ const claims = (over: Partial<Claims> = {}): Claims => ({
   promotedNow: 0,
   ...over,
 });
-
-/** A mock answering `answers` in turn (the last one again once they run out). */
-function inTurn<I, R>(...answers: R[]) {
-  let n = 0;
-  return jest.fn(async (_: I): Promise<R> => answers[Math.min(n++, answers.length - 1)]!);
-}
 
 /** A drop open for entries whose registration closed already, with two winners who claim at once. */
 function mocks(over: ActivityMocks = {}) {

@@ -3,7 +3,7 @@ import { DROP_WORKFLOW, type DropRunInput, type DropWorkflow, dropWorkflowId, qu
 import { Status } from '../../../src/temporal/searchAttributes';
 import { CONTINUE_AS_NEW_SUGGESTED_AT } from '../../helpers/testEnv';
 import { eventually } from '../../helpers/wait';
-import { type ActivityInput, type ActivityMocks, type ActivityResult, startWorkflowEnv, type WorkflowTestEnv } from '../../helpers/workflowEnv';
+import { type ActivityInput, type ActivityMocks, type ActivityResult, inTurn, startWorkflowEnv, type WorkflowTestEnv } from '../../helpers/workflowEnv';
 
 /**
  * drop:<id> in first-come mode: the sale of src/workflows/drops/fcfsSale.ts, with every activity mocked. The
@@ -48,12 +48,6 @@ const room = (over: Partial<Step> = {}): Step => ({
   settled: { purchased: 0, expired: 0 },
   ...over,
 });
-
-/** A mock answering `answers` in turn (the last one again once they run out). */
-function inTurn<I, R>(...answers: R[]) {
-  let n = 0;
-  return jest.fn(async (_: I): Promise<R> => answers[Math.min(n++, answers.length - 1)]!);
-}
 
 /** An open drop selling out on its first step, its room closed in one page. */
 function mocks(over: ActivityMocks = {}) {
