@@ -41,6 +41,9 @@ export class Problem extends Error {
   }
 }
 
+/** Retry-After of a 503 whose refusal named no better time. */
+const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
 export const problems = {
   validation: (errors: FieldError[], detail = 'The request is not valid.') =>
     new Problem(400, 'validation_failed', 'Validation failed', detail, { errors }),
@@ -57,7 +60,9 @@ export const problems = {
     new Problem(429, 'rate_limited', 'Too many requests', detail, { retry_after_seconds: retryAfterSeconds }, {
       'Retry-After': String(retryAfterSeconds),
     }),
-  unavailable: (code: string, detail: string) => new Problem(503, code, 'Service unavailable', detail),
+  /** DESIGN: a dependency outage answers 503 with Retry-After, so clients know to come back. */
+  unavailable: (code: string, detail: string, retryAfterSeconds = DEFAULT_RETRY_AFTER_SECONDS) =>
+    new Problem(503, code, 'Service unavailable', detail, {}, { 'Retry-After': String(retryAfterSeconds) }),
 };
 
 /** The one place a domain refusal's kind becomes an HTTP status. */
@@ -81,6 +86,7 @@ export function problemOf(err: DomainError): Problem {
   if (err.kind === 'unauthenticated') headers['WWW-Authenticate'] = 'Bearer';
   const retryAfter = err.extra.retry_after_seconds;
   if (typeof retryAfter === 'number') headers['Retry-After'] = String(retryAfter);
+  else if (err.kind === 'unavailable') headers['Retry-After'] = String(DEFAULT_RETRY_AFTER_SECONDS);
   // A 503's retry hint is a header only; a 429 also names it in the body, as it always has.
   const extra = err.kind === 'unavailable' ? Object.fromEntries(Object.entries(err.extra).filter(([k]) => k !== 'retry_after_seconds')) : err.extra;
   return new Problem(status, err.code, err.title ?? title, err.detail, extra, headers);
