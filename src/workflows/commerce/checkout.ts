@@ -2,7 +2,6 @@ import {
   ActivityFailure,
   ApplicationFailure,
   TimeoutFailure,
-  getExternalWorkflowHandle,
   log,
   proxyActivities,
   setCurrentDetails,
@@ -12,11 +11,11 @@ import {
 import type { Activities, PaymentQueueActivities } from '../../activities';
 import { OrderId } from '../../temporal/searchAttributes';
 import { paymentsTaskQueue } from '../../temporal/taskQueues';
-import { type CheckoutInput, type CheckoutResult, type PriceCheckResult, cartClosedSignal, cartWorkflowId, checkoutPaymentKey } from '../../commerce/contract';
+import { type CheckoutInput, type CheckoutResult, type PriceCheckResult, checkoutPaymentKey } from '../../commerce/contract';
 
 /**
  * One checkout (`checkout:<key>`, the key being the caller-scoped Idempotency-Key): confirm the cart's holds →
- * authorize → create the order → commit the holds to sold → capture → close the cart. A compensation is
+ * authorize → create the order → commit the holds to sold → capture → empty the cart. A compensation is
  * registered before each risky step and they run newest first when a later step fails. A declined card (or one
  * that needs authentication) voids what was done but keeps the holds, so the shopper can retry within the TTL.
  *
@@ -213,15 +212,6 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
 
   step('closing cart');
   await emptyCheckoutCart({ cartId: input.cartId, variantIds: input.items.map((i) => i.variant_id) });
-  try {
-    // With what was sold: a line the shopper added meanwhile keeps the cart's countdown (and its hold expires).
-    await getExternalWorkflowHandle(cartWorkflowId(input.cartId)).signal(cartClosedSignal, {
-      sold: input.items.map((i) => ({ variant_id: i.variant_id, quantity: i.quantity })),
-    });
-  } catch (err) {
-    // The cart's workflow may have ended already (nothing left to hold): nothing to close.
-    log.info('cart workflow not signalled', { cartId: input.cartId, error: String(err) });
-  }
   step('confirmed');
   return { status: 'confirmed', orderId: orderId! };
 }
