@@ -61,7 +61,10 @@ const schema = z.object({
   LOGIN_RATE_WINDOW_SECONDS: intFrom(900, 1),
 
   IDEMPOTENCY_KEY_TTL_HOURS: intFrom(24, 24),
+  /** The longest a LIVE request keeps its Idempotency-Key; one whose process died lets go after the lease. */
   IDEMPOTENCY_LOCK_TIMEOUT_SECONDS: intFrom(120, 1),
+  /** A running request renews its key's lock this long ahead, every third of it; a dead one's lapses within it. */
+  IDEMPOTENCY_LEASE_SECONDS: intFrom(10, 1),
 
   STRIPE_SECRET_KEY: z.string().min(1).optional(),
   STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
@@ -85,6 +88,8 @@ const schema = z.object({
 
   // Carts (durations; tests set them in seconds).
   RESERVATION_TTL: duration('15m'),
+  // Long-lived workflows that release expired holds (`<TASK_QUEUE>:hold-expiry:<shard>`), holds split by variant.
+  HOLD_EXPIRY_SHARDS: intFrom(4, 1),
   CART_TTL_GUEST: duration('48h'),
   CART_TTL_USER: duration('30d'),
 

@@ -31,13 +31,18 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
  * response; the others see the row and answer 409 (still running), 422 (different request) or the replay.
  * Each claim carries a random lock token, so a request whose lock expired and was taken over (the process
  * was presumed dead) cannot later overwrite the new owner's result.
+ *
+ * The lock is a lease: IDEMPOTENCY_LEASE_SECONDS ahead, renewed every third of it while the handler runs, so a
+ * request that died with its process frees its key within seconds and the client's retry runs (handlers are
+ * idempotent underneath: the same key starts the same workflow). A live request renews for at most
+ * IDEMPOTENCY_LOCK_TIMEOUT_SECONDS, so a hung one cannot keep its key forever.
  */
 export class PostgresIdempotencyGuard implements IdempotencyGuard {
   private readonly outcomes;
 
   constructor(
     private readonly db: Db,
-    private readonly config: Pick<Config, 'IDEMPOTENCY_KEY_TTL_HOURS' | 'IDEMPOTENCY_LOCK_TIMEOUT_SECONDS'>,
+    private readonly config: Pick<Config, 'IDEMPOTENCY_KEY_TTL_HOURS' | 'IDEMPOTENCY_LOCK_TIMEOUT_SECONDS' | 'IDEMPOTENCY_LEASE_SECONDS'>,
     metrics: Metrics,
   ) {
     this.outcomes = metrics.counter('idempotency_requests_total', 'Requests carrying an Idempotency-Key, by outcome', ['outcome']);
@@ -96,18 +101,41 @@ export class PostgresIdempotencyGuard implements IdempotencyGuard {
         key: request.key,
         fingerprint,
         lockToken,
-        lockSeconds: this.config.IDEMPOTENCY_LOCK_TIMEOUT_SECONDS,
+        lockSeconds: this.leaseSeconds,
         ttlHours: this.config.IDEMPOTENCY_KEY_TTL_HOURS,
       },
     );
     return rows.length === 1;
   }
 
+  /** Never longer than the most a live request may hold its key. */
+  private get leaseSeconds(): number {
+    return Math.min(this.config.IDEMPOTENCY_LEASE_SECONDS, this.config.IDEMPOTENCY_LOCK_TIMEOUT_SECONDS);
+  }
+
+  /** Renews the lease every third of it until stopped or until the request has held the key for the lock timeout. */
+  private keepLease(request: IdempotencyRequest, lockToken: string): () => void {
+    const lease = this.leaseSeconds;
+    const giveUpAt = Date.now() + (this.config.IDEMPOTENCY_LOCK_TIMEOUT_SECONDS - lease) * 1000;
+    const timer = setInterval(() => {
+      if (Date.now() >= giveUpAt) return clearInterval(timer);
+      this.db('idempotency_keys')
+        .where({ scope: request.scope, key: request.key, lock_token: lockToken, state: 'in_progress' })
+        .update({ locked_until: this.db.raw('now() + make_interval(secs => ?)', [lease]) })
+        // A missed renewal only shortens the lease; the next one, or the handler's own outcome, follows.
+        .catch(() => undefined);
+    }, (lease * 1000) / 3);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   private async run(request: IdempotencyRequest, lockToken: string, fn: () => Promise<HandlerResult>): Promise<HandlerResult> {
     let result: HandlerResult;
+    const stopLease = this.keepLease(request, lockToken);
     try {
       result = await fn();
     } catch (err) {
+      stopLease();
       // A business refusal (declined card, sold out) is the answer to this request and is replayed as such.
       const problem = asProblem(err);
       if (problem && isFinal(problem.status)) {
@@ -121,6 +149,7 @@ export class PostgresIdempotencyGuard implements IdempotencyGuard {
       }
       throw err;
     }
+    stopLease();
     if (isFinal(result.status)) await this.complete(request, lockToken, result);
     else await this.release(request, lockToken);
     return result;
