@@ -1,6 +1,7 @@
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
 import type { Logger } from '../logger';
+import { noteEndpoint } from './outages';
 
 // bigint columns (money totals, counters) come back as strings by default; every amount we store fits
 // in a JS safe integer (< 2^53 minor units), so parse them as numbers once, here.
@@ -9,6 +10,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 export type Db = Knex;
 
 export function createDb(databaseUrl: string, poolMax = 10, logger?: Logger): Db {
+  noteEndpoint('postgres', databaseUrl, 5432);
   return knex({
     // knex logs with console.* by default; send it through the structured logger instead.
     log: logger && {

@@ -1,4 +1,5 @@
 import { DomainError, type FieldError, type RefusalKind } from '../../domain/errors';
+import { outageOf } from '../../infra/outages';
 
 /**
  * RFC 9457 problem details. Every error a client can see is one of these, with a stable snake_case `code`
@@ -92,9 +93,15 @@ export function problemOf(err: DomainError): Problem {
   return new Problem(status, err.code, err.title ?? title, err.detail, extra, headers);
 }
 
-/** Problem or domain refusal, as the Problem the client gets; anything else is not a client's error (undefined). */
+/** Problem, domain refusal or a dependency's outage, as the Problem the client gets; anything else is a bug (undefined). */
 export function asProblem(err: unknown): Problem | undefined {
   if (err instanceof Problem) return err;
   if (err instanceof DomainError) return problemOf(err);
+  const dependency = outageOf(err);
+  if (dependency) {
+    return new Problem(503, 'dependency_unavailable', 'Service unavailable', `A service we depend on (${dependency}) is unavailable; nothing was changed. Retry shortly.`, { dependency }, {
+      'Retry-After': String(DEFAULT_RETRY_AFTER_SECONDS),
+    });
+  }
   return undefined;
 }
