@@ -82,10 +82,11 @@ export function startOutboxDispatcher(deps: ActivityDeps, options: OutboxDispatc
 
   async function round(): Promise<number> {
     return db.transaction(async (trx) => {
-      // Due order, then id: exactly outbox_pending_idx, so a backlog of 100k rows is not sorted every round.
+      // Due order, then id: exactly outbox_other_pending_idx, so a backlog of 100k rows is not sorted every
+      // round. Emails have their own lane (email/emailLane.ts): SMTP is not waited on inside this transaction.
       const { rows } = (await trx.raw(
         `SELECT id, topic, payload, attempts, created_at FROM outbox
-         WHERE delivered_at IS NULL AND next_attempt_at <= now()
+         WHERE delivered_at IS NULL AND next_attempt_at <= now() AND topic <> 'notification_email'
          ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED`,
         [opts.batchSize],
       )) as { rows: OutboxRow[] };

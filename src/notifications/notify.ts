@@ -1,13 +1,13 @@
 import type { Knex } from 'knex';
 
 /**
- * Notifications: the in-app inbox row and its outbox push are written in the caller's transaction, so a
- * crash loses none and a retried step (same dedupeKey) sends none twice. Each function is one SQL statement:
- * the outbox row exists exactly when the notification row was newly inserted, and bulk fan-out to a
+ * Notifications: the in-app inbox row and its outbox push and email are written in the caller's transaction,
+ * so a crash loses none and a retried step (same dedupeKey) sends none twice. Each function is one SQL
+ * statement: the outbox rows exist exactly when the notification row was newly inserted, and bulk fan-out to a
  * campaign's backers stays set-based however many pledges there are.
  *
- * Outbox dedupe keys are prefixed by topic (`notification:` / `webhook:`), because callers naturally use the
- * same key for a creator's in-app notification and the webhook about the same event.
+ * Outbox dedupe keys are prefixed by channel (`notification:` / `email:` / `webhook:`), because callers
+ * naturally use the same key for a creator's in-app notification and the webhook about the same event.
  */
 export interface NotificationInput {
   userId: string;
@@ -25,13 +25,19 @@ const NOTIFICATION_JSON = `jsonb_build_object(
   'id', n.id, 'type', n.type, 'title', n.title, 'body', n.body, 'data', n.data,
   'created_at', to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'read_at', NULL)`;
 
-const PUSH_OUTBOX_INSERT = `
+/**
+ * The outbox rows of each notification inserted by a CTE named `n` (used in other statements that notify,
+ * too): its push and its email, one row per channel, each unique by its channel-prefixed key. The email's
+ * recipient, preferences and template are decided at delivery (src/notifications/email/).
+ */
+export const PUSH_OUTBOX_INSERT = `
   INSERT INTO outbox (topic, dedupe_key, payload)
-  SELECT 'notification_push', 'notification:' || n.dedupe_key, jsonb_build_object('user_id', n.user_id, 'notification', ${NOTIFICATION_JSON})
-  FROM n
+  SELECT ch.topic, ch.prefix || n.dedupe_key, jsonb_build_object('user_id', n.user_id, 'notification', ${NOTIFICATION_JSON})
+  FROM n CROSS JOIN (VALUES ('notification_push', 'notification:'), ('notification_email', 'email:')) AS ch(topic, prefix)
   ON CONFLICT (dedupe_key) DO NOTHING`;
 
 export const outboxKeyForNotification = (dedupeKey: string) => `notification:${dedupeKey}`;
+export const outboxKeyForEmail = (dedupeKey: string) => `email:${dedupeKey}`;
 export const outboxKeyForWebhook = (dedupeKey: string) => `webhook:${dedupeKey}`;
 
 /** Returns true when the notification is new, false when `dedupeKey` was already used. */
