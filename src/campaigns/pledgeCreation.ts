@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config';
 import { requireVisibleTo } from '../accounts/authorization';
-import { paymentModeFor, SLOT_HOLDING_PLEDGE_STATUSES, type PledgeStatus } from '../domain/campaigns';
+import { SLOT_HOLDING_PLEDGE_STATUSES, type PledgeStatus } from '../domain/campaigns';
+import { canTransition, paymentStatusFrom } from '../domain/payments';
 import { refusals } from '../domain/errors';
 import type { Principal } from '../domain/roles';
 import type { Db } from '../infra/db';
@@ -10,16 +11,18 @@ import type { Logger } from '../logger';
 import { enqueueCreatorWebhook, notify } from '../notifications/notify';
 import type { PaymentGateway } from '../payments/gateway';
 import { declineReason, isInPlace, paymentOutcome, refusedRequest } from '../payments/outcomes';
-import type { PaymentRecord } from '../payments/paymentRecords';
+import { stateFromIntent, stateFromSetup, type PaymentRecord, type ProviderState } from '../payments/paymentRecords';
+import { authorizeCall, saveCall } from '../payments/paymentService';
 import { announceTotals, moveLiveTotals, type PledgedTotals } from './campaignTotals';
 import { recordLedgerEntry } from './ledger';
-import { cardPaymentKey, createPledgePayments } from './pledgePayments';
+import { cardPaymentKey, createPledgePayments, holdRequest, saveCardRequest } from './pledgePayments';
 import { pledgeRefusals } from './pledgeRefusals';
 import type { PledgeRow } from './pledgeRow';
-import { acceptsPledges, loadPledge } from './pledgeStore';
+import { loadPledge } from './pledgeStore';
 import { pledgeJson, type PledgeJson } from './pledgeViews';
 import { findCampaign } from './repository';
-import { claimSlot, releaseSlot, requireTierFor } from './rewardSlots';
+import { releaseSlot } from './rewardSlots';
+import { activateNewPledge, openPledge, type ActivationInput, type OpenedPledge } from './pledgeWrites';
 
 /**
  * A new pledge: claim a reward slot, then save the card or hold the funds; and confirm, which finishes a
@@ -51,6 +54,24 @@ const AWAITING_PAYMENT: readonly PledgeStatus[] = ['pending', 'requires_action']
 function isUniqueViolation(err: unknown, constraint: string): boolean {
   const e = err as { code?: string; constraint?: string };
   return e?.code === '23505' && e.constraint === constraint;
+}
+
+/** What the owner is told about a new pledge: in-app (with its push) and by webhook. */
+function pledgeNotice(pledge: PledgeRow, campaign: { title: string }): ActivationInput['notice'] {
+  return {
+    title: `New pledge on ${campaign.title}`,
+    body: `A backer pledged ${pledge.amount_cents} ${pledge.currency.trim()} cents.`,
+    data: {
+      campaign_id: pledge.campaign_id,
+      pledge_id: pledge.id,
+      amount_cents: pledge.amount_cents,
+      currency: pledge.currency.trim(),
+      reward_tier_id: pledge.reward_tier_id,
+    },
+    dedupeKey: `pledge_received:${pledge.id}`,
+    webhookEvent: 'pledge.created',
+    webhookDedupeKey: `pledge.created:${pledge.id}`,
+  };
 }
 
 /** Thrown inside a transaction to roll it back when the campaign was decided meanwhile. */
@@ -117,22 +138,9 @@ export function createPledgeCreation(deps: PledgeServiceDeps) {
             businessKey: record.businessKey,
           });
         }
-        const data = {
-          campaign_id: pledge.campaign_id,
-          pledge_id: pledge.id,
-          amount_cents: pledge.amount_cents,
-          currency: pledge.currency.trim(),
-          reward_tier_id: pledge.reward_tier_id,
-        };
-        await notify(trx, {
-          userId: campaign.owner_id,
-          type: 'pledge_received',
-          title: `New pledge on ${campaign.title}`,
-          body: `A backer pledged ${pledge.amount_cents} ${pledge.currency.trim()} cents.`,
-          data,
-          dedupeKey: `pledge_received:${pledge.id}`,
-        });
-        await enqueueCreatorWebhook(trx, { campaignId: pledge.campaign_id, event: 'pledge.created', data, dedupeKey: `pledge.created:${pledge.id}` });
+        const notice = pledgeNotice(pledge, campaign);
+        await notify(trx, { userId: campaign.owner_id, type: 'pledge_received', title: notice.title, body: notice.body, data: notice.data, dedupeKey: notice.dedupeKey });
+        await enqueueCreatorWebhook(trx, { campaignId: pledge.campaign_id, event: notice.webhookEvent, data: notice.data, dedupeKey: notice.webhookDedupeKey });
         // Last before COMMIT; no row means the campaign was decided meanwhile, and the whole transaction rolls back.
         totals = await moveLiveTotals(trx, pledge.campaign_id, pledge.amount_cents, 1);
         if (!totals) throw new CampaignClosed();
@@ -181,11 +189,10 @@ export function createPledgeCreation(deps: PledgeServiceDeps) {
     throw pledgeRefusals.paymentDeclined(pledge.id, declineReason(record), record.failureMessage);
   }
 
-  /** Runs the payment step; a refusal ends the pledge, an infrastructure error leaves it resumable. */
-  async function pay(pledge: PledgeRow, email: string | undefined, success: 200 | 201): Promise<PledgeResult> {
-    let record: PaymentRecord;
+  /** Runs a payment call; a refusal ends the pledge, an infrastructure error leaves it resumable. */
+  async function paymentStep<T>(pledge: PledgeRow, call: () => Promise<T>): Promise<T> {
     try {
-      record = await putCardInPlace(pledge, email);
+      return await call();
     } catch (err) {
       const refused = refusedRequest(err);
       if (refused) {
@@ -200,7 +207,43 @@ export function createPledgeCreation(deps: PledgeServiceDeps) {
       logger.error({ err, pledgeId: pledge.id }, 'payment step failed; pledge left pending for a retry');
       throw refusals.unavailable('payment_unavailable', 'The payment provider could not be reached; retry the same request.');
     }
-    return settle(pledge, record, success);
+  }
+
+  async function pay(pledge: PledgeRow, email: string | undefined, success: 200 | 201): Promise<PledgeResult> {
+    return settle(pledge, await paymentStep(pledge, () => putCardInPlace(pledge, email)), success);
+  }
+
+  /** The provider's answer for a new pledge whose payments row openPledge wrote: the same request the payment service would send. */
+  async function askProvider(pledge: PledgeRow, email: string | undefined): Promise<ProviderState> {
+    const businessKey = pledge.payment_key!;
+    if (pledge.payment_mode === 'save_card') {
+      return stateFromSetup(await deps.payments.savePaymentMethod(saveCall(saveCardRequest(pledge, { businessKey, paymentMethod: pledge.payment_method, email }))));
+    }
+    return stateFromIntent(await deps.payments.authorize(authorizeCall(holdRequest(pledge, { businessKey, amountCents: pledge.amount_cents, paymentMethod: pledge.payment_method }))));
+  }
+
+  /**
+   * A new pledge's payment and activation: the provider call, then one statement (activateNewPledge) when the
+   * card is in place. Any other answer, or a row that moved meanwhile, goes the step-by-step way (pay), which
+   * finds the payments row, gets the provider's stored answer again under the same key and settles as always.
+   */
+  async function payNew(pledge: PledgeRow, campaign: { owner_id: string; title: string }, email: string | undefined): Promise<PledgeResult> {
+    const state = await paymentStep(pledge, () => askProvider(pledge, email));
+    const kind = pledge.payment_mode === 'save_card' ? 'setup' : 'authorization';
+    const status = paymentStatusFrom(state.providerStatus, state);
+    if (isInPlace(paymentOutcome({ kind, status })) && canTransition('pending', status)) {
+      const done = await activateNewPledge(db, {
+        pledge,
+        campaign,
+        payment: { kind, status, state, provider: deps.payments.provider, eventType: kind === 'setup' ? 'setup' : 'authorize' },
+        notice: pledgeNotice(pledge, campaign),
+      });
+      if (done.kind === 'activated') {
+        await announceTotals(deps, pledge.campaign_id, { pledgedCents: pledge.amount_cents, backerCount: 1 }, done.totals);
+        return { status: 201, pledge: pledgeJson(done.pledge) };
+      }
+    }
+    return pay(pledge, email, 201);
   }
 
   async function findOpenPledge(campaignId: string, backerId: string): Promise<PledgeRow | undefined> {
@@ -210,13 +253,34 @@ export function createPledgeCreation(deps: PledgeServiceDeps) {
   return {
     async createPledge(principal: Principal, campaignId: string, input: CreatePledgeInput): Promise<PledgeResult> {
       const now = new Date();
-      const campaign = await findCampaign(db, campaignId);
+      const id = randomUUID();
+      let opened: OpenedPledge;
+      try {
+        opened = await openPledge(db, {
+          id,
+          campaignId,
+          backerId: principal.id,
+          tierId: input.rewardTierId ?? null,
+          amountCents: input.amountCents,
+          paymentMethod: input.paymentMethod,
+          now,
+          holdUntil: new Date(now.getTime() + config.HOLD_WINDOW),
+          keys: { authorize: cardPaymentKey(id, 'authorize'), save_card: cardPaymentKey(id, 'save_card') },
+          provider: deps.payments.provider,
+        });
+      } catch (err) {
+        if (!isUniqueViolation(err, 'pledges_one_open_per_backer')) throw err;
+        throw pledgeRefusals.alreadyPledged((await findOpenPledge(campaignId, principal.id))?.id ?? null);
+      }
+      // The statement wrote nothing unless every rule below passed; they are told apart in the order they apply.
+      const { campaign, tier, open, pledge } = opened;
       if (!campaign) throw refusals.notFound('campaign');
       if (campaign.owner_id === principal.id) throw refusals.unprocessable('cannot_back_own_campaign', 'Creators cannot back their own campaign.');
-      if (!acceptsPledges(campaign, now)) throw pledgeRefusals.campaignNotLive();
-      if (input.rewardTierId) await requireTierFor(db, campaignId, input.rewardTierId, input.amountCents);
-
-      const open = await findOpenPledge(campaignId, principal.id);
+      if (!campaign.live) throw pledgeRefusals.campaignNotLive();
+      if (input.rewardTierId) {
+        if (!tier) throw pledgeRefusals.invalidRewardTier();
+        if (input.amountCents < tier.min_amount_cents) throw pledgeRefusals.belowRewardMinimum(tier.min_amount_cents);
+      }
       if (open) {
         // The same request again after a crash or a 503: carry on with the pledge it created.
         const sameRequest =
@@ -224,37 +288,11 @@ export function createPledgeCreation(deps: PledgeServiceDeps) {
           open.amount_cents === input.amountCents &&
           open.reward_tier_id === (input.rewardTierId ?? null) &&
           open.payment_method === input.paymentMethod;
-        if (sameRequest) return pay(open, principal.email, 201);
+        if (sameRequest) return pay((await loadPledge(db, open.id))!, principal.email, 201);
         throw pledgeRefusals.alreadyPledged(open.id);
       }
-
-      const id = randomUUID();
-      const mode = paymentModeFor(campaign.ends_at, now, config.HOLD_WINDOW);
-      let pledge: PledgeRow;
-      try {
-        pledge = await db.transaction(async (trx) => {
-          if (input.rewardTierId) await claimSlot(trx, campaignId, input.rewardTierId);
-          const [row] = (await trx('pledges')
-            .insert({
-              id,
-              campaign_id: campaignId,
-              backer_id: principal.id,
-              reward_tier_id: input.rewardTierId ?? null,
-              amount_cents: input.amountCents,
-              currency: campaign.currency,
-              status: 'pending',
-              payment_mode: mode,
-              payment_method: input.paymentMethod,
-              payment_key: cardPaymentKey(id, mode),
-            })
-            .returning('*')) as PledgeRow[];
-          return row!;
-        });
-      } catch (err) {
-        if (!isUniqueViolation(err, 'pledges_one_open_per_backer')) throw err;
-        throw pledgeRefusals.alreadyPledged((await findOpenPledge(campaignId, principal.id))?.id ?? null);
-      }
-      return pay(pledge, principal.email, 201);
+      if (!pledge) throw pledgeRefusals.rewardSoldOut();
+      return payNew(pledge, campaign, principal.email);
     },
 
     /** After 3-D Secure: asks the provider again under the same key and finishes like create. */

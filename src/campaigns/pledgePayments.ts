@@ -4,7 +4,7 @@ import type { Logger } from '../logger';
 import type { PaymentGateway } from '../payments/gateway';
 import { paymentOutcome } from '../payments/outcomes';
 import type { PaymentRecord } from '../payments/paymentRecords';
-import { createPaymentService } from '../payments/paymentService';
+import { createPaymentService, type AuthorizeRequest, type SavePaymentMethodRequest } from '../payments/paymentService';
 import { recordLedgerEntry } from './ledger';
 import type { PledgeRow } from './pledgeRow';
 
@@ -47,6 +47,28 @@ export async function recordHoldVoided(q: Knex | Knex.Transaction, pledge: Omit<
   });
 }
 
+type SaveCardInput = { businessKey: string; paymentMethod: string; email?: string };
+type HoldInput = { businessKey: string; amountCents: number; paymentMethod: string; customerId?: string; revision?: number };
+
+/** The request that saves a pledge's card; the one-statement path sends it to the provider itself, so both must agree. */
+export function saveCardRequest(pledge: PledgeRef, input: SaveCardInput): SavePaymentMethodRequest {
+  return { businessKey: input.businessKey, paymentMethod: input.paymentMethod, customerRef: pledge.backer_id, email: input.email };
+}
+
+/** The request that holds a pledge's funds (see saveCardRequest). */
+export function holdRequest(pledge: PledgeRef, input: HoldInput): AuthorizeRequest {
+  return {
+    businessKey: input.businessKey,
+    amountCents: input.amountCents,
+    currency: pledge.currency.trim(),
+    paymentMethod: input.paymentMethod,
+    customerId: input.customerId,
+    customerRef: pledge.backer_id,
+    description: input.revision === undefined ? `Pledge ${pledge.id}` : `Pledge ${pledge.id} revision ${input.revision}`,
+    metadata: { pledge_id: pledge.id, campaign_id: pledge.campaign_id },
+  };
+}
+
 export function createPledgePayments(deps: { db: Db; payments: PaymentGateway; logger: Logger }) {
   const service = createPaymentService(deps);
 
@@ -56,24 +78,10 @@ export function createPledgePayments(deps: { db: Db; payments: PaymentGateway; l
 
   return {
     /** Saves the card for charges later (SetupIntent semantics). */
-    saveCard: (pledge: PledgeRef, input: { businessKey: string; paymentMethod: string; email?: string }): Promise<PaymentRecord> =>
-      service.savePaymentMethod({ businessKey: input.businessKey, paymentMethod: input.paymentMethod, customerRef: pledge.backer_id, email: input.email }),
+    saveCard: (pledge: PledgeRef, input: SaveCardInput): Promise<PaymentRecord> => service.savePaymentMethod(saveCardRequest(pledge, input)),
 
     /** Holds `amountCents` on the card until the deadline captures or voids it. */
-    placeHold: (
-      pledge: PledgeRef,
-      input: { businessKey: string; amountCents: number; paymentMethod: string; customerId?: string; revision?: number },
-    ): Promise<PaymentRecord> =>
-      service.authorizePayment({
-        businessKey: input.businessKey,
-        amountCents: input.amountCents,
-        currency: pledge.currency.trim(),
-        paymentMethod: input.paymentMethod,
-        customerId: input.customerId,
-        customerRef: pledge.backer_id,
-        description: input.revision === undefined ? `Pledge ${pledge.id}` : `Pledge ${pledge.id} revision ${input.revision}`,
-        metadata: { pledge_id: pledge.id, campaign_id: pledge.campaign_id },
-      }),
+    placeHold: (pledge: PledgeRef, input: HoldInput): Promise<PaymentRecord> => service.authorizePayment(holdRequest(pledge, input)),
 
     /** Voids a hold at the provider (locally when it never answered), then writes its ledger void line. */
     voidHold,

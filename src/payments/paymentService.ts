@@ -1,7 +1,7 @@
 import { awaitsProvider, operationBlocked } from '../domain/payments';
 import type { Db } from '../infra/db';
 import type { Logger } from '../logger';
-import { PaymentRequestError, type PaymentGateway, type PaymentIntentResult } from './gateway';
+import { PaymentRequestError, type AuthorizeInput, type PaymentGateway, type PaymentIntentResult, type SavePaymentMethodInput } from './gateway';
 import { PaymentRecords, stateFromIntent, stateFromSetup, type PaymentRecord } from './paymentRecords';
 import { normaliseCurrency } from './validation';
 
@@ -73,6 +73,27 @@ export interface RefundRequest {
   refundKey?: string;
 }
 
+/**
+ * The provider call behind authorizePayment, exactly: a caller that writes the payments row itself (a pledge,
+ * in its one statement) calls the gateway with this, so a later retry through authorizePayment replays it.
+ */
+export function authorizeCall(input: AuthorizeRequest): AuthorizeInput {
+  return {
+    idempotencyKey: input.businessKey,
+    amountCents: input.amountCents,
+    currency: input.currency,
+    paymentMethod: input.paymentMethod,
+    customerId: input.customerId,
+    description: input.description,
+    metadata: input.metadata,
+  };
+}
+
+/** The provider call behind savePaymentMethod, exactly (see authorizeCall). */
+export function saveCall(input: SavePaymentMethodRequest): SavePaymentMethodInput {
+  return { idempotencyKey: input.businessKey, paymentMethod: input.paymentMethod, customerRef: input.customerRef, email: input.email };
+}
+
 export function createPaymentService(deps: PaymentServiceDeps) {
   const gateway = deps.payments;
   const records = new PaymentRecords(deps.db);
@@ -136,12 +157,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         customerRef: input.customerRef,
       });
       if (p.status === 'pending') {
-        const result = await gateway.savePaymentMethod({
-          idempotencyKey: input.businessKey,
-          paymentMethod: input.paymentMethod,
-          customerRef: input.customerRef,
-          email: input.email,
-        });
+        const result = await gateway.savePaymentMethod(saveCall(input));
         p = (await records.apply(p.id, stateFromSetup(result), { type: 'setup' })).record;
       }
       return p;
@@ -149,17 +165,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
 
     /** Places a hold (manual capture) for the amount. */
     authorizePayment: (input: AuthorizeRequest): Promise<PaymentRecord> =>
-      startIntent('authorization', input, () =>
-        gateway.authorize({
-          idempotencyKey: input.businessKey,
-          amountCents: input.amountCents,
-          currency: input.currency,
-          paymentMethod: input.paymentMethod,
-          customerId: input.customerId,
-          description: input.description,
-          metadata: input.metadata,
-        }),
-      ),
+      startIntent('authorization', input, () => gateway.authorize(authorizeCall(input))),
 
     /** Charges a saved card with the customer absent (automatic capture). */
     chargeOffSession: (input: ChargeOffSessionRequest): Promise<PaymentRecord> =>

@@ -1,0 +1,252 @@
+import type { Knex } from 'knex';
+import { SLOT_HOLDING_PLEDGE_STATUSES } from '../domain/campaigns';
+import { outboxKeyForWebhook, PUSH_OUTBOX_INSERT } from '../notifications/notify';
+import type { PaymentKind, PaymentStatus } from '../domain/payments';
+import type { ProviderState } from '../payments/paymentRecords';
+import type { PledgedTotals } from './campaignTotals';
+import type { PledgeRow } from './pledgeRow';
+
+/**
+ * A new pledge's writes as two statements, one on each side of the provider call (bench:pledges, issue 10):
+ * every request of a hot campaign pays per statement, so each side is one CTE that reads what it needs once and
+ * writes everything that must change together. Rarer paths (a retry, a decline, 3-D Secure, a campaign
+ * decided meanwhile) keep the step-by-step code in pledgeCreation.ts, which these statements leave rows for.
+ */
+
+type Conn = Knex | Knex.Transaction;
+
+const OPEN_STATUSES_SQL = SLOT_HOLDING_PLEDGE_STATUSES.map((s) => `'${s}'`).join(', ');
+
+export interface OpenPledgeInput {
+  id: string;
+  campaignId: string;
+  backerId: string;
+  tierId: string | null;
+  amountCents: number;
+  paymentMethod: string;
+  /** The request's clock: the campaign must be live and before its deadline at this time. */
+  now: Date;
+  /** now + HOLD_WINDOW: a deadline after it saves the card, else the funds are held now (paymentModeFor). */
+  holdUntil: Date;
+  /** The payment's business key for each mode (cardPaymentKey). */
+  keys: { authorize: string; save_card: string };
+  provider: string;
+}
+
+export interface OpenedPledge {
+  /** Undefined: no such campaign. */
+  campaign?: { owner_id: string; title: string; live: boolean };
+  /** Undefined when no tier was asked for or the campaign has no such tier. */
+  tier?: { min_amount_cents: number };
+  /** The backer's open pledge on this campaign, when one exists (nothing was written then). */
+  open?: Pick<PledgeRow, 'id' | 'status' | 'amount_cents' | 'reward_tier_id' | 'payment_method'>;
+  /** Inserted pending, with its slot claimed and its payments row (pending) written. */
+  pledge?: PledgeRow;
+}
+
+/**
+ * One statement: reads the campaign, the tier and the backer's open pledge; when every rule passes, claims the
+ * tier slot (the conditional UPDATE that never oversells), inserts the pending pledge and its pending payments
+ * row with the row's `created` event. A rule that fails writes nothing; the caller tells which from the reads.
+ * The unique index on open pledges still refuses a concurrent twin (23505, nothing kept).
+ */
+export async function openPledge(db: Conn, input: OpenPledgeInput): Promise<OpenedPledge> {
+  const { rows } = await db.raw<{ rows: Record<string, unknown>[] }>(
+    `WITH c AS (
+       SELECT id, owner_id, title, currency,
+              status = 'live' AND ends_at > :now AS live,
+              CASE WHEN ends_at > :holdUntil THEN 'save_card' ELSE 'authorize' END AS mode
+         FROM campaigns WHERE id = :campaignId
+     ), t AS (
+       SELECT min_amount_cents FROM reward_tiers WHERE id = CAST(:tierId AS uuid) AND campaign_id = :campaignId
+     ), o AS (
+       SELECT id, status, amount_cents, reward_tier_id, payment_method FROM pledges
+        WHERE campaign_id = :campaignId AND backer_id = :backerId AND status IN (${OPEN_STATUSES_SQL}) LIMIT 1
+     ), ok AS (
+       SELECT c.* FROM c
+        WHERE c.live AND c.owner_id <> :backerId AND NOT EXISTS (SELECT 1 FROM o)
+          AND (CAST(:tierId AS uuid) IS NULL OR EXISTS (SELECT 1 FROM t WHERE t.min_amount_cents <= :amount))
+     ), slot AS (
+       UPDATE reward_tiers SET claimed = claimed + 1
+        WHERE id = CAST(:tierId AS uuid) AND campaign_id = :campaignId AND (quantity IS NULL OR claimed < quantity)
+          AND EXISTS (SELECT 1 FROM ok)
+       RETURNING id
+     ), p AS (
+       INSERT INTO pledges (id, campaign_id, backer_id, reward_tier_id, amount_cents, currency, status, payment_mode, payment_method, payment_key)
+       SELECT CAST(:id AS uuid), ok.id, CAST(:backerId AS uuid), CAST(:tierId AS uuid), CAST(:amount AS bigint), ok.currency, 'pending', ok.mode, :paymentMethod,
+              CASE ok.mode WHEN 'authorize' THEN CAST(:authorizeKey AS text) ELSE CAST(:saveKey AS text) END
+         FROM ok WHERE CAST(:tierId AS uuid) IS NULL OR EXISTS (SELECT 1 FROM slot)
+       RETURNING *
+     ), pay AS (
+       INSERT INTO payments (business_key, provider, kind, amount_cents, currency, status, payment_method, customer_ref)
+       SELECT p.payment_key, CAST(:provider AS text),
+              CASE p.payment_mode WHEN 'authorize' THEN 'authorization' ELSE 'setup' END,
+              CASE p.payment_mode WHEN 'authorize' THEN p.amount_cents ELSE 0 END,
+              CASE p.payment_mode WHEN 'authorize' THEN lower(p.currency) END,
+              'pending', p.payment_method, p.backer_id::text
+         FROM p
+       RETURNING id, kind
+     ), ev AS (
+       INSERT INTO payment_events (payment_id, type, from_status, to_status, data)
+       SELECT id, 'created', NULL, 'pending', jsonb_build_object('kind', kind) FROM pay
+     )
+     SELECT p.*, c.owner_id AS c_owner_id, c.title AS c_title, c.live AS c_live,
+            t.min_amount_cents AS t_min_amount_cents,
+            o.id AS o_id, o.status AS o_status, o.amount_cents AS o_amount_cents, o.reward_tier_id AS o_reward_tier_id,
+            o.payment_method AS o_payment_method
+       FROM (SELECT 1) one LEFT JOIN c ON true LEFT JOIN t ON true LEFT JOIN o ON true LEFT JOIN p ON true`,
+    {
+      id: input.id,
+      campaignId: input.campaignId,
+      backerId: input.backerId,
+      tierId: input.tierId,
+      amount: input.amountCents,
+      paymentMethod: input.paymentMethod,
+      now: input.now,
+      holdUntil: input.holdUntil,
+      authorizeKey: input.keys.authorize,
+      saveKey: input.keys.save_card,
+      provider: input.provider,
+    },
+  );
+  const {
+    c_owner_id,
+    c_title,
+    c_live,
+    t_min_amount_cents,
+    o_id,
+    o_status,
+    o_amount_cents,
+    o_reward_tier_id,
+    o_payment_method,
+    ...pledge
+  } = rows[0]!;
+  return {
+    campaign: c_owner_id == null ? undefined : { owner_id: c_owner_id as string, title: c_title as string, live: c_live as boolean },
+    tier: t_min_amount_cents == null ? undefined : { min_amount_cents: t_min_amount_cents as number },
+    open:
+      o_id == null
+        ? undefined
+        : {
+            id: o_id as string,
+            status: o_status as PledgeRow['status'],
+            amount_cents: o_amount_cents as number,
+            reward_tier_id: o_reward_tier_id as string | null,
+            payment_method: o_payment_method as string,
+          },
+    pledge: pledge.id == null ? undefined : (pledge as unknown as PledgeRow),
+  };
+}
+
+export interface ActivationInput {
+  pledge: PledgeRow;
+  campaign: { owner_id: string; title: string };
+  /** What the provider answered, already read as a status the payments state machine allows from pending. */
+  payment: { kind: PaymentKind; status: PaymentStatus; state: ProviderState; provider: string; eventType: 'authorize' | 'setup' };
+  /** The owner's notification and webhook about the pledge. */
+  notice: { title: string; body: string; data: Record<string, unknown>; dedupeKey: string; webhookEvent: string; webhookDedupeKey: string };
+}
+
+export type Activation =
+  | { kind: 'activated'; pledge: PledgeRow; totals: PledgedTotals }
+  /** The payments row was no longer pending, or the pledge no longer awaiting payment: nothing written. */
+  | { kind: 'moved' }
+  /** The campaign was decided meanwhile: the statement was aborted, nothing written. */
+  | { kind: 'campaign_closed' };
+
+/**
+ * One statement after the provider put the card in place: the payments row takes the provider's answer (with
+ * its event), the pledge becomes active, the ledger records the hold, the owner's notification, push and
+ * webhook are queued, and last the campaign's totals move. The hot campaign row is locked only by this one
+ * short statement and its commit; a campaign no longer live aborts the statement (pledgeflow_abort), so a
+ * pledge never counts without its totals.
+ */
+export async function activateNewPledge(db: Conn, input: ActivationInput): Promise<Activation> {
+  const { pledge, payment, notice } = input;
+  const { state } = payment;
+  const authorization = payment.kind === 'authorization';
+  let rows: Record<string, unknown>[];
+  try {
+    ({ rows } = await db.raw<{ rows: Record<string, unknown>[] }>(
+      `WITH pay AS (
+         UPDATE payments SET status = :status,
+                captured_cents = GREATEST(captured_cents, :captured), refunded_cents = GREATEST(refunded_cents, :refunded),
+                provider_payment_id = :providerPaymentId,
+                provider_customer_id = COALESCE(CAST(:providerCustomerId AS text), provider_customer_id),
+                provider_payment_method = COALESCE(CAST(:providerPaymentMethod AS text), provider_payment_method),
+                failure_code = NULL, decline_code = NULL, failure_message = NULL, next_action = NULL, updated_at = now()
+          WHERE business_key = :key AND status = 'pending'
+         RETURNING id, captured_cents, refunded_cents, provider_customer_id, provider_payment_method
+       ), ev AS (
+         INSERT INTO payment_events (payment_id, type, from_status, to_status, data)
+         SELECT id, CAST(:eventType AS text), 'pending', CAST(:status AS text),
+                jsonb_build_object('provider_payment_id', CAST(:providerPaymentId AS text), 'captured_cents', captured_cents, 'refunded_cents', refunded_cents)
+           FROM pay
+       ), p AS (
+         UPDATE pledges SET status = 'active', payment_key = :key,
+                provider_customer_id = pay.provider_customer_id, provider_payment_method = pay.provider_payment_method,
+                next_action = NULL, failure_code = NULL, failure_message = NULL, updated_at = now()
+           FROM pay
+          WHERE pledges.id = :pledgeId AND pledges.status IN ('pending', 'requires_action')
+         RETURNING pledges.*
+       ), ledger AS (
+         INSERT INTO ledger_transactions (campaign_id, pledge_id, kind, amount_cents, currency, provider, provider_id, business_key)
+         SELECT p.campaign_id, p.id, 'authorization', p.amount_cents, upper(p.currency), CAST(:provider AS text), CAST(:providerPaymentId AS text), CAST(:key AS text)
+           FROM p WHERE CAST(:authorization AS boolean)
+         ON CONFLICT (business_key) DO NOTHING
+       ), n AS (
+         INSERT INTO notifications (user_id, type, title, body, data, dedupe_key)
+         SELECT CAST(:ownerId AS uuid), 'pledge_received', CAST(:title AS text), CAST(:body AS text), CAST(:data AS jsonb), CAST(:dedupeKey AS text) FROM p
+         ON CONFLICT (dedupe_key) DO NOTHING
+         RETURNING *
+       ), pushed AS (${PUSH_OUTBOX_INSERT} RETURNING 1
+       ), camp AS (
+         UPDATE campaigns c SET pledged_cents = c.pledged_cents + p.amount_cents, backer_count = c.backer_count + 1, updated_at = now()
+           FROM p
+          WHERE c.id = p.campaign_id AND c.status = 'live' AND c.ends_at > now()
+         RETURNING c.pledged_cents, c.backer_count, c.goal_cents, c.webhook_url IS NOT NULL AS has_webhook
+       ), wh AS (
+         INSERT INTO outbox (topic, dedupe_key, payload)
+         SELECT 'creator_webhook', CAST(:webhookKey AS text), jsonb_build_object(
+                  'campaign_id', CAST(:campaignId AS uuid), 'event', CAST(:webhookEvent AS text), 'data', CAST(:data AS jsonb),
+                  'event_id', 'evt_' || replace(gen_random_uuid()::text, '-', ''))
+           FROM camp WHERE camp.has_webhook
+         ON CONFLICT (dedupe_key) DO NOTHING
+       )
+       SELECT p.*, camp.pledged_cents AS totals_pledged_cents, camp.backer_count AS totals_backer_count, camp.goal_cents AS totals_goal_cents,
+              CASE WHEN p.id IS NOT NULL AND camp.goal_cents IS NULL THEN pledgeflow_abort('campaign_not_live') END AS aborted
+         FROM (SELECT 1) one LEFT JOIN p ON true LEFT JOIN camp ON true`,
+      {
+        status: payment.status,
+        captured: state.capturedCents,
+        refunded: state.refundedCents,
+        providerPaymentId: state.providerPaymentId,
+        providerCustomerId: state.providerCustomerId ?? null,
+        providerPaymentMethod: state.providerPaymentMethod ?? null,
+        key: pledge.payment_key,
+        eventType: payment.eventType,
+        pledgeId: pledge.id,
+        provider: payment.provider,
+        authorization,
+        ownerId: input.campaign.owner_id,
+        title: notice.title,
+        body: notice.body,
+        data: JSON.stringify(notice.data),
+        dedupeKey: notice.dedupeKey,
+        campaignId: pledge.campaign_id,
+        webhookEvent: notice.webhookEvent,
+        webhookKey: outboxKeyForWebhook(notice.webhookDedupeKey),
+      },
+    ));
+  } catch (err) {
+    if ((err as { code?: string }).code === 'PF001') return { kind: 'campaign_closed' };
+    throw err;
+  }
+  const { totals_pledged_cents, totals_backer_count, totals_goal_cents, aborted: _aborted, ...activated } = rows[0]!;
+  if (activated.id == null) return { kind: 'moved' };
+  return {
+    kind: 'activated',
+    pledge: activated as unknown as PledgeRow,
+    totals: { pledged_cents: totals_pledged_cents as number, backer_count: totals_backer_count as number, goal_cents: totals_goal_cents as number },
+  };
+}
