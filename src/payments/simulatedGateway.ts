@@ -150,19 +150,20 @@ export class SimulatedGateway implements PaymentGateway {
     const currency = this.checkMoney(input.amountCents, input.currency);
     checkPaymentMethod(input.paymentMethod);
     const params = { ...input, currency, idempotencyKey: undefined };
+    const fields = {
+      capture_method: 'manual' as const,
+      off_session: false,
+      amount_cents: input.amountCents,
+      currency,
+      payment_method: input.paymentMethod,
+      customer_id: input.customerId ?? null,
+      metadata: input.metadata,
+      ...outcomeColumns(cardBehaviour(input.paymentMethod).onSession, 'requires_capture', false),
+    };
+    if (!input.customerId) return this.insertIntentOnce(input.idempotencyKey, 'payment_intent.authorize', params, fields);
     return this.idempotent(input.idempotencyKey, 'payment_intent.authorize', params, async (trx) => {
-      if (input.customerId) await this.mustFindCustomer(trx, input.customerId);
-      const outcome = outcomeColumns(cardBehaviour(input.paymentMethod).onSession, 'requires_capture', false);
-      return this.insertIntent(trx, input.idempotencyKey, {
-        capture_method: 'manual',
-        off_session: false,
-        amount_cents: input.amountCents,
-        currency,
-        payment_method: input.paymentMethod,
-        customer_id: input.customerId ?? null,
-        metadata: input.metadata,
-        ...outcome,
-      });
+      await this.mustFindCustomer(trx, input.customerId!);
+      return this.insertIntent(trx, input.idempotencyKey, fields);
     });
   }
 
@@ -296,20 +297,73 @@ export class SimulatedGateway implements PaymentGateway {
         'INSERT INTO sim_idempotency_keys (key, operation, request_hash) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING key',
         [key, operation, hash],
       );
-      if (claimed.rows.length === 0) {
-        const first = (await trx('sim_idempotency_keys').where({ key }).first()) as { operation: string; request_hash: string; response: T };
-        if (first.operation !== operation || first.request_hash !== hash) {
-          throw new PaymentRequestError(
-            `Keys for idempotent requests can only be used with the same parameters they were first used with (key '${key}' was used for ${first.operation}).`,
-            'idempotency_key_reused',
-          );
-        }
-        return first.response;
-      }
+      if (claimed.rows.length === 0) return this.replay<T>(trx, key, operation, hash);
       const result = await run(trx);
       await trx('sim_idempotency_keys').where({ key }).update({ response: JSON.stringify(result) });
       return result;
     });
+  }
+
+  /** The first response under a key already used; the same key with another request is refused, as Stripe does. */
+  private async replay<T>(q: Knex | Knex.Transaction, key: string, operation: string, hash: string): Promise<T> {
+    const first = (await q('sim_idempotency_keys').where({ key }).first()) as { operation: string; request_hash: string; response: T };
+    if (first.operation !== operation || first.request_hash !== hash) {
+      throw new PaymentRequestError(
+        `Keys for idempotent requests can only be used with the same parameters they were first used with (key '${key}' was used for ${first.operation}).`,
+        'idempotency_key_reused',
+      );
+    }
+    return first.response;
+  }
+
+  /**
+   * `idempotent` + `insertIntent` as one statement, for an intent that needs nothing read first: the key is
+   * claimed with its response and the intent inserted together (a pledge's hold pays per statement). A
+   * concurrent caller with the same key still waits on the key's row and then replays, in a second statement
+   * (the first one's snapshot predates the row it waited for).
+   */
+  private async insertIntentOnce(
+    key: string,
+    operation: string,
+    params: unknown,
+    fields: Omit<IntentRow, 'id' | 'client_secret' | 'captured_cents' | 'refunded_cents'> & { metadata?: Record<string, string> },
+  ): Promise<PaymentIntentResult> {
+    checkIdempotencyKey(key);
+    const hash = requestHash(params);
+    const { metadata, ...columns } = fields;
+    const id = simulatedId('pi');
+    const row: IntentRow = { id, client_secret: `${id}_secret_${randomToken(24)}`, captured_cents: 0, refunded_cents: 0, ...columns };
+    const result = intentResult(row);
+    const { rows } = await this.db.raw<{ rows: unknown[] }>(
+      `WITH claimed AS (
+         INSERT INTO sim_idempotency_keys (key, operation, request_hash, response) VALUES (?, ?, ?, ?::jsonb)
+         ON CONFLICT (key) DO NOTHING RETURNING key
+       )
+       INSERT INTO sim_payment_intents (id, client_secret, captured_cents, refunded_cents, capture_method, off_session, amount_cents, currency,
+                                        status, payment_method, customer_id, failure_code, decline_code, failure_message, metadata)
+       SELECT ?, ?, 0, 0, ?, ?::boolean, ?::bigint, ?, ?, ?, ?, ?, ?, ?, ?::jsonb FROM claimed
+       RETURNING id`,
+      [
+        key,
+        operation,
+        hash,
+        JSON.stringify(result),
+        row.id,
+        row.client_secret,
+        row.capture_method,
+        row.off_session,
+        row.amount_cents,
+        row.currency,
+        row.status,
+        row.payment_method,
+        row.customer_id,
+        row.failure_code,
+        row.decline_code,
+        row.failure_message,
+        JSON.stringify({ ...metadata, business_key: key }),
+      ],
+    );
+    return rows.length > 0 ? result : this.replay<PaymentIntentResult>(this.db, key, operation, hash);
   }
 
   private checkMoney(amountCents: number, currency: string): string {
