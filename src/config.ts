@@ -90,6 +90,8 @@ const schema = z.object({
   RESERVATION_TTL: duration('15m'),
   // Long-lived workflows that release expired holds (`<TASK_QUEUE>:hold-expiry:<shard>`), holds split by variant.
   HOLD_EXPIRY_SHARDS: intFrom(4, 1),
+  // Long-lived workflows that release expired holds (`<TASK_QUEUE>:hold-expiry:<shard>`), holds split by variant.
+  HOLD_EXPIRY_SHARDS: intFrom(4, 1),
   CART_TTL_GUEST: duration('48h'),
   CART_TTL_USER: duration('30d'),
 

@@ -1,6 +1,6 @@
 import type { ActivityDeps } from '../workers/deps';
 import { createCampaignActivities, createSettlementActivities } from './campaigns/campaignLifecycle';
-import { createCartActivities } from './commerce/cartReservations';
+import { createHoldExpiryActivities } from './commerce/holdExpiry';
 import { createCheckoutActivities } from './commerce/checkout';
 import { createDropActivities } from './drops/drop';
 import { createFcfsActivities } from './drops/fcfsSale';
@@ -15,7 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMaintenanceActivities(deps),
     ...createCampaignActivities(deps),
     ...createDroppedPledgeActivities(deps),
-    ...createCartActivities(deps),
+    ...createHoldExpiryActivities(deps),
     ...createCheckoutActivities(deps),
     ...createDropActivities(deps),
     ...createFcfsActivities(deps),

@@ -5,26 +5,27 @@ import type { Db } from '../infra/db';
 import type { RedisClient } from '../infra/redis';
 import type { Logger } from '../logger';
 import { TemporalTimeoutError, type TemporalClientProvider } from '../temporal/client';
-import { touchCartWorkflow } from './cartTimer';
 import { cartTtlMs, changeLines, createCart, loadCart, type CartDoc, type StoredCart } from './cartDocuments';
 import { findStore } from './catalog';
+import { holdSweepersOnce } from './holdSweepers';
 import { HotStock } from './hotStock';
-import { extendCart, heldLines, InsufficientStockError, releaseCart, reserve, setQuantity, UnknownVariantError } from './reservations';
+import { extendCart, heldLines, holdForAdd, InsufficientStockError, releaseCart, setQuantity, UnknownVariantError, type HeldLine } from './reservations';
 
 /**
  * Shoppers' carts: a document per cart in Redis (what the shopper wants, at which price), stock holds in
- * Postgres (the truth), and a workflow per cart (`cart:<id>`) that returns the holds to stock RESERVATION_TTL
- * after the cart's last activity. Guests may have carts (addressed by their unguessable id); a signed-in
- * shopper's cart is theirs alone, and answers anyone else like an unknown id (404).
+ * Postgres (the truth), and the hold-expiry sweepers (src/workflows/commerce/holdExpiry.ts) that return holds
+ * to stock RESERVATION_TTL after the cart's last activity. Guests may have carts (addressed by their unguessable
+ * id); a signed-in shopper's cart is theirs alone, and answers anyone else like an unknown id (404).
  *
- * Order of every change: signal (or start) the cart's workflow first, then take stock, so a hold never exists
- * without the timer that will release it; then move every hold of the cart to the new expiry; then the document.
+ * Order of every change: the sweepers are known to run (once per process), then stock is taken and every hold
+ * of the cart moves to the new expiry, then the document. A hold never exists without the timer that will
+ * release it, and an add pays no Temporal round trip (see holdExpiry.ts for why no signal is needed).
  */
 
 export const MAX_LINE_QUANTITY = 100;
 
 export interface CartDeps {
-  config: Pick<Config, 'TASK_QUEUE' | 'RESERVATION_TTL' | 'TEMPORAL_UPDATE_TIMEOUT' | 'CART_TTL_GUEST' | 'CART_TTL_USER'>;
+  config: Pick<Config, 'TASK_QUEUE' | 'RESERVATION_TTL' | 'TEMPORAL_UPDATE_TIMEOUT' | 'CART_TTL_GUEST' | 'CART_TTL_USER' | 'HOLD_EXPIRY_SHARDS'>;
   db: Db;
   redis: RedisClient;
   logger: Logger;
@@ -44,16 +45,13 @@ export const mayUseCart = (doc: CartDoc, callerId: string | undefined) => doc.ow
 const insufficient = (err: InsufficientStockError) =>
   refusals.conflict('insufficient_stock', `Only ${err.available} unit(s) are available.`, { variant_id: err.variantId, available: err.available });
 
-/** The cart's lines as its workflow shows them after setting one line to `quantity`. */
-const linesWith = (doc: CartDoc, variantId: string, quantity: number) => {
-  const others = doc.items.filter((i) => i.variant_id !== variantId).map((i) => ({ variant_id: i.variant_id, quantity: i.quantity }));
-  return quantity > 0 ? [...others, { variant_id: variantId, quantity }] : others;
-};
-
 export function createCartService(deps: CartDeps) {
   const { db, redis, config } = deps;
   /** Redis pre-filter for hot (flash-sale) variants; Postgres stays the final gate. */
   const hotStock = new HotStock(redis, db, deps.logger);
+  const sweepersRunning = holdSweepersOnce(deps);
+  /** Whether a variant is hot, per store and variant: fixed when the variant is made, so read once per process. */
+  const hotVariants = new Map<string, boolean>();
 
   async function accessibleCart(cartId: string, callerId: string | undefined): Promise<StoredCart> {
     const cart = await loadCart(redis, cartId);
@@ -90,8 +88,8 @@ export function createCartService(deps: CartDeps) {
     return { ...row, price_cents: Number(row.price_cents) };
   }
 
-  async function render(cart: StoredCart) {
-    const held = await heldLines(db, cart.doc.id);
+  async function render(cart: StoredCart, heldNow?: HeldLine[]) {
+    const held = heldNow ? new Map(heldNow.map((l) => [l.variant_id, l])) : await heldLines(db, cart.doc.id);
     const items = cart.doc.items.map((i) => ({
       variant_id: i.variant_id,
       quantity: i.quantity,
@@ -109,14 +107,26 @@ export function createCartService(deps: CartDeps) {
     };
   }
 
-  /** Starts the cart's workflow, or restarts its countdown: every cart change calls this before touching stock. */
-  async function touchWorkflow(doc: CartDoc, items: Array<{ variant_id: string; quantity: number }>): Promise<void> {
+  /** The hold-expiry sweepers run (a Temporal round trip only the first time): every hold needs its timer. */
+  async function timersRunning(): Promise<void> {
     try {
-      await touchCartWorkflow(deps, doc, items);
+      await sweepersRunning();
     } catch (err) {
       if (err instanceof TemporalTimeoutError) throw err;
       throw refusals.unavailable('workflow_unavailable', 'The cart could not be updated right now; retry shortly. Retrying is safe.', 5);
     }
+  }
+
+  /** Whether the variant is hot; the first ask per variant reads it (and refuses one not for sale). */
+  async function isHot(storeId: string, variantId: string): Promise<boolean> {
+    const key = `${storeId}/${variantId}`;
+    let hot = hotVariants.get(key);
+    if (hot === undefined) {
+      hot = (await variantForSale(storeId, variantId)).hot;
+      if (hotVariants.size >= 10_000) hotVariants.clear();
+      hotVariants.set(key, hot);
+    }
+    return hot;
   }
 
   /** Takes stock for a line, answering a shortage or an unknown variant as the shopper's refusal. */
@@ -131,15 +141,17 @@ export function createCartService(deps: CartDeps) {
   }
 
   /** After a stock change: every hold of the cart moves to the new expiry, and the document follows. */
-  async function finish(cart: StoredCart, mode: 'add' | 'set', variantId: string, quantity: number, unitPriceCents: number) {
+  async function finish(cart: StoredCart, mode: 'set', variantId: string, quantity: number, unitPriceCents: number) {
     await extendCart(db, cart.doc.id, new Date(Date.now() + config.RESERVATION_TTL));
     const updated = await changeLines(redis, cart.doc.id, mode, [{ variantId, quantity, unitPriceCents }], cartTtlMs(config, cart.doc.owner_id));
-    if (!updated) {
-      // The document expired in between: nothing may stay held for a cart no one can see.
-      await releaseCart(db, cart.doc.id, hotStock);
-      throw refusals.notFound('cart');
-    }
+    if (!updated) return gone(cart);
     return render(updated);
+  }
+
+  /** The document expired in between: nothing may stay held for a cart no one can see. */
+  async function gone(cart: StoredCart): Promise<never> {
+    await releaseCart(db, cart.doc.id, hotStock);
+    throw refusals.notFound('cart');
   }
 
   return {
@@ -155,24 +167,38 @@ export function createCartService(deps: CartDeps) {
     /** The cart with its lines and how long each is held. */
     read: async (cartId: string, callerId: string | undefined) => render(await accessibleCart(cartId, callerId)),
 
-    /** Adds units of a variant to a line, held for RESERVATION_TTL from now. */
+    /**
+     * Adds units of a variant to a line, held for RESERVATION_TTL from now: the cart document, for a hot variant
+     * the Redis pre-filter, ONE Postgres statement (holdForAdd), and the document again.
+     */
     async addItem(cartId: string, variantId: string, quantity: number, callerId: string | undefined) {
       const cart = await editableCart(cartId, callerId);
-      const variant = await variantForSale(cart.doc.store_id, variantId);
       const line = cart.doc.items.find((i) => i.variant_id === variantId);
-      const target = (line?.quantity ?? 0) + quantity;
-      if (target > MAX_LINE_QUANTITY) {
+      if ((line?.quantity ?? 0) + quantity > MAX_LINE_QUANTITY) {
         throw refusals.unprocessable('quantity_limit', `At most ${MAX_LINE_QUANTITY} units per line.`, { variant_id: variantId, max: MAX_LINE_QUANTITY });
       }
-      if (variant.hot) {
-        // A sold-out flash sale turns its crowd away here: no cart workflow, no Postgres (the take below re-checks).
-        const free = await hotStock.peek(variantId);
-        if (free !== undefined && free < quantity) throw insufficient(new InsufficientStockError(variantId, Math.max(0, free)));
+      const storeId = cart.doc.store_id;
+      const hot = await isHot(storeId, variantId);
+      await timersRunning();
+      // A sold-out flash sale turns its crowd away here, without Postgres; units taken here go back if Postgres refuses.
+      const holdId = randomUUID();
+      const pre = hot ? await hotStock.take(storeId, variantId, quantity, holdId) : undefined;
+      if (pre?.kind === 'insufficient') throw insufficient(new InsufficientStockError(variantId, pre.available));
+      const giveBack = () => (pre?.kind === 'taken' ? hotStock.giveBack(variantId, quantity, holdId) : Promise.resolve());
+      const outcome = await holdForAdd(db, { storeId, cartId: cart.doc.id, variantId, quantity, ttlMs: config.RESERVATION_TTL }).catch(async (err: unknown) => {
+        await giveBack();
+        throw err;
+      });
+      if (outcome.kind !== 'held') {
+        await giveBack();
+        if (outcome.kind === 'insufficient') throw insufficient(new InsufficientStockError(variantId, outcome.available));
+        if (outcome.kind === 'not_for_sale') throw refusals.unprocessable('product_unavailable', 'This product is no longer for sale.', { variant_id: variantId });
+        throw refusals.notFound('variant in this store');
       }
-      await touchWorkflow(cart.doc, linesWith(cart.doc, variantId, target));
-      const expiresAt = new Date(Date.now() + config.RESERVATION_TTL);
-      await holding(() => reserve(db, { storeId: cart.doc.store_id, cartId: cart.doc.id, variantId, quantity, expiresAt, hot: variant.hot }, hotStock));
-      return finish(cart, 'add', variantId, quantity, line?.unit_price_cents ?? variant.price_cents);
+      const unitPriceCents = line?.unit_price_cents ?? outcome.priceCents;
+      const updated = await changeLines(redis, cart.doc.id, 'add', [{ variantId, quantity, unitPriceCents }], cartTtlMs(config, cart.doc.owner_id));
+      if (!updated) return gone(cart);
+      return render(updated, outcome.lines);
     },
 
     /** Sets a line's quantity (0 removes it); lowering returns units to stock at once. */
@@ -189,7 +215,7 @@ export function createCartService(deps: CartDeps) {
         }
         if (!line) throw refusals.notFound('line in this cart');
       }
-      await touchWorkflow(cart.doc, linesWith(cart.doc, variantId, quantity));
+      await timersRunning();
       const expiresAt = new Date(Date.now() + config.RESERVATION_TTL);
       await holding(() => setQuantity(db, { storeId: cart.doc.store_id, cartId: cart.doc.id, variantId, quantity, expiresAt }, hotStock));
       return finish(cart, 'set', variantId, quantity, unitPrice);

@@ -2,50 +2,60 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 
 /**
  * The commerce domain's workflow contract: ids, type names, signals and queries, inputs, results and failure
- * names of `cart:<id>` (cartReservations), `checkout:<key>` (checkout) and the reconciliation. A leaf:
+ * names of the hold sweepers (`hold-expiry:<shard>`), `checkout:<key>` (checkout) and the reconciliation. A leaf:
  * workflows, activities, the API and tests import it; it imports nothing with I/O.
  */
 
-// ---- cart:<id> — a cart's reservation TTL (src/workflows/commerce/cartReservations.ts)
+// ---- hold-expiry:<shard> — the timers of every cart hold (src/workflows/commerce/holdExpiry.ts)
 
-export const CART_RESERVATIONS_WORKFLOW = 'cartReservations';
-export const cartWorkflowId = (cartId: string) => `cart:${cartId}`;
-export type CartReservationsWorkflow = (input: CartReservationsInput) => Promise<CartReservationsResult>;
+export const HOLD_EXPIRY_WORKFLOW = 'holdExpiry';
+/** One sweeper per shard and deployment (its task queue), so test files sharing a server never share one. */
+export const holdExpiryWorkflowId = (taskQueue: string, shard: number) => `${taskQueue}:hold-expiry:${shard}`;
+export type HoldExpiryWorkflow = (input: HoldExpiryInput) => Promise<void>;
 
-export interface CartReservationsResult {
-  outcome: 'expired' | 'closed';
+export interface HoldExpiryInput {
+  shard: number;
+  shards: number;
+  /**
+   * The longest the sweeper sleeps between two reads of its holds: at most half the shortest hold an add can
+   * create without telling it (RESERVATION_TTL), see the workflow's comment. Lowered, never raised, by wake signals.
+   */
+  maxSleepMs: number;
+  /** Carried across continue-as-new: holds released so far, and the wakes asked for and not yet reached (ISO). */
+  released?: number;
+  wakes?: string[];
+}
+
+/**
+ * "Look again": `by` (ISO) asks for a read no later than that instant (a hold shorter than the sleep bound is
+ * about to be taken); `maxSleepMs` lowers the bound (a process whose RESERVATION_TTL is shorter).
+ */
+export interface HoldExpiryWake {
+  by?: string;
+  maxSleepMs?: number;
+}
+
+export interface HoldExpiryState {
+  shard: number;
+  shards: number;
+  maxSleepMs: number;
+  /** When the sweeper reads its holds next (ISO); null while it is reading. */
+  nextWakeAt: string | null;
+  /** How long after a hold's expiry the sweeper may release it (it gathers expiries into one pass). */
+  gatherMs: number;
   released: number;
+  sweeps: number;
 }
 
-export interface CartReservationsInput {
-  cartId: string;
-  storeId: string;
-  storeSlug: string;
-  customerId: string | null;
-  /** RESERVATION_TTL in milliseconds. */
-  ttlMs: number;
-}
+export const holdExpiryWakeSignal = defineSignal<[HoldExpiryWake]>('wake');
+export const holdExpiryStateQuery = defineQuery<HoldExpiryState>('state');
 
-export interface CartActivity {
-  /** The cart's lines after the change, for the Web UI. */
-  items: Array<{ variant_id: string; quantity: number }>;
+/** What one pass of the sweeper's activity did, and when the shard's next hold ends. */
+export interface HoldSweepResult {
+  released: number;
+  /** When the earliest remaining hold of the shard expires (ISO, Postgres' clock); null: none. */
+  nextExpiresAt: string | null;
 }
-
-export interface CartReservationsState {
-  expiresAt: string;
-  items: CartActivity['items'];
-  activities: number;
-  closed: boolean;
-}
-
-export const cartActivitySignal = defineSignal<[CartActivity]>('cartActivity');
-/** What the checkout sold; absent (older senders): only the holds left in Postgres decide. */
-export interface CartClosed {
-  sold: Array<{ variant_id: string; quantity: number }>;
-}
-
-export const cartClosedSignal = defineSignal<[CartClosed?]>('cartClosed');
-export const cartReservationsStateQuery = defineQuery<CartReservationsState>('state');
 
 
 // ---- checkout:<key> — the checkout saga (src/workflows/commerce/checkout.ts)
@@ -147,5 +157,7 @@ export interface ReconcileScope {
 export interface ReconcileResult {
   authorizationsVoided: number;
   reservationsReleased: number;
+  /** Hold-expiry sweepers found not running and started. */
+  sweepersStarted: number;
   countersCorrected: number;
 }

@@ -1,12 +1,12 @@
-import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Config } from '../config';
 import type { Metrics } from '../infra/metrics';
 import type { RedisClient } from '../infra/redis';
 import { createPaymentService, type PaymentServiceDeps } from '../payments/paymentService';
 import type { TemporalClientProvider } from '../temporal/client';
-import { type ReconcileScope, cartWorkflowId } from './contract';
+import type { ReconcileScope } from './contract';
+import { ensureHoldSweepers, missingHoldSweepers } from './holdSweepers';
 import { HotStock, hotStockKey } from './hotStock';
-import { releaseCart, releaseExpired, staleHoldCarts } from './reservations';
+import { releaseOverdueHolds } from './reservations';
 
 /**
  * Commerce reconciliation: the repairs the `commerce-reconcile` schedule runs (workflow `reconcileCommerce`).
@@ -14,7 +14,7 @@ import { releaseCart, releaseExpired, staleHoldCarts } from './reservations';
  */
 
 const REPAIRS = 'reconciliation_repairs_total';
-const REPAIRS_HELP = 'Repairs made by the commerce reconciliation (orphaned authorizations, stale reservations, hot counter drift)';
+const REPAIRS_HELP = 'Repairs made by the commerce reconciliation (orphaned authorizations, stale reservations, missing hold sweepers, hot counter drift)';
 const BATCH = 500;
 
 /** KEYS: counter. ARGV: expected (the value read), value. Overwrites only if nobody changed it since; keeps the TTL. */
@@ -28,7 +28,7 @@ return 1`;
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 export interface ReconciliationDeps extends PaymentServiceDeps {
-  config: Pick<Config, 'RECONCILE_GRACE'>;
+  config: Pick<Config, 'RECONCILE_GRACE' | 'TASK_QUEUE' | 'RESERVATION_TTL' | 'TEMPORAL_UPDATE_TIMEOUT' | 'HOLD_EXPIRY_SHARDS'>;
   redis: RedisClient;
   metrics: Metrics;
   temporal: TemporalClientProvider;
@@ -74,34 +74,29 @@ export function createReconciliation(deps: ReconciliationDeps) {
     },
 
     /**
-     * Held reservations that nothing will release: past their expiry by more than the grace period, or whose cart
-     * workflow (`cart:<id>`) is gone or closed. Released (stock back, hot counters follow); idempotent.
+     * Held reservations past their expiry by more than the grace period: their sweeper is gone or far behind
+     * (workers down, a shard count lowered). Released (stock back, hot counters follow), in batches; idempotent.
      */
     async releaseStaleReservations(scope: ReconcileScope = {}): Promise<number> {
-      const carts = await staleHoldCarts(db, { graceSeconds: graceSeconds(), storeId: scope.storeId, limit: BATCH });
-      const client = carts.length ? await deps.temporal.client() : undefined;
       let released = 0;
-      for (const { cart_id: cartId, overdue } of carts) {
-        let live: boolean;
-        try {
-          const d = await client!.workflow.getHandle(cartWorkflowId(cartId)).describe();
-          live = d.status.name === 'RUNNING';
-        } catch (err) {
-          if (!(err instanceof WorkflowNotFoundError)) throw err;
-          live = false;
-        }
-        if (live && !overdue) continue;
-        // No workflow: nothing will ever release these, so the whole cart goes. A live but late one: the overdue holds.
-        const result = live ? await releaseExpired(db, cartId, hotStock) : await releaseCart(db, cartId, hotStock);
-        if (!result.released) continue;
+      for (;;) {
+        const result = await releaseOverdueHolds(db, { graceSeconds: graceSeconds(), storeId: scope.storeId, limit: BATCH }, hotStock);
+        if (!result.released) return released;
         released += result.released;
         repairs().inc({ kind: 'stale_reservation' }, result.released);
-        logger.warn(
-          { cartId, released: result.released, variantIds: result.variantIds, cartWorkflowLive: live, repair: 'stale_reservation' },
-          'reconciliation released stale reservations',
-        );
+        logger.warn({ released: result.released, variantIds: result.variantIds, repair: 'stale_reservation' }, 'reconciliation released stale reservations');
+        if (result.released < BATCH) return released;
       }
-      return released;
+    },
+
+    /** Hold-expiry sweepers that are not running (never started, failed, terminated): started. */
+    async startMissingHoldSweepers(): Promise<number> {
+      const missing = await missingHoldSweepers(deps);
+      if (!missing.length) return 0;
+      await ensureHoldSweepers(deps);
+      repairs().inc({ kind: 'hold_sweeper_missing' }, missing.length);
+      logger.warn({ shards: missing, repair: 'hold_sweeper_missing' }, 'reconciliation started missing hold-expiry sweepers');
+      return missing.length;
     },
 
     /**

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { retryOnConflict, type Db } from '../infra/db';
 import type { CheckoutLine, ConfirmReservationsResult } from './contract';
+import { holdShardSql } from './holdShards';
 import type { HotStock } from './hotStock';
 
 /**
@@ -140,6 +141,80 @@ async function reserveInPostgres(db: Db, r: HoldRequest): Promise<HeldLine> {
   }
 }
 
+export interface AddHoldRequest {
+  storeId: string;
+  cartId: string;
+  variantId: string;
+  quantity: number;
+  /** How long every hold of the cart lasts from now (RESERVATION_TTL). */
+  ttlMs: number;
+}
+
+export type AddHoldOutcome =
+  /** Held: the line's price now, and every held line of the cart afterwards (all moved to the new expiry). */
+  | { kind: 'held'; priceCents: number; lines: HeldLine[] }
+  | { kind: 'insufficient'; available: number }
+  /** No such variant in the store, a draft product, or no stock kept for it. */
+  | { kind: 'unknown' }
+  /** The product is not for sale any more (archived). */
+  | { kind: 'not_for_sale' };
+
+/**
+ * An add to a cart in ONE statement (one round trip, its own transaction): checks the variant is for sale in
+ * the store and reads its price, takes the units conditionally (the gate), holds them on the cart's line
+ * (created or increased), moves the cart's other held lines to the same new expiry, and returns the cart's held
+ * lines. The expiry is Postgres' now() + ttlMs, the clock the hold-expiry sweepers read.
+ *
+ * Lock order as above: the inventory row, then the line's reservation. The other lines are moved only where
+ * no one else holds their row (SKIP LOCKED): whoever does (another add or change of that line, a checkout, a
+ * release) is changing it right now, and waiting for it could deadlock two adds of one cart.
+ */
+export async function holdForAdd(db: Db, r: AddHoldRequest): Promise<AddHoldOutcome> {
+  const result = await retryOnConflict(() =>
+    db.raw(
+      `WITH v AS (
+         SELECT p.status, CAST(p.base_price_cents + v.price_modifier_cents AS int) AS price_cents
+           FROM variants v JOIN products p ON p.id = v.product_id AND p.store_id = v.store_id
+          WHERE v.id = :variant AND v.store_id = :store
+       ), take AS (
+         UPDATE inventory i SET reserved = i.reserved + :n, updated_at = now()
+          WHERE i.variant_id = :variant AND i.store_id = :store AND i.total_stock - i.reserved - i.sold >= :n
+            AND EXISTS (SELECT 1 FROM v WHERE v.status = 'active')
+          RETURNING i.variant_id
+       ), hold AS (
+         INSERT INTO reservations (store_id, variant_id, cart_id, quantity, expires_at)
+         SELECT :store, variant_id, :cart, :n, now() + make_interval(secs => :ttl) FROM take
+         ON CONFLICT (cart_id, variant_id) WHERE status = 'held'
+           DO UPDATE SET quantity = reservations.quantity + EXCLUDED.quantity, expires_at = EXCLUDED.expires_at, updated_at = now()
+         RETURNING variant_id, quantity, expires_at
+       ), moved AS (
+         UPDATE reservations SET expires_at = now() + make_interval(secs => :ttl), updated_at = now()
+          WHERE id IN (SELECT id FROM reservations
+                        WHERE cart_id = :cart AND status = 'held' AND variant_id <> :variant AND EXISTS (SELECT 1 FROM take)
+                          FOR UPDATE SKIP LOCKED)
+          RETURNING variant_id, quantity, expires_at
+       ), lines AS (
+         SELECT * FROM hold
+         UNION ALL SELECT * FROM moved
+         UNION ALL SELECT variant_id, quantity, expires_at FROM reservations
+                    WHERE cart_id = :cart AND status = 'held' AND variant_id <> :variant
+                      AND variant_id NOT IN (SELECT variant_id FROM moved) AND EXISTS (SELECT 1 FROM take)
+       )
+       SELECT (SELECT status FROM v) AS status, (SELECT price_cents FROM v) AS price_cents,
+              (SELECT CAST(GREATEST(0, total_stock - reserved - sold) AS int) FROM inventory WHERE variant_id = :variant AND store_id = :store) AS available,
+              (SELECT json_agg(json_build_object('variant_id', variant_id, 'quantity', quantity, 'expires_at', expires_at)) FROM lines) AS lines`,
+      { variant: r.variantId, store: r.storeId, cart: r.cartId, n: r.quantity, ttl: r.ttlMs / 1000 },
+    ),
+  );
+  const row = (result.rows as Array<{ status: string | null; price_cents: number | null; available: number | null; lines: Array<{ variant_id: string; quantity: number; expires_at: string }> | null }>)[0]!;
+  // Another store's variant is the same as none (DESIGN.md, invariant 4); so is a draft product.
+  if (row.status === null || row.status === 'draft' || row.available === null) return { kind: 'unknown' };
+  if (row.status !== 'active') return { kind: 'not_for_sale' };
+  if (!row.lines) return { kind: 'insufficient', available: row.available };
+  const lines = row.lines.map((l) => ({ variant_id: l.variant_id, quantity: l.quantity, expires_at: new Date(l.expires_at) }));
+  return { kind: 'held', priceCents: Number(row.price_cents), lines };
+}
+
 /**
  * Sets a cart line's held quantity. Lowering it returns the difference to stock at once; raising it holds the
  * difference conditionally (InsufficientStockError, nothing changed, when it is not there); 0 releases the
@@ -189,46 +264,65 @@ export interface ReleaseResult {
   released: number;
   /** Variants whose holds this call released. */
   variantIds: string[];
+  /** The cart lines released (cart, variant). */
+  lines: Array<{ cart_id: string; variant_id: string }>;
 }
 
-async function release(db: Db, cartId: string, onlyExpired: boolean, hotStock?: HotStock): Promise<ReleaseResult> {
+const NOTHING_RELEASED: ReleaseResult = { released: 0, variantIds: [], lines: [] };
+
+/**
+ * In `trx`, after the inventory rows of the rows' variants are locked: moves the held rows matching `where` to
+ * released and gives their units back. Only rows still held move (the condition is re-checked under the row
+ * locks), so a second or concurrent release changes nothing. Hot variants' units to return to Redis go to `hot`.
+ */
+async function releaseHeldRows(trx: Knex.Transaction, where: string, bindings: Knex.RawBinding[], hot: Array<{ variant_id: string; quantity: number }>): Promise<ReleaseResult> {
+  const result = await trx.raw(
+    `WITH released AS (
+       UPDATE reservations SET status = 'released', updated_at = now()
+        WHERE status = 'held' AND ${where}
+        RETURNING cart_id, variant_id, store_id, quantity
+     ), per_variant AS (
+       SELECT variant_id, store_id, sum(quantity)::int AS quantity, count(*)::int AS n,
+              json_agg(json_build_object('cart_id', cart_id, 'variant_id', variant_id)) AS lines
+         FROM released GROUP BY variant_id, store_id
+     ), returned AS (
+       UPDATE inventory i SET reserved = i.reserved - p.quantity, updated_at = now()
+         FROM per_variant p
+        WHERE i.variant_id = p.variant_id AND i.store_id = p.store_id
+        RETURNING i.variant_id
+     )
+     SELECT p.variant_id, p.n, p.quantity, p.lines, v.hot
+       FROM per_variant p JOIN returned r ON r.variant_id = p.variant_id
+       JOIN variants v ON v.id = p.variant_id AND v.store_id = p.store_id`,
+    bindings,
+  );
+  const rows = result.rows as { variant_id: string; n: number; quantity: number; hot: boolean; lines: ReleaseResult['lines'] }[];
+  hot.push(...rows.filter((r) => r.hot).map((r) => ({ variant_id: r.variant_id, quantity: Number(r.quantity) })));
+  return { released: rows.reduce((s, r) => s + r.n, 0), variantIds: rows.map((r) => r.variant_id), lines: rows.flatMap((r) => r.lines) };
+}
+
+/**
+ * Releases the held rows `pick` selects (it returns their ids and variants, unlocked), in one transaction in the
+ * lock order above; once committed, hot variants' Redis counters get their units back.
+ */
+async function releaseHolds(
+  db: Db,
+  pick: (trx: Knex.Transaction) => Promise<Array<{ id: string; variant_id: string }>>,
+  recheck: string,
+  hotStock?: HotStock,
+): Promise<ReleaseResult> {
   let hotReturned: { variant_id: string; quantity: number }[] = [];
   const outcome = await retryOnConflict(() =>
     db.transaction(async (trx) => {
-      // Inventory rows first (see the lock order above), in a stable order.
-      const lines = (await trx('reservations').where({ cart_id: cartId, status: 'held' }).distinct('variant_id', 'store_id')) as {
-        variant_id: string;
-        store_id: string;
-      }[];
       hotReturned = [];
-      if (!lines.length) return { released: 0, variantIds: [] };
+      const rows = await pick(trx);
+      if (!rows.length) return NOTHING_RELEASED;
       await trx('inventory')
-        .whereIn('variant_id', lines.map((l) => l.variant_id))
+        .whereIn('variant_id', [...new Set(rows.map((r) => r.variant_id))])
         .orderBy('variant_id')
         .forUpdate()
         .select('variant_id');
-      // Only rows still held move, so a second (or concurrent) release changes nothing.
-      const result = await trx.raw(
-        `WITH released AS (
-           UPDATE reservations SET status = 'released', updated_at = now()
-            WHERE cart_id = ? AND status = 'held' ${onlyExpired ? 'AND expires_at <= now()' : ''}
-            RETURNING variant_id, store_id, quantity
-         ), per_variant AS (
-           SELECT variant_id, store_id, sum(quantity)::int AS quantity, count(*)::int AS n FROM released GROUP BY variant_id, store_id
-         ), returned AS (
-           UPDATE inventory i SET reserved = i.reserved - p.quantity, updated_at = now()
-             FROM per_variant p
-            WHERE i.variant_id = p.variant_id AND i.store_id = p.store_id
-            RETURNING i.variant_id
-         )
-         SELECT p.variant_id, p.n, p.quantity, v.hot
-           FROM per_variant p JOIN returned r ON r.variant_id = p.variant_id
-           JOIN variants v ON v.id = p.variant_id AND v.store_id = p.store_id`,
-        [cartId],
-      );
-      const rows = result.rows as { variant_id: string; n: number; quantity: number; hot: boolean }[];
-      hotReturned = rows.filter((r) => r.hot).map((r) => ({ variant_id: r.variant_id, quantity: Number(r.quantity) }));
-      return { released: rows.reduce((s, r) => s + r.n, 0), variantIds: rows.map((r) => r.variant_id) };
+      return releaseHeldRows(trx, `id = ANY(?::uuid[]) ${recheck}`, [rows.map((r) => r.id)], hotReturned);
     }),
   );
   // Committed: units of hot variants go back to their Redis counters (where those exist).
@@ -236,14 +330,72 @@ async function release(db: Db, cartId: string, onlyExpired: boolean, hotStock?: 
   return outcome;
 }
 
+function release(db: Db, cartId: string, onlyExpired: boolean, hotStock?: HotStock): Promise<ReleaseResult> {
+  const due = onlyExpired ? 'AND expires_at <= now()' : '';
+  return releaseHolds(db, (trx) => trx('reservations').where({ cart_id: cartId, status: 'held' }).select('id', 'variant_id'), due, hotStock);
+}
+
 /** Releases every held line of a cart and returns the units to stock. Idempotent. */
 export function releaseCart(db: Db, cartId: string, hotStock?: HotStock): Promise<ReleaseResult> {
   return release(db, cartId, false, hotStock);
 }
 
-/** Releases only the cart's holds whose expires_at has passed (the TTL workflow's step). Idempotent. */
+/** Releases only the cart's holds whose expires_at has passed. Idempotent. */
 export function releaseExpired(db: Db, cartId: string, hotStock?: HotStock): Promise<ReleaseResult> {
   return release(db, cartId, true, hotStock);
+}
+
+/**
+ * One batch of a hold-expiry sweeper: up to `limit` holds of its shard whose expires_at has passed, released
+ * (earliest first). Idempotent: a retried batch finds them released.
+ */
+export function releaseDueHolds(db: Db, opts: { shard: number; shards: number; limit: number }, hotStock?: HotStock): Promise<ReleaseResult> {
+  return releaseHolds(
+    db,
+    (trx) =>
+      trx('reservations')
+        .where('status', 'held')
+        .andWhere('expires_at', '<=', trx.fn.now())
+        .andWhereRaw(`${holdShardSql('variant_id')} = ?`, [opts.shards, opts.shard])
+        .orderBy('expires_at')
+        .limit(opts.limit)
+        .select('id', 'variant_id'),
+    'AND expires_at <= now()',
+    hotStock,
+  );
+}
+
+/** When the earliest held hold of a shard expires; null without holds. */
+export async function nextShardExpiry(db: Conn, shard: number, shards: number): Promise<Date | null> {
+  const row = (await db('reservations')
+    .where('status', 'held')
+    .andWhereRaw(`${holdShardSql('variant_id')} = ?`, [shards, shard])
+    .orderBy('expires_at')
+    .first('expires_at')) as { expires_at: Date } | undefined;
+  return row?.expires_at ?? null;
+}
+
+/**
+ * Reconciliation's safety net: up to `limit` held rows past their expiry by more than the grace period (their
+ * sweeper is gone or far behind), released. Idempotent.
+ */
+export function releaseOverdueHolds(db: Db, opts: { graceSeconds: number; storeId?: string; limit: number }, hotStock?: HotStock): Promise<ReleaseResult> {
+  const overdue = `AND expires_at < now() - make_interval(secs => ${Number(opts.graceSeconds)})`;
+  return releaseHolds(
+    db,
+    (trx) => {
+      const q = trx('reservations')
+        .where('status', 'held')
+        .andWhere('expires_at', '<', trx.raw('now() - make_interval(secs => ?)', [opts.graceSeconds]))
+        .orderBy('expires_at')
+        .limit(opts.limit)
+        .select('id', 'variant_id');
+      if (opts.storeId) q.andWhere('store_id', opts.storeId);
+      return q;
+    },
+    overdue,
+    hotStock,
+  );
 }
 
 /** Moves every live hold of a cart to the new expiry (cart activity). Returns how many rows moved. */
@@ -513,21 +665,4 @@ export async function restockSold(trx: Knex.Transaction, storeId: string, items:
       .where({ variant_id: id, store_id: storeId })
       .update({ sold: trx.raw('GREATEST(sold - ?, 0)', [perVariant.get(id)!]), updated_at: trx.fn.now() });
   }
-}
-
-// ------------------------------------------------------------------------------------- reconciliation
-
-/**
- * Carts with held reservations older than the grace period (young holds are skipped: the API reserves before
- * it starts or signals the cart's workflow), and whether any is past its expiry by more than the grace.
- */
-export async function staleHoldCarts(db: Db, opts: { graceSeconds: number; storeId?: string; limit: number }): Promise<Array<{ cart_id: string; overdue: boolean }>> {
-  const q = db('reservations')
-    .where('status', 'held')
-    .andWhere('created_at', '<', db.raw(`now() - make_interval(secs => ?)`, [opts.graceSeconds]))
-    .groupBy('cart_id')
-    .select('cart_id', db.raw(`bool_or(expires_at < now() - make_interval(secs => ?)) AS overdue`, [opts.graceSeconds]))
-    .limit(opts.limit);
-  if (opts.storeId) q.andWhere('store_id', opts.storeId);
-  return (await q) as Array<{ cart_id: string; overdue: boolean }>;
 }

@@ -9,6 +9,7 @@ import { createLogger } from '../logger';
 import { ensureSearchAttributes } from '../temporal/client';
 import { startDevServer, type DevServer } from '../temporal/devServer';
 import { ensureSchedules } from '../workers/schedules';
+import { ensureHoldSweepers } from '../commerce/holdSweepers';
 import { createWorkers, type WorkerSet } from '../workers/worker';
 import {
   closeServer,
@@ -132,6 +133,8 @@ async function main(): Promise<void> {
       workers = await createWorkers(services, { workflowBundlePath: bundlePath });
       const created = await ensureSchedules(await services.temporal.client(), config);
       if (created.length) say(`created schedules: ${created.join(', ')}`);
+      // The cart holds' timers: the long-lived hold-expiry sweepers run before any hold is taken.
+      await ensureHoldSweepers(services);
       workersRunning = workers.run();
       workersRunning.catch((err: unknown) => {
         // A worker that dies leaves workflows unserved: better to stop loudly than to look healthy.

@@ -2,6 +2,7 @@ import { loadConfig } from '../config';
 import { errorText } from '../infra/dependencies';
 import { ensureSearchAttributes } from '../temporal/client';
 import { ensureSchedules } from '../workers/schedules';
+import { ensureHoldSweepers } from '../commerce/holdSweepers';
 import { createWorkers } from '../workers/worker';
 import { createServices, installTemporalRuntime, onShutdownSignal, loadDotEnv, runMain, verifyDependencies } from './bootstrap';
 
@@ -30,6 +31,8 @@ runMain(async () => {
   const workers = await createWorkers(services);
   const created = await ensureSchedules(await services.temporal.client(), config);
   if (created.length) logger.info({ created }, 'created schedules');
+  // The cart holds' timers: the long-lived hold-expiry sweepers run before any hold is taken.
+  await ensureHoldSweepers(services);
 
   const running = workers.run();
   onShutdownSignal(logger, async () => {

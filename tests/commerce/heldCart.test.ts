@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { openHeldCart } from '../../src/commerce/heldCart';
 import { HotStock, hotStockKey } from '../../src/commerce/hotStock';
+import { holdExpiryWorkflowId } from '../../src/commerce/contract';
+import { holdShard } from '../../src/commerce/holdShards';
+import { TemporalClientProvider } from '../../src/temporal/client';
 import { createTestContext, testConfig, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { createStore, inventoryOf } from './fixtures';
@@ -46,5 +49,23 @@ describe('held carts', () => {
     expect(await inventoryOf(ctx, v)).toEqual({ total_stock: 5, reserved: 1, sold: 0 });
     expect(await ctx.deps.db('reservations').where({ cart_id: cartId }).select('status', 'quantity')).toEqual([{ status: 'held', quantity: 1 }]);
     if (hot) expect(Number(await ctx.deps.redis.get(hotStockKey(v)))).toBe(4);
+    // The hold's sweeper was told (signal-with-start): it runs.
+    const { config } = ctx.deps;
+    const sweeper = (await ctx.deps.temporal.client()).workflow.getHandle(holdExpiryWorkflowId(config.TASK_QUEUE, holdShard(v, config.HOLD_EXPIRY_SHARDS)));
+    expect((await sweeper.describe()).status.name).toBe('RUNNING');
+  });
+
+  it('tells the hold\'s sweeper before taking stock: with Temporal unreachable nothing is held', async () => {
+    const v = await variant(5, false);
+    const shopper = await makeUser(ctx.deps);
+    const temporal = new TemporalClientProvider('127.0.0.1:1', 'default');
+    const cartId = randomUUID();
+    try {
+      await expect(openHeldCart({ ...ctx.deps, temporal }, { cartId, storeId, variantId: v, ownerId: shopper.id, quantity: 1, unitPriceCents: 3_000 })).rejects.toThrow();
+    } finally {
+      await temporal.close();
+    }
+    expect(await inventoryOf(ctx, v)).toEqual({ total_stock: 5, reserved: 0, sold: 0 });
+    expect(await ctx.deps.db('reservations').where({ cart_id: cartId }).pluck('status')).toEqual([]);
   });
 });

@@ -13,6 +13,7 @@ export function createReconciliationActivities(deps: ActivityDeps) {
   return {
     voidOrphanedAuthorizations: (scope: ReconcileScope = {}) => reconciliation.voidOrphanedAuthorizations(scope),
     releaseStaleReservations: (scope: ReconcileScope = {}) => reconciliation.releaseStaleReservations(scope),
+    startMissingHoldSweepers: () => reconciliation.startMissingHoldSweepers(),
     correctHotCounters: (scope: ReconcileScope = {}) => reconciliation.correctHotCounters(scope),
   };
 }

@@ -2,23 +2,26 @@ import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import { type ReconcileResult, type ReconcileScope } from '../../commerce/contract';
 
-const { voidOrphanedAuthorizations, releaseStaleReservations, correctHotCounters } = proxyActivities<Activities>({
+const { voidOrphanedAuthorizations, releaseStaleReservations, startMissingHoldSweepers, correctHotCounters } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   retry: { maximumAttempts: 5 },
 });
 
 /**
  * Started by the `commerce-reconcile` Temporal Schedule (every RECONCILE_INTERVAL): voids checkout authorizations
- * left without an order, releases reservations nothing will release, and corrects drifted hot stock counters.
+ * left without an order, releases reservations nothing released in time, starts hold-expiry sweepers that are
+ * not running, and corrects drifted hot stock counters.
  * Each step is idempotent, so a retried or overlapping run repairs nothing twice. `scope` narrows a run (tests).
  */
 export async function reconcileCommerce(scope: ReconcileScope = {}): Promise<ReconcileResult> {
   const authorizationsVoided = await voidOrphanedAuthorizations(scope);
   // Reservations before counters: releasing moves stock, the counter check then sees the settled value.
   const reservationsReleased = await releaseStaleReservations(scope);
+  // After the release: a sweeper started now releases the rest of what is due (and what it released is not counted).
+  const sweepersStarted = await startMissingHoldSweepers();
   const countersCorrected = await correctHotCounters(scope);
   setCurrentDetails(
-    `Voided ${authorizationsVoided} orphaned authorizations, released ${reservationsReleased} stale reservations, corrected ${countersCorrected} hot counters`,
+    `Voided ${authorizationsVoided} orphaned authorizations, released ${reservationsReleased} stale reservations, started ${sweepersStarted} hold sweepers, corrected ${countersCorrected} hot counters`,
   );
-  return { authorizationsVoided, reservationsReleased, countersCorrected };
+  return { authorizationsVoided, reservationsReleased, sweepersStarted, countersCorrected };
 }

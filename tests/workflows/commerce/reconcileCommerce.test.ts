@@ -3,7 +3,7 @@ import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { RECONCILE_COMMERCE_WORKFLOW, type ReconcileCommerceWorkflow, type ReconcileScope } from '../../../src/commerce/contract';
 import { type ActivityInput, startWorkflowEnv, uniqueId, type WorkflowTestEnv } from '../../helpers/workflowEnv';
 
-/** The `commerce-reconcile` schedule's workflow with its three repairs mocked: their order, scope and totals. */
+/** The `commerce-reconcile` schedule's workflow with its four repairs mocked: their order, scope and totals. */
 
 const reconcileId = (id: string) => `reconcile-test:${id}`;
 
@@ -11,6 +11,7 @@ function mocks() {
   return {
     voidOrphanedAuthorizations: jest.fn(async (_?: ActivityInput<'voidOrphanedAuthorizations'>) => 1),
     releaseStaleReservations: jest.fn(async (_?: ActivityInput<'releaseStaleReservations'>) => 4),
+    startMissingHoldSweepers: jest.fn(async () => 3),
     correctHotCounters: jest.fn(async (_?: ActivityInput<'correctHotCounters'>) => 2),
   };
 }
@@ -18,21 +19,22 @@ function mocks() {
 describe('reconcileCommerce workflow (mocked activities)', () => {
   let t: WorkflowTestEnv;
   beforeAll(async () => {
-    t = await startWorkflowEnv({ main: ['voidOrphanedAuthorizations', 'releaseStaleReservations', 'correctHotCounters'] });
+    t = await startWorkflowEnv({ main: ['voidOrphanedAuthorizations', 'releaseStaleReservations', 'startMissingHoldSweepers', 'correctHotCounters'] });
   });
   afterAll(async () => {
     await t?.close();
   });
 
-  it('voids orphaned authorizations, then releases stale reservations, then corrects hot counters, all within the scope', async () => {
+  it('voids orphaned authorizations, releases stale reservations, starts missing hold sweepers, then corrects hot counters, within the scope', async () => {
     const workflowId = uniqueId(reconcileId);
     const scope: ReconcileScope = { storeId: 'store-1', paymentKeyPrefix: 'checkout:abc' };
     const m = mocks();
     const handle = await t.start<ReconcileCommerceWorkflow>(RECONCILE_COMMERCE_WORKFLOW, { workflowId, args: [scope], mocks: m });
 
-    await expect(handle.result()).resolves.toEqual({ authorizationsVoided: 1, reservationsReleased: 4, countersCorrected: 2 });
-    expect(t.callNames(workflowId)).toEqual(['voidOrphanedAuthorizations', 'releaseStaleReservations', 'correctHotCounters']);
-    for (const c of t.calls(workflowId)) expect(c.input).toEqual(scope);
+    await expect(handle.result()).resolves.toEqual({ authorizationsVoided: 1, reservationsReleased: 4, sweepersStarted: 3, countersCorrected: 2 });
+    expect(t.callNames(workflowId)).toEqual(['voidOrphanedAuthorizations', 'releaseStaleReservations', 'startMissingHoldSweepers', 'correctHotCounters']);
+    // The sweepers are the deployment's, not a store's: that step takes no scope.
+    for (const c of t.calls(workflowId)) expect(c.input).toEqual(c.name === 'startMissingHoldSweepers' ? undefined : scope);
   });
 
   it('the schedule passes nothing: every repair sweeps everything (an empty scope)', async () => {
@@ -40,8 +42,8 @@ describe('reconcileCommerce workflow (mocked activities)', () => {
     const m = mocks();
     const handle = await t.start<ReconcileCommerceWorkflow>(RECONCILE_COMMERCE_WORKFLOW, { workflowId, args: [], mocks: m });
 
-    await expect(handle.result()).resolves.toEqual({ authorizationsVoided: 1, reservationsReleased: 4, countersCorrected: 2 });
-    for (const c of t.calls(workflowId)) expect(c.input).toEqual({});
+    await expect(handle.result()).resolves.toEqual({ authorizationsVoided: 1, reservationsReleased: 4, sweepersStarted: 3, countersCorrected: 2 });
+    for (const c of t.calls(workflowId)) expect(c.input).toEqual(c.name === 'startMissingHoldSweepers' ? undefined : {});
   });
 
   it('a repair that fails for good stops the run before the later ones', async () => {
