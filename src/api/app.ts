@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { pinoHttp } from 'pino-http';
 import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { Api } from './http/api';
+import { requestLog } from './http/requestLog';
 import { asProblem, Problem, problems } from './http/problem';
 import type { AppDeps } from './deps';
 import { registerOperationsRoutes } from './operations/operationRoutes';
@@ -22,8 +21,6 @@ import { createAuthenticator } from '../accounts/tokens';
 import { PostgresIdempotencyGuard } from './http/idempotency';
 import { TemporalTimeoutError } from '../temporal/client';
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
 /** Builds the Express app; no listening, no global state, so tests can build as many as they like. */
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
@@ -31,31 +28,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('trust proxy', deps.config.TRUST_PROXY);
   app.set('query parser', 'simple');
 
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
-    }),
-  );
-
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    const end = deps.metrics.httpDuration.startTimer();
-    res.on('finish', () => {
-      // Route templates, not raw URLs, keep label cardinality bounded.
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      const labels = { method: req.method, route, status: String(res.statusCode) };
-      deps.metrics.httpRequests.inc(labels);
-      end(labels);
-    });
-    next();
-  });
+  app.use(requestLog(deps.logger, deps.metrics));
 
   app.use(
     express.json({

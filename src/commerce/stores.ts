@@ -28,8 +28,10 @@ import {
   type ProductStatus,
   type StoreRow,
 } from './catalog';
+import { JsonBody } from '../infra/jsonBody';
 import { HotStock } from './hotStock';
-import { ProductCache } from './productCache';
+import { LiveStock } from './liveStock';
+import { ProductCache, type Cached } from './productCache';
 
 /**
  * Stores, their catalog and inventory, as merchants and shoppers use them (SQL in catalog.ts). Reads are
@@ -79,9 +81,30 @@ export interface ProductDraft {
   variants?: Array<{ sku: string; attributes: Attributes; price_modifier_cents: number; inventory_count: number; hot: boolean }>;
 }
 
+/** Serialized answers kept per cached product version (stock states seen lately); past this the memo restarts. */
+const RENDERINGS_PER_VERSION = 8;
+
+/**
+ * The product's answer as bytes and ETag, made once per catalog version and stock state: what a read's answer
+ * depends on besides the catalog entry is `in_stock` per variant (and `available` with include_inventory), so
+ * that is the memo's key. A hot product's stock moves, but its in-stock flags rarely do.
+ */
+function renderedProduct(cached: Cached<CatalogEntry>, available: Map<string, number>, opts: { includeInventory: boolean }): JsonBody {
+  const variants = cached.value.product.variants;
+  const key = opts.includeInventory ? `a:${variants.map((v) => available.get(v.id) ?? 0).join(',')}` : `s:${variants.map((v) => ((available.get(v.id) ?? 0) > 0 ? 1 : 0)).join('')}`;
+  let body = cached.derived.get(key) as JsonBody | undefined;
+  if (!body) {
+    if (cached.derived.size >= RENDERINGS_PER_VERSION) cached.derived.clear();
+    body = new JsonBody(productJson(cached.value.product, available, opts));
+    cached.derived.set(key, body);
+  }
+  return body;
+}
+
 export function createStoreService(deps: StoreDeps) {
   const { db } = deps;
   const cache = new ProductCache(deps.redis, deps.logger, deps.metrics);
+  const liveStock = new LiveStock(db);
 
   /** Fresh from Postgres (after a write), with live stock. */
   async function renderFresh(storeId: string, productId: string) {
@@ -148,19 +171,21 @@ export function createStoreService(deps: StoreDeps) {
     },
 
     /**
-     * A product with live stock. Cache choice: only the catalog part (product, variants, store owner) is cached;
-     * stock is read from Postgres on every request. Stock moves on every cart add, expiry and checkout, which
-     * would empty the cache exactly when a product is hot, and a cached count could promise units that are gone.
-     * The live read is one primary-key lookup per variant.
+     * A product with live stock, as a serialized answer. Cache choice: only the catalog part (product, variants,
+     * store owner) is cached; stock is read from Postgres on every request (LiveStock: one query for the reads
+     * that arrive together, each sent after its reads arrived). Stock moves on every cart add, expiry and
+     * checkout, which would empty the cache exactly when a product is hot, and a cached count could promise
+     * units that are gone.
      */
-    async product(principal: Principal | undefined, storeId: string, productId: string, opts: { includeInventory: boolean }) {
-      const entry = await cache.getOrLoad<CatalogEntry>(productId, () => loadCatalogEntry(db, storeId, productId));
+    async product(principal: Principal | undefined, storeId: string, productId: string, opts: { includeInventory: boolean }): Promise<JsonBody> {
+      const cached = await cache.lookup<CatalogEntry>(productId, () => loadCatalogEntry(db, storeId, productId));
       // The cache is keyed by product only, so the store is checked on every hit: store A's product is not
       // found under store B's path.
-      if (!entry || entry.product.store_id !== storeId) throw refusals.notFound('product');
+      if (!cached || cached.value.product.store_id !== storeId) throw refusals.notFound('product');
+      const entry = cached.value;
       if (entry.product.status !== 'active' && !(principal && canManage(principal, entry.owner_id))) throw refusals.notFound('product');
-      const available = await availabilityOf(db, storeId, entry.product.variants.map((v) => v.id));
-      return productJson(entry.product, available, opts);
+      const available = await liveStock.available(storeId, entry.product.variants.map((v) => v.id));
+      return renderedProduct(cached, available, opts);
     },
 
     async updateProduct(principal: Principal | undefined, storeId: string, productId: string, patch: ProductPatch) {

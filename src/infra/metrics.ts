@@ -1,4 +1,20 @@
-import client, { Counter, Histogram, Registry } from 'prom-client';
+import cluster from 'node:cluster';
+import client, { AggregatorRegistry, Counter, Histogram, Registry } from 'prom-client';
+
+/** IPC between an API process and the cluster's primary (src/main/cluster.ts) for GET /metrics. */
+export const METRICS_REQUEST = 'pledgeflow:metrics-request';
+export const METRICS_RESPONSE = 'pledgeflow:metrics-response';
+export interface MetricsRequest {
+  type: typeof METRICS_REQUEST;
+  id: number;
+}
+export interface MetricsResponse {
+  type: typeof METRICS_RESPONSE;
+  id: number;
+  text?: string;
+  error?: string;
+}
+const CLUSTER_METRICS_TIMEOUT_MS = 5_000;
 
 /**
  * One Prometheus registry per process (or per test app): HTTP metrics here, domain counters registered by
@@ -26,6 +42,41 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [this.registry],
     });
+  }
+
+  /**
+   * The text GET /metrics answers with. In an API process of a cluster it is every API process's figures
+   * summed (the primary gathers them), so a scrape that lands on any process sees the whole service.
+   */
+  async exposition(): Promise<string> {
+    if (!cluster.isWorker || !process.send) return this.registry.metrics();
+    this.joinCluster();
+    const id = ++this.requests;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => finish(new Error('the cluster primary did not answer for /metrics')), CLUSTER_METRICS_TIMEOUT_MS);
+      const onMessage = (m: MetricsResponse) => {
+        if (m?.type === METRICS_RESPONSE && m.id === id) finish(m.error ? new Error(m.error) : undefined, m.text ?? '');
+      };
+      const finish = (err: Error | undefined, text = '') => {
+        clearTimeout(timer);
+        process.off('message', onMessage);
+        if (err) reject(err);
+        else resolve(text);
+      };
+      process.on('message', onMessage);
+      process.send!({ type: METRICS_REQUEST, id } satisfies MetricsRequest);
+    });
+  }
+
+  private requests = 0;
+  private joined = false;
+
+  /** Lets the primary collect this registry (prom-client's cluster protocol answers its requests). */
+  joinCluster(): void {
+    if (this.joined || !cluster.isWorker) return;
+    this.joined = true;
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([this.registry]);
   }
 
   /** A named counter, created on first use so modules can count their own events (repairs, replays, ...). */

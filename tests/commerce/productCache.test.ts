@@ -6,8 +6,10 @@ import type { Logger } from '../../src/logger';
 import type { RedisClient } from '../../src/infra/redis';
 import { closeDeps, createTestContext, createTestDeps, testConfig, type TestContext } from '../helpers/context';
 import { bearer, makeUser, type TestUser } from '../helpers/fixtures';
-import { ProductCache, productCacheKey, type ProductCacheResult } from '../../src/commerce/productCache';
+import { invalidateProduct, ProductCache, productCacheKey, type ProductCacheResult } from '../../src/commerce/productCache';
 import { Metrics } from '../../src/infra/metrics';
+import { eventually } from '../helpers/wait';
+import { LiveStock } from '../../src/commerce/liveStock';
 
 /** product_cache_requests_total by result, as GET /metrics shows it (the prom-client text format). */
 async function cacheCounts(http: supertest.Agent): Promise<Record<ProductCacheResult, number>> {
@@ -21,7 +23,30 @@ async function cacheCounts(http: supertest.Agent): Promise<Record<ProductCacheRe
   return { hit: count('hit'), miss: count('miss'), unavailable: count('unavailable') };
 }
 
-/** GET product is cache-aside in Redis; every write invalidates; Redis trouble falls back to Postgres. */
+/** product_cache_memory_requests_total by result (the in-process layer). */
+async function memoryCounts(http: supertest.Agent): Promise<Record<'hit' | 'miss' | 'off', number>> {
+  const text = (await http.get('/metrics')).text;
+  const count = (result: string) => Number(text.match(new RegExp(`^product_cache_memory_requests_total\\{result="${result}"\\} (\\d+)$`, 'm'))?.[1] ?? NaN);
+  return { hit: count('hit'), miss: count('miss'), off: count('off') };
+}
+
+/** Reads until one is a hit of the in-process layer (it is on once the app's subscription is confirmed). */
+async function servedFromMemory(http: supertest.Agent, read: () => Promise<unknown>): Promise<void> {
+  await eventually(
+    async () => {
+      const before = (await memoryCounts(http)).hit;
+      await read();
+      return (await memoryCounts(http)).hit === before + 1;
+    },
+    5_000,
+    'a read served from the process',
+  );
+}
+
+/**
+ * GET product is cache-aside in process (LRU) and in Redis; every write invalidates both, in every process
+ * (pub/sub); Redis trouble falls back to Postgres.
+ */
 describe('product cache', () => {
   let ctx: TestContext;
   let owner: TestUser;
@@ -132,14 +157,47 @@ describe('product cache', () => {
     const p = await newProduct();
     await get(p.id);
     await ctx.deps.db('products').where({ id: p.id }).update({ name: 'Renamed in Postgres' });
-    await ctx.deps.redis.del(productCacheKey(p.id));
-    expect((await get(p.id)).body.name).toBe('Renamed in Postgres');
+    // The key deleted from outside the API, with the eviction every process listens to (a bare DEL leaves the
+    // in-process copies to their TTL).
+    await invalidateProduct(ctx.deps.redis, p.id);
+    await eventually(async () => (await get(p.id)).body.name === 'Renamed in Postgres', 5_000, 'the eviction to reach the app');
     expect(await ctx.deps.redis.get(productCacheKey(p.id))).not.toBeNull();
 
     await ctx.deps.redis.set(productCacheKey(p.id), '{not json');
+    await ctx.deps.redis.publish('catalog:v1:invalidations', p.id);
+    await eventually(async () => (await get(p.id)).status === 200 && (await ctx.deps.redis.get(productCacheKey(p.id))) !== '{not json', 5_000, 'the garbled key to be refilled');
     const res = await get(p.id);
     expect(res.status).toBe(200);
     expect(res.body.name).toBe('Renamed in Postgres');
+  });
+
+  it('a second read is served from the process itself, without asking Redis', async () => {
+    const p = await newProduct();
+    await servedFromMemory(ctx.http, () => get(p.id));
+    const before = { redis: await cacheCounts(ctx.http), memory: await memoryCounts(ctx.http) };
+    // Redis emptied behind the API (no eviction published): the in-process copy still answers.
+    await ctx.deps.redis.del(productCacheKey(p.id));
+    expect((await get(p.id)).status).toBe(200);
+    expect(await memoryCounts(ctx.http)).toEqual({ ...before.memory, hit: before.memory.hit + 1 });
+    expect(await cacheCounts(ctx.http)).toEqual({ ...before.redis, hit: before.redis.hit + 1 });
+    expect(await ctx.deps.redis.get(productCacheKey(p.id))).toBeNull();
+  });
+
+  it('a write through one API process evicts the copy held by another (pub/sub)', async () => {
+    const other = createTestContext(testConfig());
+    try {
+      const p = await newProduct();
+      const read = () => other.http.get(`/v1/stores/${storeId}/products/${p.id}`);
+      expect((await read()).body.description).toBe('v1');
+      // The other process now answers from its own memory...
+      await servedFromMemory(other.http, read);
+      // ...until a PATCH through this one publishes the eviction.
+      const patch = await ctx.http.patch(`/v1/stores/${storeId}/products/${p.id}`).set('Authorization', owner.auth).send({ description: 'v2' });
+      expect(patch.status).toBe(200);
+      await eventually(async () => (await read()).body.description === 'v2', 5_000, 'the other process to see the change');
+    } finally {
+      await other.close();
+    }
   });
 
   it('a read racing a write cannot store the version it loaded before the write (generation check)', async () => {
@@ -155,6 +213,37 @@ describe('product cache', () => {
     // Without a concurrent write the same read does fill the key.
     await cache.getOrLoad(p.id, async () => ({ fresh: true }));
     expect(JSON.parse((await ctx.deps.redis.get(productCacheKey(p.id)))!)).toEqual({ fresh: true });
+  });
+
+  it('live stock: reads that arrive together share one query, and each sees only its own store', async () => {
+    const a = await newProduct(3);
+    const b = await newProduct(0);
+    const otherOwner = await makeUser(ctx.deps, { role: 'merchant' });
+    const otherStore = await ctx.http.post('/v1/stores').set('Authorization', otherOwner.auth).send({ name: 'Other', slug: `o-${randomUUID().slice(0, 8)}`, currency: 'EUR' });
+    const foreign = await ctx.http.post(`/v1/stores/${otherStore.body.id}/products`).set('Authorization', otherOwner.auth).send({ name: 'Foreign', base_price_cents: 500, inventory_count: 7 });
+    const foreignVariant = foreign.body.variants[0].id as string;
+
+    const stock = new LiveStock(ctx.deps.db);
+    let queries = 0;
+    const count = () => (queries += 1);
+    ctx.deps.db.on('query', count);
+    try {
+      const [mine, theirs, none] = await Promise.all([
+        // A variant id of another store is absent from this store's answer (tenancy), not its units.
+        stock.available(storeId, [a.variantId, b.variantId, foreignVariant]),
+        stock.available(otherStore.body.id, [foreignVariant]),
+        stock.available(storeId, []),
+      ]);
+      expect(Object.fromEntries(mine)).toEqual({ [a.variantId]: 3, [b.variantId]: 0 });
+      expect(Object.fromEntries(theirs)).toEqual({ [foreignVariant]: 7 });
+      expect(none.size).toBe(0);
+      expect(queries).toBe(1);
+      // A read after a change sees it: a batch's query is sent after its reads arrived.
+      await ctx.deps.db('inventory').where({ variant_id: a.variantId }).update({ reserved: 2 });
+      expect((await stock.available(storeId, [a.variantId])).get(a.variantId)).toBe(1);
+    } finally {
+      ctx.deps.db.off('query', count);
+    }
   });
 
   describe('with Redis down', () => {
@@ -199,7 +288,7 @@ describe('product cache', () => {
     const warnings: string[] = [];
     const logger = { warn: (_o: unknown, m: string) => warnings.push(m), error: (_o: unknown, m: string) => warnings.push(m) } as unknown as Logger;
     const metrics = new Metrics();
-    const cache = new ProductCache(silentRedis as unknown as RedisClient, logger, metrics);
+    const cache = new ProductCache(silentRedis as unknown as RedisClient, logger, metrics, { memory: false });
     const started = Date.now();
     expect(await cache.getOrLoad('p1', async () => ({ from: 'postgres' }))).toEqual({ from: 'postgres' });
     await cache.invalidate('p1');

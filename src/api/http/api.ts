@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { hasRole, type Principal, type Role } from '../../domain/roles';
 import { Problem, problems, type FieldError } from './problem';
 import { etagOpenApi, sendWithEtag } from './etag';
+import { JsonBody } from '../../infra/jsonBody';
 
 extendZodWithOpenApi(z);
 
@@ -118,6 +119,7 @@ function send(res: Response, result: HandlerResult, etag?: { req: Request; perso
   for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, v);
   if (etag && result.status === 200 && result.body !== undefined) sendWithEtag(etag.req, res, result.status, result.body, etag);
   else if (result.body === undefined) res.status(result.status).end();
+  else if (result.body instanceof JsonBody) res.status(result.status).type('application/json').send(result.body.bytes);
   else res.status(result.status).json(result.body);
 }
 

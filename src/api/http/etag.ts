@@ -1,6 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
+import { JsonBody, strongEtag } from '../../infra/jsonBody';
+
+export { strongEtag };
 
 /**
  * Strong ETags computed from the exact bytes of a JSON response, and If-None-Match evaluated per RFC 9110
@@ -8,11 +10,6 @@ import { z } from 'zod';
  * is a hash of the body as sent, anything in it that changes (live stock, a price) changes the tag, whatever was
  * cached on the way to building it.
  */
-
-/** `"<sha-256 base64url>"` of the given bytes: a strong entity tag. */
-export function strongEtag(bytes: string | Buffer): string {
-  return `"${createHash('sha256').update(bytes).digest('base64url')}"`;
-}
 
 const OWS = /[ \t]*/y;
 // entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE ; etagc = %x21 / %x23-7E / obs-text
@@ -66,12 +63,11 @@ export function ifNoneMatchMatches(field: string | undefined, etag: string): boo
  * Sends `body` as JSON with a strong ETag, or `304 Not Modified` without a body when If-None-Match names it.
  * Clients may keep the representation but must revalidate before using it (`no-cache`); one that may depend on
  * the caller's token is `private` and varies on Authorization. The bytes are written directly so Express's own
- * weak-ETag freshness check cannot answer differently from the one here.
+ * weak-ETag freshness check cannot answer differently from the one here. A `JsonBody` brings its bytes and tag
+ * already made (serialized once per version of a cached answer).
  */
 export function sendWithEtag(req: Request, res: Response, status: number, body: unknown, opts: { personalized: boolean }): void {
-  const json = JSON.stringify(body);
-  const bytes = Buffer.from(json, 'utf8');
-  const etag = strongEtag(bytes);
+  const { bytes, etag } = body instanceof JsonBody ? body : new JsonBody(body);
   res.setHeader('ETag', etag);
   res.setHeader('Cache-Control', opts.personalized ? 'private, no-cache' : 'no-cache');
   if (opts.personalized) res.vary('Authorization');

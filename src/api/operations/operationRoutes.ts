@@ -55,7 +55,7 @@ export function registerOperationsRoutes(app: Express, api: Api, deps: AppDeps):
 
   app.get('/metrics', async (_req, res, next) => {
     try {
-      res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+      res.type(deps.metrics.registry.contentType).send(await deps.metrics.exposition());
     } catch (err) {
       next(err);
     }
