@@ -54,11 +54,25 @@ const schema = z.object({
   TEMPORAL_UPDATE_TIMEOUT: duration('10s'),
 
   JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
-  TOKEN_TTL_SECONDS: intFrom(3600, 1),
+  /** Access tokens: short-lived, renewed with the rotating refresh token. */
+  TOKEN_TTL_SECONDS: intFrom(900, 1),
+  REFRESH_TOKEN_TTL: duration('30d'),
+  /** How long a process trusts its copy of an account's role and revocations (sign-out elsewhere takes this long). */
+  AUTH_CACHE_TTL: duration('5s'),
+  /** Addresses that become operators once verified (`npm run operator -- add` is the other way). */
   OPERATOR_EMAILS: list,
   LOGIN_MAX_FAILURES_PER_ACCOUNT: intFrom(10, 1),
   LOGIN_MAX_ATTEMPTS_PER_IP: intFrom(100, 1),
   LOGIN_RATE_WINDOW_SECONDS: intFrom(900, 1),
+  /** Links in account emails open the web app here (its page posts the token to the API). */
+  APP_BASE_URL: z.url().default('http://localhost:3000'),
+  EMAIL_VERIFICATION_TTL: duration('48h'),
+  PASSWORD_RESET_TTL: duration('1h'),
+  REGISTER_MAX_PER_IP: intFrom(20, 1),
+  /** Verification and reset emails, per address and per client IP, within ACCOUNT_RATE_WINDOW_SECONDS. */
+  ACCOUNT_EMAILS_MAX_PER_ACCOUNT: intFrom(5, 1),
+  ACCOUNT_EMAILS_MAX_PER_IP: intFrom(30, 1),
+  ACCOUNT_RATE_WINDOW_SECONDS: intFrom(3600, 1),
 
   IDEMPOTENCY_KEY_TTL_HOURS: intFrom(24, 24),
   /** The longest a LIVE request keeps its Idempotency-Key; one whose process died lets go after the lease. */

@@ -7,9 +7,24 @@ import type { BaseRole } from './users';
  * the route's `auth` option; these cover what only the handler knows: who owns the resource it loaded.
  */
 
-/** OPERATOR_EMAILS decides operator status every time it is consulted, in both directions. */
-export function effectiveRole(email: string, baseRole: BaseRole, operatorEmails: readonly string[]): Role {
-  return operatorEmails.includes(email.toLowerCase()) ? 'operator' : baseRole;
+/** What decides whether an account is an operator. */
+export interface OperatorFacts {
+  email: string;
+  baseRole: BaseRole;
+  emailVerified: boolean;
+  /** Granted by `npm run operator -- add <email>`. */
+  operatorGranted: boolean;
+}
+
+/**
+ * Operators are made by the operator command, or by OPERATOR_EMAILS for an address its owner has VERIFIED:
+ * registering a listed address proves nothing. The list is consulted every time, so removing an address
+ * takes the role away again (back to the role the person registered with).
+ */
+export function effectiveRole(facts: OperatorFacts, operatorEmails: readonly string[]): Role {
+  if (facts.operatorGranted) return 'operator';
+  if (facts.emailVerified && operatorEmails.includes(facts.email.toLowerCase())) return 'operator';
+  return facts.baseRole;
 }
 
 /** For `auth: 'optional'` routes that need a caller on some paths: 401 when there is none. */

@@ -36,6 +36,6 @@ export class LoginRateLimiter {
 }
 
 /** Addresses are hashed so Redis holds no email addresses, and keys stay short whatever was typed. */
-function accountKey(normalizedEmail: string): string {
+export function accountKey(normalizedEmail: string): string {
   return createHash('sha256').update(normalizedEmail).digest('hex');
 }

@@ -5,11 +5,13 @@ import { refusals } from '../domain/errors';
 import type { Principal } from '../domain/roles';
 import type { Db } from '../infra/db';
 import { effectiveRole } from './authorization';
-import { findUserById } from './users';
+import { accountFacts } from './accountFacts';
 
 /**
- * Bearer tokens are HS256 JWTs carrying only the user id. Role and existence are read from the database on
- * every request, so a deleted account or a change to OPERATOR_EMAILS takes effect without waiting for expiry.
+ * Access tokens are short-lived HS256 JWTs carrying the user id and, when issued with a session (login,
+ * register, refresh), that session's id. Role, existence and revocations come from the account's facts
+ * (accountFacts.ts, cached in-process for AUTH_CACHE_TTL), so a sign-out, a deleted account or a change to
+ * OPERATOR_EMAILS takes effect without waiting for the token to expire.
  */
 export const TOKEN_ISSUER = 'pledgeflow';
 export const TOKEN_AUDIENCE = 'pledgeflow-api';
@@ -35,10 +37,22 @@ export interface IssuedToken {
   expiresAt: Date;
 }
 
-export function issueToken(config: Pick<Config, 'JWT_SECRET' | 'TOKEN_TTL_SECONDS'>, userId: string, now = Date.now()): IssuedToken {
+/**
+ * `sessionId` ties the token to a refresh-token family, so ending that session refuses it too. Tokens minted
+ * without one (tests, benches) end only with "sign out everywhere" or their expiry.
+ */
+export function issueToken(
+  config: Pick<Config, 'JWT_SECRET' | 'TOKEN_TTL_SECONDS'>,
+  userId: string,
+  now = Date.now(),
+  sessionId?: string,
+): IssuedToken {
   const iat = Math.floor(now / 1000);
   const exp = iat + config.TOKEN_TTL_SECONDS;
-  const token = jwt.sign({ iat, exp }, hmacKey(config.JWT_SECRET), {
+  // iat has whole seconds; iat_ms lets "sign out everywhere" refuse tokens made earlier in the same second
+  // while accepting the one a login makes right after it.
+  const claims = { iat, exp, iat_ms: now, ...(sessionId ? { sid: sessionId } : {}) };
+  const token = jwt.sign(claims, hmacKey(config.JWT_SECRET), {
     algorithm: ALGORITHM,
     issuer: TOKEN_ISSUER,
     audience: TOKEN_AUDIENCE,
@@ -47,8 +61,15 @@ export function issueToken(config: Pick<Config, 'JWT_SECRET' | 'TOKEN_TTL_SECOND
   return { token, expiresAt: new Date(exp * 1000) };
 }
 
-/** The user id a valid token names; 401 (unauthenticated) for a bad signature, wrong issuer/audience, or expiry. */
-export function verifyToken(config: Pick<Config, 'JWT_SECRET'>, token: string): string {
+export interface AccessClaims {
+  userId: string;
+  /** When the token was issued, in milliseconds. */
+  issuedAtMs: number;
+  sessionId?: string;
+}
+
+/** The claims of a valid token; 401 (unauthenticated) for a bad signature, wrong issuer/audience, or expiry. */
+export function readAccessToken(config: Pick<Config, 'JWT_SECRET'>, token: string): AccessClaims {
   let payload: string | jwt.JwtPayload;
   try {
     // Pinning the algorithm stops "alg: none" and algorithm-confusion tokens.
@@ -60,14 +81,33 @@ export function verifyToken(config: Pick<Config, 'JWT_SECRET'>, token: string): 
   if (typeof payload === 'string' || typeof payload.sub !== 'string' || typeof payload.exp !== 'number') {
     throw refusals.unauthenticated('The token is not valid.');
   }
-  return payload.sub;
+  const iatMs = typeof payload.iat_ms === 'number' ? payload.iat_ms : typeof payload.iat === 'number' ? payload.iat * 1000 : 0;
+  return { userId: payload.sub, issuedAtMs: iatMs, ...(typeof payload.sid === 'string' ? { sessionId: payload.sid } : {}) };
 }
 
-export function createAuthenticator(deps: { config: Pick<Config, 'JWT_SECRET' | 'OPERATOR_EMAILS'>; db: Db }): (token: string) => Promise<Principal> {
+/** The user id a valid token names (see readAccessToken). */
+export function verifyToken(config: Pick<Config, 'JWT_SECRET'>, token: string): string {
+  return readAccessToken(config, token).userId;
+}
+
+/**
+ * Checks a bearer token against the account's facts: without a database read per request while the facts are
+ * cached (AUTH_CACHE_TTL), one small read when they are not.
+ */
+export function createAuthenticator(deps: {
+  config: Pick<Config, 'JWT_SECRET' | 'OPERATOR_EMAILS' | 'AUTH_CACHE_TTL' | 'TOKEN_TTL_SECONDS'>;
+  db: Db;
+}): (token: string) => Promise<Principal> {
   return async (token) => {
-    const userId = verifyToken(deps.config, token);
-    const user = await findUserById(deps.db, userId);
-    if (!user) throw refusals.unauthenticated('The account behind this token no longer exists.');
-    return { id: user.id, email: user.email, role: effectiveRole(user.email, user.baseRole, deps.config.OPERATOR_EMAILS) };
+    const claims = readAccessToken(deps.config, token);
+    const facts = await accountFacts(deps.db, deps.config, claims.userId);
+    if (!facts) throw refusals.unauthenticated('The account behind this token no longer exists.');
+    if (facts.tokensValidAfterMs !== null && claims.issuedAtMs <= facts.tokensValidAfterMs) {
+      throw refusals.unauthenticated('This token was revoked (signed out everywhere or password changed); log in again.');
+    }
+    if (claims.sessionId && facts.revokedSessions.includes(claims.sessionId)) {
+      throw refusals.unauthenticated('This session has ended; log in again.');
+    }
+    return { id: facts.id, email: facts.email, role: effectiveRole(facts, deps.config.OPERATOR_EMAILS) };
   };
 }

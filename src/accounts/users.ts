@@ -11,6 +11,12 @@ export interface User {
   role: Role;
   baseRole: BaseRole;
   passwordHash: string;
+  /** Null until a verification link sent to this address was followed. */
+  emailVerifiedAt: Date | null;
+  /** Set by `npm run operator -- add`; null otherwise. */
+  operatorGrantedAt: Date | null;
+  /** Access tokens issued before this instant are refused (sign out everywhere, password reset). */
+  tokensValidAfter: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -22,6 +28,9 @@ interface UserRow {
   role: Role;
   base_role: BaseRole;
   password_hash: string;
+  email_verified_at: Date | null;
+  operator_granted_at: Date | null;
+  tokens_valid_after: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -48,6 +57,9 @@ function fromRow(row: UserRow): User {
     role: row.role,
     baseRole: row.base_role,
     passwordHash: row.password_hash,
+    emailVerifiedAt: row.email_verified_at,
+    operatorGrantedAt: row.operator_granted_at,
+    tokensValidAfter: row.tokens_valid_after,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

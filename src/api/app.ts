@@ -6,6 +6,8 @@ import { asProblem, Problem, problems } from './http/problem';
 import type { AppDeps } from './deps';
 import { registerOperationsRoutes } from './operations/operationRoutes';
 import { registerAccountRoutes } from './accounts/accountRoutes';
+import { registerSessionRoutes } from './accounts/sessionRoutes';
+import { registerAccountEmailRoutes } from './accounts/emailRoutes';
 import { registerWebhookRoutes } from './payments/paymentWebhookRoutes';
 import { registerCampaignsRoutes } from './campaigns/campaignRoutes';
 import { registerPledgesRoutes } from './campaigns/pledgeRoutes';
@@ -48,6 +50,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   registerAccountRoutes(api, deps);
+  registerSessionRoutes(api, deps);
+  registerAccountEmailRoutes(api, deps);
   registerWebhookRoutes(api, deps);
   registerCampaignsRoutes(api, deps);
   registerPledgesRoutes(api, deps);

@@ -2,7 +2,9 @@ import jwt from 'jsonwebtoken';
 import { randomUUID } from 'node:crypto';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '../../src/accounts/tokens';
 import { createTestContext, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
+import { registerOperator } from '../helpers/api';
 import { expectProblem } from '../helpers/problems';
+import { mailedToken } from './accountMail';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -21,9 +23,9 @@ describe('register, login, me', () => {
     const email = uniqueEmail();
     const res = await register({ email });
     expect(res.status).toBe(201);
-    expect(res.body.user).toEqual({ id: expect.any(String), email, name: 'Ada', role: 'backer', created_at: expect.any(String) });
+    expect(res.body.user).toEqual({ id: expect.any(String), email, name: 'Ada', role: 'backer', email_verified: false, created_at: expect.any(String) });
     expect(new Date(res.body.user.created_at).toISOString()).toBe(res.body.user.created_at);
-    expect(res.body).toMatchObject({ token: expect.any(String), token_type: 'Bearer' });
+    expect(res.body).toMatchObject({ token: expect.any(String), token_type: 'Bearer', refresh_token: expect.any(String) });
     const ttlMs = new Date(res.body.expires_at).getTime() - Date.now();
     expect(ttlMs).toBeGreaterThan((ctx.deps.config.TOKEN_TTL_SECONDS - 60) * 1000);
     expect(ttlMs).toBeLessThanOrEqual(ctx.deps.config.TOKEN_TTL_SECONDS * 1000);
@@ -167,7 +169,9 @@ describe('roles', () => {
     const operatorEmail = uniqueEmail('op');
     const opCtx = createTestContext(testConfig({ OPERATOR_EMAILS: `someone@else.test, ${operatorEmail}` }));
     try {
-      const operator = await register({ email: operatorEmail }, opCtx);
+      await register({ email: operatorEmail }, opCtx);
+      await opCtx.http.post('/v1/auth/verify-email').send({ token: await mailedToken(ctx.deps.db, operatorEmail, 'verify_email') });
+      const operator = await opCtx.http.post('/v1/auth/login').send({ email: operatorEmail, password: PASSWORD });
       expect(operator.body.user.role).toBe('operator');
       const ok = await opCtx.http.get(path).set('Authorization', `Bearer ${operator.body.token}`);
       expect(ok.status).toBe(200);
@@ -179,30 +183,33 @@ describe('roles', () => {
     }
   });
 
-  it('makes OPERATOR_EMAILS addresses operators on register, case-insensitively, whatever role was asked', async () => {
+  it('never makes a listed OPERATOR_EMAILS address an operator at registration, whatever role was asked', async () => {
     const email = uniqueEmail('Boss');
     const opCtx = createTestContext(testConfig({ OPERATOR_EMAILS: email.toUpperCase() }));
     try {
       const res = await register({ email, role: 'creator' }, opCtx);
       expect(res.status).toBe(201);
-      expect(res.body.user.role).toBe('operator');
-      const row = await ctx.deps.db('users').where({ id: res.body.user.id }).first();
-      expect(row).toMatchObject({ role: 'operator', base_role: 'creator' });
+      expect(res.body.user).toMatchObject({ role: 'creator', email_verified: false });
+      expect(await ctx.deps.db('users').where({ id: res.body.user.id }).first()).toMatchObject({ role: 'creator', base_role: 'creator' });
+      expectProblem(await opCtx.http.get(`/v1/operator/users/${res.body.user.id}`).set('Authorization', `Bearer ${res.body.token}`), 403, 'forbidden');
+      // Logging in again changes nothing while the address is unverified.
+      const login = await opCtx.http.post('/v1/auth/login').send({ email, password: PASSWORD });
+      expect(login.body.user.role).toBe('creator');
     } finally {
       await opCtx.close();
     }
   });
 
-  it('re-syncs the role with OPERATOR_EMAILS at login, both ways', async () => {
-    const email = uniqueEmail();
+  it('follows OPERATOR_EMAILS for a verified address, both ways, case-insensitively', async () => {
+    const email = uniqueEmail('Boss');
     const created = await register({ email, role: 'merchant' });
-    expect(created.body.user.role).toBe('merchant');
-    const opCtx = createTestContext(testConfig({ OPERATOR_EMAILS: email }));
+    expect((await ctx.http.post('/v1/auth/verify-email').send({ token: await mailedToken(ctx.deps.db, email, 'verify_email') })).status).toBe(200);
+    const opCtx = createTestContext(testConfig({ OPERATOR_EMAILS: email.toUpperCase() }));
     try {
       const promoted = await opCtx.http.post('/v1/auth/login').send({ email, password: PASSWORD });
       expect(promoted.status).toBe(200);
       expect(promoted.body.user.role).toBe('operator');
-      expect((await ctx.deps.db('users').where({ email }).first()).role).toBe('operator');
+      expect((await ctx.deps.db('users').where({ email: email.toLowerCase() }).first()).role).toBe('operator');
       const asOperator = await opCtx.http.get(`/v1/operator/users/${created.body.user.id}`).set('Authorization', `Bearer ${promoted.body.token}`);
       expect(asOperator.status).toBe(200);
     } finally {
@@ -212,7 +219,7 @@ describe('roles', () => {
     // Removed from the list: back to the role registered with, not to a default.
     const demoted = await ctx.http.post('/v1/auth/login').send({ email, password: PASSWORD });
     expect(demoted.body.user.role).toBe('merchant');
-    expect((await ctx.deps.db('users').where({ email }).first()).role).toBe('merchant');
+    expect((await ctx.deps.db('users').where({ email: email.toLowerCase() }).first()).role).toBe('merchant');
     const me = await ctx.http.get('/v1/me').set('Authorization', `Bearer ${demoted.body.token}`);
     expect(me.body.role).toBe('merchant');
   });
@@ -262,15 +269,9 @@ describe('bad input answers 400 problem+json, never 500', () => {
   });
 
   it('operator route: a malformed id is 400, not a database error', async () => {
-    const email = uniqueEmail();
-    const opCtx = createTestContext(testConfig({ OPERATOR_EMAILS: email }));
-    try {
-      const operator = await register({ email }, opCtx);
-      const res = await opCtx.http.get('/v1/operator/users/not-a-uuid').set('Authorization', `Bearer ${operator.body.token}`);
-      expectProblem(res, 400, 'validation_failed');
-    } finally {
-      await opCtx.close();
-    }
+    const operator = await registerOperator(ctx.http, ctx.deps.db);
+    const res = await ctx.http.get('/v1/operator/users/not-a-uuid').set('Authorization', operator.auth);
+    expectProblem(res, 400, 'validation_failed');
   });
 });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Response } from 'supertest';
-import { registerAccount } from '../helpers/api';
+import { registerAccount, registerOperator } from '../helpers/api';
 import { createTestContext, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
 import { expectProblem } from '../helpers/problems';
 
@@ -14,8 +14,8 @@ let ctx: TestContext;
 let operator: { id: string; token: string };
 
 beforeAll(async () => {
-  ctx = createTestContext(testConfig({ OPERATOR_EMAILS: operatorEmail }));
-  operator = await registerAccount(ctx.http, { role: 'backer', email: operatorEmail });
+  ctx = createTestContext(testConfig());
+  operator = await registerOperator(ctx.http, ctx.deps.db, { role: 'backer', email: operatorEmail });
 });
 afterAll(() => ctx.close());
 

@@ -3,7 +3,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { applyTotalsDelta } from '../../src/campaigns/liveTotals';
 import { campaignSummary } from '../../src/domain/campaigns';
 import { CampaignId, CampaignStatus } from '../../src/temporal/searchAttributes';
-import { registerAccount } from '../helpers/api';
+import { registerAccount, registerOperator } from '../helpers/api';
 import { createTestContext, startTestWorker, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
 import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
@@ -25,11 +25,11 @@ let stranger: Account;
 let operator: Account;
 
 beforeAll(async () => {
-  ctx = createTestContext(testConfig({ OPERATOR_EMAILS: operatorEmail }));
+  ctx = createTestContext(testConfig());
   worker = await startTestWorker(ctx.deps);
   owner = await registerAccount(ctx.http, { role: 'creator' });
   stranger = await registerAccount(ctx.http, { role: 'creator' });
-  operator = await registerAccount(ctx.http, { role: 'backer', email: operatorEmail });
+  operator = await registerOperator(ctx.http, ctx.deps.db, { role: 'backer', email: operatorEmail });
 });
 afterAll(async () => {
   await worker?.stop();

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type supertest from 'supertest';
+import { grantOperator } from '../../src/accounts/operators';
 import type { BaseRole } from '../../src/accounts/users';
+import type { Db } from '../../src/infra/db';
 import { uniqueEmail } from './context';
 
 /**
@@ -32,6 +34,20 @@ export async function registerAccount(
   expect(res.status).toBe(201);
   const token = res.body.token as string;
   return { id: res.body.user.id, email: res.body.user.email, role: res.body.user.role, token, auth: `Bearer ${token}` };
+}
+
+/**
+ * Signs up through the API, then makes the account an operator the way ops do: the grant of
+ * `npm run operator -- add <email>` (its service, in-process, so this process's auth cache hears of it).
+ */
+export async function registerOperator(
+  http: supertest.Agent,
+  db: Db,
+  opts: { role?: BaseRole; email?: string; name?: string } = {},
+): Promise<RegisteredAccount> {
+  const account = await registerAccount(http, { name: 'An operator', ...opts });
+  if (!(await grantOperator(db, account.email))) throw new Error(`could not grant operator to ${account.email}`);
+  return { ...account, role: 'operator' };
 }
 
 /** POST /v1/campaigns/{id}/pledges as `backer`, under a fresh Idempotency-Key unless one is given. */

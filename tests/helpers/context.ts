@@ -34,6 +34,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     // Every test request comes from 127.0.0.1 and the run shares one Redis: without this the whole suite
     // would trip the per-IP login limit. Rate-limit tests override it (and use X-Forwarded-For).
     LOGIN_MAX_ATTEMPTS_PER_IP: '1000000',
+    REGISTER_MAX_PER_IP: '1000000',
+    ACCOUNT_EMAILS_MAX_PER_IP: '1000000',
     ...overrides,
   });
 }

@@ -20,7 +20,7 @@ import { uniqueEmail } from './context';
 export interface UserSpec {
   role?: BaseRole;
   name?: string;
-  /** An address listed in OPERATOR_EMAILS makes an operator, as sign-up would. */
+  /** An address listed in OPERATOR_EMAILS makes an operator: fixture accounts are verified addresses. */
   email?: string;
 }
 
@@ -43,8 +43,9 @@ function userRow(deps: Pick<AppDeps, 'config'>, spec: UserSpec) {
     name: spec.name ?? `${baseRole} ${email.slice(baseRole.length + 1, baseRole.length + 9)}`,
     // Never a valid argon2 hash: these accounts authenticate only with tokens issued here.
     password_hash: 'fixture-account-without-password',
-    role: effectiveRole(email, baseRole, deps.config.OPERATOR_EMAILS),
+    role: effectiveRole({ email, baseRole, emailVerified: true, operatorGranted: false }, deps.config.OPERATOR_EMAILS),
     base_role: baseRole,
+    email_verified_at: new Date(),
   };
 }
 

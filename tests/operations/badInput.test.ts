@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { registerAccount } from '../helpers/api';
+import { registerOperator } from '../helpers/api';
 import { createTestContext, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
 
 /**
@@ -40,8 +40,8 @@ describe('bad input on every route', () => {
   let operations: { method: string; path: string; op: Operation }[];
 
   beforeAll(async () => {
-    ctx = createTestContext(testConfig({ OPERATOR_EMAILS: operatorEmail }));
-    const op = await registerAccount(ctx.http, { email: operatorEmail, name: 'Op' });
+    ctx = createTestContext(testConfig());
+    const op = await registerOperator(ctx.http, ctx.deps.db, { email: operatorEmail, name: 'Op' });
     expect(op.role).toBe('operator');
     token = op.token;
     const doc = (await ctx.http.get('/openapi.json')).body as { paths: Record<string, Record<string, Operation>> };

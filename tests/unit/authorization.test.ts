@@ -17,11 +17,24 @@ function statusOf(fn: () => unknown): number | 'ok' {
 }
 
 describe('effectiveRole', () => {
-  it('makes listed addresses operators, case-insensitively', () => {
-    expect(effectiveRole('Boss@Example.test', 'merchant', ['boss@example.test'])).toBe('operator');
+  const facts = (email: string, over: { emailVerified?: boolean; operatorGranted?: boolean } = {}) => ({
+    email,
+    baseRole: 'merchant' as const,
+    emailVerified: true,
+    operatorGranted: false,
+    ...over,
+  });
+  it('makes VERIFIED listed addresses operators, case-insensitively', () => {
+    expect(effectiveRole(facts('Boss@Example.test'), ['boss@example.test'])).toBe('operator');
+  });
+  it('never makes an unverified listed address an operator', () => {
+    expect(effectiveRole(facts('boss@example.test', { emailVerified: false }), ['boss@example.test'])).toBe('merchant');
+  });
+  it('makes accounts granted by the operator command operators, listed or not, verified or not', () => {
+    expect(effectiveRole(facts('someone@example.test', { emailVerified: false, operatorGranted: true }), [])).toBe('operator');
   });
   it('falls back to the registered role when the address is not listed', () => {
-    expect(effectiveRole('someone@example.test', 'creator', ['boss@example.test'])).toBe('creator');
+    expect(effectiveRole(facts('someone@example.test'), ['boss@example.test'])).toBe('merchant');
   });
 });
 

@@ -1,0 +1,90 @@
+import { LRUCache } from 'lru-cache';
+import type { Config } from '../config';
+import type { Db } from '../infra/db';
+import type { OperatorFacts } from './authorization';
+import type { BaseRole } from './users';
+
+/**
+ * What the authenticator needs to know about an account on every request, read in one statement and kept
+ * in-process for AUTH_CACHE_TTL (5 s by default): hot paths (pledges, carts) pay no database read for the
+ * caller while it is cached. Changes made by this process (sign-outs, resets, verification, operator grants)
+ * forget the entry at once; changes made by another process are seen within AUTH_CACHE_TTL.
+ */
+export interface AccountFacts extends OperatorFacts {
+  id: string;
+  /** Access tokens issued at or before this instant (ms) are refused; null when never set. */
+  tokensValidAfterMs: number | null;
+  /** Sessions ended within the last access-token lifetime: their access tokens may not have expired yet. */
+  revokedSessions: readonly string[];
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const cache = new LRUCache<string, AccountFacts>({ max: 100_000 });
+/** Concurrent misses for one account share one read. */
+const inflight = new Map<string, Promise<AccountFacts | undefined>>();
+/** Bumped by every forget: a read that started before it must not store what it found. */
+let epoch = 0;
+
+type FactsConfig = Pick<Config, 'AUTH_CACHE_TTL' | 'TOKEN_TTL_SECONDS'>;
+
+export async function accountFacts(db: Db, config: FactsConfig, userId: string): Promise<AccountFacts | undefined> {
+  const hit = cache.get(userId);
+  if (hit) return hit;
+  // Anything that is not a UUID cannot name a user; asking Postgres would be a type error (500), not a miss.
+  if (!UUID.test(userId)) return undefined;
+  let pending = inflight.get(userId);
+  if (!pending) {
+    const startedIn = epoch;
+    pending = readFacts(db, userId, config.TOKEN_TTL_SECONDS)
+      .then((facts) => {
+        if (facts && startedIn === epoch && config.AUTH_CACHE_TTL > 0) cache.set(userId, facts, { ttl: config.AUTH_CACHE_TTL });
+        return facts;
+      })
+      .finally(() => inflight.delete(userId));
+    inflight.set(userId, pending);
+  }
+  return pending;
+}
+
+/** Call after changing anything AccountFacts holds, so this process's next request reads it afresh. */
+export function forgetAccountFacts(userId: string): void {
+  epoch++;
+  cache.delete(userId);
+  inflight.delete(userId);
+}
+
+interface FactsRow {
+  id: string;
+  email: string;
+  base_role: BaseRole;
+  email_verified: boolean;
+  operator_granted: boolean;
+  tokens_valid_after: Date | null;
+  revoked_sessions: string[];
+}
+
+async function readFacts(db: Db, userId: string, accessTokenTtlSeconds: number): Promise<AccountFacts | undefined> {
+  const { rows } = await db.raw<{ rows: FactsRow[] }>(
+    `SELECT u.id, u.email, u.base_role,
+            u.email_verified_at IS NOT NULL AS email_verified,
+            u.operator_granted_at IS NOT NULL AS operator_granted,
+            u.tokens_valid_after,
+            ARRAY(SELECT s.id::text FROM auth_sessions s
+                  WHERE s.user_id = u.id AND s.revoked_at > now() - make_interval(secs => ?)) AS revoked_sessions
+     FROM users u WHERE u.id = ?`,
+    // A minute of margin for clock skew between API processes and Postgres.
+    [accessTokenTtlSeconds + 60, userId],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    email: row.email,
+    baseRole: row.base_role,
+    emailVerified: row.email_verified,
+    operatorGranted: row.operator_granted,
+    tokensValidAfterMs: row.tokens_valid_after ? row.tokens_valid_after.getTime() : null,
+    revokedSessions: row.revoked_sessions,
+  };
+}
