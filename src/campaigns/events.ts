@@ -1,3 +1,4 @@
+import type { ChainableCommander } from 'ioredis';
 import type { Knex } from 'knex';
 import type { RedisClient } from '../infra/redis';
 import type { Logger } from '../logger';
@@ -36,18 +37,26 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[4], '{"id":"' .. id .. '","event":' .. ARGV[2] .. '}')
 return id`;
 
+type PublishArgs = [script: string, numKeys: 1, key: string, maxLen: string, event: string, ttlMs: string, channel: string];
+
+const publishArgs = (campaignId: string, event: CampaignEvent): PublishArgs => [
+  PUBLISH_SCRIPT,
+  1,
+  campaignEventsKey(campaignId),
+  String(CAMPAIGN_STREAM_MAXLEN),
+  JSON.stringify(event),
+  String(STREAM_TTL_MS),
+  campaignEventsChannel(campaignId),
+];
+
 /** Appends and publishes one event; returns its id. */
 export async function publishCampaignEvent(redis: RedisClient, campaignId: string, event: CampaignEvent): Promise<string> {
-  const id = await redis.eval(
-    PUBLISH_SCRIPT,
-    1,
-    campaignEventsKey(campaignId),
-    String(CAMPAIGN_STREAM_MAXLEN),
-    JSON.stringify(event),
-    String(STREAM_TTL_MS),
-    campaignEventsChannel(campaignId),
-  );
-  return String(id);
+  return String(await redis.eval(...publishArgs(campaignId, event)));
+}
+
+/** publishCampaignEvent's command added to a pipeline, to go with others in one round trip. */
+export function queueCampaignEvent(pipeline: ChainableCommander, campaignId: string, event: CampaignEvent): void {
+  pipeline.eval(...publishArgs(campaignId, event));
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { ChainableCommander } from 'ioredis';
 import type { Db } from '../infra/db';
 import type { RedisClient } from '../infra/redis';
 
@@ -41,11 +42,18 @@ export async function applyTotalsDelta(
   campaignId: string,
   delta: { pledgedCents: number; backerCount: number },
 ): Promise<void> {
+  const pipeline = redis.pipeline();
+  if (queueTotalsDelta(pipeline, campaignId, delta)) await pipeline.exec();
+}
+
+/** applyTotalsDelta's command added to a pipeline (sent with others in one round trip); false when the delta is zero. */
+export function queueTotalsDelta(pipeline: ChainableCommander, campaignId: string, delta: { pledgedCents: number; backerCount: number }): boolean {
   if (!Number.isSafeInteger(delta.pledgedCents) || !Number.isSafeInteger(delta.backerCount)) {
     throw new TypeError('applyTotalsDelta: deltas must be integers');
   }
-  if (delta.pledgedCents === 0 && delta.backerCount === 0) return;
-  await redis.eval(APPLY_DELTA, 1, liveTotalsKey(campaignId), delta.pledgedCents, delta.backerCount);
+  if (delta.pledgedCents === 0 && delta.backerCount === 0) return false;
+  pipeline.eval(APPLY_DELTA, 1, liveTotalsKey(campaignId), delta.pledgedCents, delta.backerCount);
+  return true;
 }
 
 function parse(values: unknown): CampaignTotals | undefined {

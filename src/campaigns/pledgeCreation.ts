@@ -13,7 +13,7 @@ import type { PaymentGateway } from '../payments/gateway';
 import { declineReason, isInPlace, paymentOutcome, refusedRequest } from '../payments/outcomes';
 import { stateFromIntent, stateFromSetup, type PaymentRecord, type ProviderState } from '../payments/paymentRecords';
 import { authorizeCall, saveCall } from '../payments/paymentService';
-import { announceTotals, moveLiveTotals, type PledgedTotals } from './campaignTotals';
+import { createTotalsAnnouncer, moveLiveTotals, type PledgedTotals } from './campaignTotals';
 import { recordLedgerEntry } from './ledger';
 import { cardPaymentKey, createPledgePayments, holdRequest, saveCardRequest } from './pledgePayments';
 import { pledgeRefusals } from './pledgeRefusals';
@@ -80,6 +80,7 @@ class CampaignClosed extends Error {}
 export function createPledgeCreation(deps: PledgeServiceDeps) {
   const { db, config, logger } = deps;
   const payments = createPledgePayments(deps);
+  const announceTotals = createTotalsAnnouncer(deps);
 
   /** Idempotent under the pledge's payment key: a retry or a confirm finds the first attempt's record. */
   function putCardInPlace(pledge: PledgeRow, email?: string): Promise<PaymentRecord> {
@@ -161,7 +162,7 @@ export function createPledgeCreation(deps: PledgeServiceDeps) {
       throw pledgeRefusals.campaignNotLive();
     }
     if (!activated) return (await loadPledge(db, pledge.id))!;
-    await announceTotals(deps, pledge.campaign_id, { pledgedCents: pledge.amount_cents, backerCount: 1 }, totals!);
+    await announceTotals(pledge.campaign_id, { pledgedCents: pledge.amount_cents, backerCount: 1 }, totals!);
     return activated;
   }
 
@@ -239,7 +240,7 @@ export function createPledgeCreation(deps: PledgeServiceDeps) {
         notice: pledgeNotice(pledge, campaign),
       });
       if (done.kind === 'activated') {
-        await announceTotals(deps, pledge.campaign_id, { pledgedCents: pledge.amount_cents, backerCount: 1 }, done.totals);
+        await announceTotals(pledge.campaign_id, { pledgedCents: pledge.amount_cents, backerCount: 1 }, done.totals);
         return { status: 201, pledge: pledgeJson(done.pledge) };
       }
     }

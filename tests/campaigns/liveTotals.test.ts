@@ -1,4 +1,6 @@
 import { applyTotalsDelta, LIVE_TOTALS_TTL_SECONDS, liveTotalsKey, readTotals } from '../../src/campaigns/liveTotals';
+import { createTotalsAnnouncer } from '../../src/campaigns/campaignTotals';
+import { readCampaignEventsAfter, STREAM_START_ID } from '../../src/campaigns/events';
 import type { RedisClient } from '../../src/infra/redis';
 import { createTestContext, testConfig, type TestContext } from '../helpers/context';
 import { campaignTotals, makeCampaign, makeUser } from '../helpers/fixtures';
@@ -113,4 +115,26 @@ it('serves the detail endpoint: GET /v1/campaigns/{id} equals Postgres after the
   await pledge(id, 4_000, 1);
   await ctx.deps.redis.del(liveTotalsKey(id));
   expect((await ctx.http.get(`/v1/campaigns/${id}`)).body).toMatchObject({ pledged_cents: 7_000, backer_count: 2, percent_funded: 7 });
+});
+
+it('folds announcements that arrive while one is on its way: counters exact, the newest totals published last', async () => {
+  const id = await campaignWith(0, 0);
+  await readTotals(ctx.deps, id); // warm counters, as the campaign page leaves them
+  const announce = createTotalsAnnouncer(ctx.deps);
+  // Twenty pledges committed at once: the first is sent alone, the other nineteen ride together behind it.
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      announce(id, { pledgedCents: 100, backerCount: 1 }, { pledged_cents: 100 * (i + 1), backer_count: i + 1, goal_cents: 10_000 }),
+    ),
+  );
+  expect(await ctx.deps.redis.hgetall(liveTotalsKey(id))).toEqual({ pledged_cents: '2000', backer_count: '20' });
+  const events = await readCampaignEventsAfter(ctx.deps.redis, id, STREAM_START_ID);
+  expect(events.map((e) => e.event)).toEqual([
+    { type: 'progress', pledged_cents: 100, backer_count: 1, percent_funded: 1 },
+    { type: 'progress', pledged_cents: 2_000, backer_count: 20, percent_funded: 20 },
+  ]);
+  // An announcement after the batch drained goes on its own, at once.
+  await announce(id, { pledgedCents: 50, backerCount: 1 }, { pledged_cents: 2_050, backer_count: 21, goal_cents: 10_000 });
+  expect(await ctx.deps.redis.hgetall(liveTotalsKey(id))).toEqual({ pledged_cents: '2050', backer_count: '21' });
+  expect(await readCampaignEventsAfter(ctx.deps.redis, id, STREAM_START_ID)).toHaveLength(3);
 });
