@@ -16,6 +16,7 @@ import {
   startBenchWorkers,
   Tally,
 } from './harness';
+import { ratioTo, runBaseline } from './baseline';
 
 /**
  * A first-come drop's waiting room under a crowd, over HTTP, with the real `drop:<id>` workflow admitting on real
@@ -61,6 +62,11 @@ async function main(): Promise<void> {
   if (!Number.isInteger(early) || early < 0 || early > joins) throw new Error('BENCH_QUEUE_EARLY must be a whole number up to BENCH_QUEUE_JOINS');
   const openDelaySeconds = positiveInt('BENCH_QUEUE_OPEN_DELAY_SECONDS', early ? Math.max(10, Math.ceil(early / 40) + 10) : 3);
   if (quantity > joins) throw new Error('BENCH_QUEUE_QUANTITY must not exceed BENCH_QUEUE_JOINS');
+
+  // The bare baseline first, before the environment exists: the same client, concurrency and number of requests
+  // as the timed joins. `postgres` (one conditional UPDATE of one hot row per request) is a join's essential
+  // work: one durable write that takes the next number from the drop's one hot spot.
+  const baseline = await runBaseline('postgres', { requests: joins - early, concurrency });
 
   // The crowd comes from one address: the per-address limit would stop it (per-account stays as configured).
   const env = await benchEnvironment({ temporal: true, settings: { DROP_RATE_LIMIT_PER_IP: '100000000' } });
@@ -173,6 +179,8 @@ async function main(): Promise<void> {
       join_seconds: round(joinSeconds, 2),
       joins_per_second: Math.round(late / joinSeconds),
       join_latency_ms: summary(latencies),
+      baseline: { kind: baseline.kind, requests: baseline.requests, concurrency: baseline.concurrency, per_second: baseline.per_second, p50_ms: baseline.p50_ms, p99_ms: baseline.p99_ms },
+      ratio_to_baseline: ratioTo(baseline, late / joinSeconds),
       admitted: admitted.length,
       // The opening: the workflow's timer, the shuffle of early arrivals, the first admission step.
       opens_at_to_first_admission_ms: times.length ? Math.min(...times) - opensAt : null,

@@ -6,9 +6,10 @@ import { queueChangedSignal } from './contract';
 import type { DropsDeps } from './deps';
 import { issueQueueToken, queueTokenInvalid, verifyQueueToken } from './queueTokens';
 import { DropRateLimiter } from './rateLimit';
-import { dropOfMode, drawSecret, type DropRow } from './repository';
+import { dropOfMode, drawSecret, notFirstCome, type DropRow } from './repository';
 import { signalDrop } from './signals';
-import { describePlace, findPlace, joinQueue, leaveQueue, publishedShuffle, QueueClosedError, takeIdleFlag, type QueueRow } from './waitingRoom';
+import { createJoinBatcher } from './queueJoins';
+import { describePlace, findPlace, leaveQueue, publishedShuffle, QueueClosedError, takeIdleFlag, type QueueRow } from './waitingRoom';
 
 /**
  * The first-come waiting room as shoppers use it (API.md, "Drops"; DESIGN.md, "Drops rules"): join (one place
@@ -42,22 +43,27 @@ export function createDropQueue(deps: DropsDeps) {
 
   /** Someone new in an idle room, or a unit freed: the room looks now rather than at its next poll. */
   const nudge = (dropId: string) => signalDrop(deps, dropId, queueChangedSignal, 'waiting room not nudged; it looks again at its next poll');
+  // After each batch that put someone in line: the first batch after an idle step wakes the room.
+  const joins = createJoinBatcher(db, (dropId) => {
+    void takeIdleFlag(redis, dropId).then((took) => (took ? nudge(dropId) : undefined));
+  });
 
   return {
     /** A place in line (the same place, with a fresh token and `existing`, for an account already in it). */
     async join(dropId: string, caller: Principal, ip: string | undefined) {
       await limiter.consume('queue', { userId: caller.id, ip });
-      const drop = await dropOfMode(db, dropId, 'fcfs');
+      const { drop, outcome } = await joins.join(dropId, caller.id);
+      if (!drop) throw refusals.notFound('drop');
+      if (drop.mode !== 'fcfs') throw notFirstCome();
       // Someone already in line keeps their place (and can read it) whatever happened to the drop since.
-      const { row, created } = await joinQueue(db, drop, caller.id).catch((err: unknown) => {
-        if (!(err instanceof QueueClosedError)) throw err;
-        throw err.status === 'sold_out'
+      if (outcome instanceof QueueClosedError || !outcome) {
+        throw outcome?.status === 'sold_out'
           ? refusals.conflict('drop_sold_out', 'Every unit of this drop has been sold.')
           : refusals.unprocessable('drop_closed', 'This drop\'s sale has ended.');
-      });
-      if (created && !row.pre_open && (await takeIdleFlag(redis, drop.id))) await nudge(drop.id);
+      }
+      const { row, created, view } = outcome;
       const issued = issueQueueToken(config, { queueId: row.id, dropId: drop.id, userId: caller.id }, drop.opens_at);
-      return { token: issued.token, token_expires_at: issued.expiresAt.toISOString(), ...(created ? {} : { existing: true }), ...(await describePlace(db, drop, row)) };
+      return { token: issued.token, token_expires_at: issued.expiresAt.toISOString(), ...(created ? {} : { existing: true }), ...(view ?? (await describePlace(db, drop, row))) };
     },
 
     /** The place the token names: position, shoppers ahead, ETA; once admitted, its cart and hold. */

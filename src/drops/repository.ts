@@ -57,15 +57,15 @@ export const DROP_COLUMNS = [
   'updated_at',
 ] as const;
 
-/** numeric comes back from pg as a string. */
-function normalise(row: Record<string, unknown>): DropRow {
+/** A drops row as read (numeric comes back from pg as a string). */
+export function dropFromRow(row: Record<string, unknown>): DropRow {
   return { ...(row as unknown as DropRow), admission_per_second: Number(row.admission_per_second), price_cents: Number(row.price_cents) };
 }
 
 
 export async function loadDrop(db: Conn, dropId: string): Promise<DropRow | undefined> {
   const row = (await db('drops').where({ id: dropId }).first(DROP_COLUMNS)) as Record<string, unknown> | undefined;
-  return row && normalise(row);
+  return row && dropFromRow(row);
 }
 
 /** How a drop of the other mode is refused, by the mode the caller wanted. */
@@ -74,18 +74,22 @@ const OTHER_MODE: Record<DropMode, { code: string; detail: string }> = {
   fcfs: { code: 'not_first_come', detail: 'This drop is a lottery; enter it with POST /v1/drops/{id}/entries instead.' },
 };
 
+/** The refusal of a drop of the other mode, by the mode the caller wanted. */
+const wrongMode = (mode: DropMode) => refusals.conflict(OTHER_MODE[mode].code, OTHER_MODE[mode].detail);
+export const notFirstCome = () => wrongMode('fcfs');
+
 /** The drop, when it is one of `mode`: not_found without one, conflict for a drop of the other mode. */
 export async function dropOfMode(db: Conn, dropId: string, mode: DropMode): Promise<DropRow> {
   const d = await loadDrop(db, dropId);
   if (!d) throw refusals.notFound('drop');
-  if (d.mode !== mode) throw refusals.conflict(OTHER_MODE[mode].code, OTHER_MODE[mode].detail);
+  if (d.mode !== mode) throw wrongMode(mode);
   return d;
 }
 
 /** The drop row locked FOR UPDATE: every change to a drop's phase, sold count or winners goes through this lock. */
 export async function lockDrop(trx: Knex.Transaction, dropId: string): Promise<DropRow | undefined> {
   const row = (await trx('drops').where({ id: dropId }).forUpdate().first(DROP_COLUMNS)) as Record<string, unknown> | undefined;
-  return row && normalise(row);
+  return row && dropFromRow(row);
 }
 
 /** The seed, for the draw and for publishing it afterwards; never for anything shown before the draw. */

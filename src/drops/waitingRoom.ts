@@ -3,17 +3,17 @@ import { retryOnConflict, type Db } from '../infra/db';
 import type { RedisClient } from '../infra/redis';
 import { etaSeconds, preOpenAhead, REJOINABLE, type QueueStatus } from '../domain/waitingRoom';
 import { cartHolds, holdState } from '../commerce/reservations';
-import type { DropRow } from './repository';
+import { DROP_COLUMNS, dropFromRow, type DropRow } from './repository';
 
 /**
  * The first-come waiting room's places (drop_queue rows), as the API sees them: joining, reading one's place,
  * leaving. Postgres is the truth; the admission side lives in waitingRoomAdmission.ts.
  *
  * Joins of one drop are serialised by a transaction-scoped advisory lock (not the drop row, which checkouts
- * update): under it, the database clock decides whether an arrival came before opens_at (no position yet:
- * the room's opening shuffles those) or after (the next position after everyone else). Since every early
- * arrival committed before any later one could take the lock, the number of early arrivals is final by the
- * time anyone is given a position after them.
+ * update), taken once per batch of joins (queueJoins.ts gathers them): under it, the database clock decides
+ * whether the batch came before opens_at (no position yet: the room's opening shuffles those) or after (the
+ * next positions after everyone else). Since every early arrival committed before any later one could take
+ * the lock, the number of early arrivals is final by the time anyone is given a position after them.
  */
 
 type Conn = Db | Knex.Transaction;
@@ -60,21 +60,12 @@ export async function findPlace(db: Conn, dropId: string, queueId: string): Prom
   return (await db('drop_queue').where({ id: queueId, drop_id: dropId }).first()) as QueueRow | undefined;
 }
 
-/** The next position after everyone given one and after every early arrival (shuffled into 1..P at opening). */
-async function nextPosition(trx: Knex.Transaction, dropId: string): Promise<number> {
-  const result = await trx.raw(
-    `SELECT GREATEST(
-        (SELECT count(*) FROM drop_queue WHERE drop_id = ? AND pre_open),
-        (SELECT coalesce(max(position), 0) FROM drop_queue WHERE drop_id = ?)) + 1 AS next`,
-    [dropId, dropId],
-  );
-  return Number((result.rows as Array<{ next: string | number }>)[0]!.next);
-}
-
+/** A join's place: `created` false when the account already had one (returned as it is). */
 export interface JoinResult {
   row: QueueRow;
-  /** False when the account already had a place: it is returned as it is. */
   created: boolean;
+  /** For a place made by this join: its view as of the commit (so the answer needs no query of its own). */
+  view?: PlaceView;
 }
 
 /** The sale ended before this join took its place (read under the queue lock, which the closing takes too). */
@@ -85,45 +76,123 @@ export class QueueClosedError extends Error {
   }
 }
 
-/**
- * One place per account: a second join returns the first place unchanged. Someone who left, or let their
- * admission lapse, joins again at the back of the line. QueueClosedError once the sale has ended.
- */
-export async function joinQueue(db: Db, drop: Pick<DropRow, 'id' | 'opens_at'>, userId: string): Promise<JoinResult> {
-  const mine = () => db('drop_queue').where({ drop_id: drop.id, user_id: userId }).first() as Promise<QueueRow | undefined>;
-  // The common repeat (a refresh) answers without queueing behind the lock.
-  const before = await mine();
-  if (before && !REJOINABLE.includes(before.status)) return { row: before, created: false };
+export interface JoinBatch {
+  /** The drop as read under the lock; undefined when there is no such drop (every join is refused). */
+  drop: DropRow | undefined;
+  /** One per account given, in the same order: a place, or the sale's end. */
+  outcomes: Array<JoinResult | QueueClosedError>;
+}
 
+/**
+ * Joins of one drop, several accounts at once (group commit: src/drops/queueJoins.ts), in one transaction
+ * under the drop's queue lock, so positions are given in the order of `userIds` after everyone placed before.
+ * One place per account: an account that has one (or is named twice) gets it unchanged; one that left, or let
+ * its admission lapse, goes to the back of the line. Under the lock the database clock decides whether the
+ * batch came before opens_at (no positions yet: the opening shuffles them) or after (the next positions).
+ * For a drop of the other mode the caller refuses; the lock is still harmless.
+ *
+ * Two round trips, whatever the batch's size: the lock is held from the first one's lock to the second one's
+ * commit, so every round trip inside it would be paid by every batch queued behind it.
+ */
+export async function joinQueueBatch(db: Db, dropId: string, userIds: readonly string[]): Promise<JoinBatch> {
   return retryOnConflict(() =>
-    db.transaction(async (trx) => {
-      await lockQueue(trx, drop.id);
-      const existing = (await trx('drop_queue').where({ drop_id: drop.id, user_id: userId }).forUpdate().first()) as QueueRow | undefined;
-      if (existing && !REJOINABLE.includes(existing.status)) return { row: existing, created: false };
-      // Under the lock the closing also takes: a place is either taken before it (and closed by it) or refused.
-      const { status } = (await trx('drops').where({ id: drop.id }).first('status')) as { status: string };
-      if (status === 'sold_out' || status === 'closed') throw new QueueClosedError(status);
-      // The database's clock, read under the lock, so the split between early and later arrivals is exact.
-      const clock = await trx.raw('SELECT clock_timestamp() < ?::timestamptz AS pre_open', [drop.opens_at]);
-      const preOpen = Boolean((clock.rows as Array<{ pre_open: boolean }>)[0]!.pre_open);
-      const position = preOpen ? null : await nextPosition(trx, drop.id);
-      const fields = { pre_open: preOpen, position, status: 'waiting', cart_id: null, admitted_at: null, admitted_until: null };
-      if (existing) {
-        // Back of the line: a new arrival number too, so the arrival order stays readable in the table. The
-        // last admission's time stays: the room's pace counts admissions by it, so leaving and joining again
-        // must not erase one from the tick it happened in (the room would admit past its rate).
-        const { admitted_at: _kept, ...rejoined } = fields;
-        const [row] = (await trx('drop_queue')
-          .where({ id: existing.id })
-          .update({ ...rejoined, seq: trx.raw("nextval(pg_get_serial_sequence('drop_queue', 'seq'))"), updated_at: trx.fn.now() })
-          .returning('*')) as QueueRow[];
-        return { row: row!, created: true };
+    inTransaction(db, async (conn) => {
+      const lit = (v: string) => conn.escapeLiteral(v);
+      const users = lit(`{${[...new Set(userIds)].join(',')}}`);
+      // Positions already given are all below the next one (max(position) covers the shuffled early arrivals
+      // once anyone has a position; before that, the early arrivals' count reserves 1..P for the shuffle).
+      const [, , dropRows, existingRows] = await conn.query(`
+        BEGIN;
+        SELECT pg_advisory_xact_lock(hashtextextended(${lit(queueLockKey(dropId))}, 0));
+        SELECT ${DROP_COLUMNS.join(', ')},
+               clock_timestamp() < opens_at AS pre_open,
+               coalesce((SELECT max(position) FROM drop_queue WHERE drop_id = d.id),
+                        (SELECT count(*) FROM drop_queue WHERE drop_id = d.id AND pre_open))::int AS last,
+               (SELECT count(*) FROM drop_queue WHERE drop_id = d.id AND status = 'waiting' AND position IS NOT NULL)::int AS waiting
+          FROM drops d WHERE id = ${lit(dropId)};
+        SELECT * FROM drop_queue WHERE drop_id = ${lit(dropId)} AND user_id = ANY(${users}::uuid[]);`);
+      const head = dropRows!.rows[0] as { pre_open: boolean; last: number; waiting: number } | undefined;
+      const drop = head && dropFromRow(head);
+      if (!drop || drop.mode !== 'fcfs') {
+        await conn.query('COMMIT');
+        return { drop, outcomes: [] };
       }
-      const [row] = (await trx('drop_queue').insert({ drop_id: drop.id, user_id: userId, ...fields }).returning('*')) as QueueRow[];
-      return { row: row!, created: true };
+      const existing = new Map((existingRows!.rows as QueueRow[]).map((r) => [r.user_id, r]));
+      const closed = drop.status === 'sold_out' || drop.status === 'closed' ? new QueueClosedError(drop.status) : null;
+      // Who gets a place now, in arrival order (an account named twice once).
+      const placing = closed ? [] : [...new Set(userIds)].filter((u) => !existing.has(u) || REJOINABLE.includes(existing.get(u)!.status));
+      const placed = new Map<string, JoinResult>();
+      if (!placing.length) await conn.query('COMMIT');
+      else {
+        // Someone who gave their place up comes back as a new arrival (new position and arrival number) in the
+        // same row: the conflict on (drop_id, user_id) is only ever such a place (no join changes it but under
+        // this lock). The last admission's time stays: the room's pace counts admissions by it, so leaving and
+        // joining again must not erase one from the tick it happened in (the room would admit past its rate).
+        const [inserted, early] = await conn.query(`
+          INSERT INTO drop_queue (drop_id, user_id, pre_open, position, status)
+          SELECT ${lit(dropId)}, u.user_id, ${head.pre_open}, ${head.pre_open ? 'NULL' : `${Number(head.last)} + u.i`}, 'waiting'
+            FROM unnest(${lit(`{${placing.join(',')}}`)}::uuid[]) WITH ORDINALITY AS u(user_id, i) ORDER BY u.i
+          ON CONFLICT (drop_id, user_id) DO UPDATE
+             SET pre_open = excluded.pre_open, position = excluded.position, status = 'waiting', cart_id = NULL,
+                 admitted_until = NULL, seq = excluded.seq, updated_at = now()
+          RETURNING *;
+          ${head.pre_open ? `SELECT count(*)::int AS n FROM drop_queue WHERE drop_id = ${lit(dropId)} AND pre_open;` : ''}
+          COMMIT;`);
+        const earlyCount = head.pre_open ? (early!.rows[0] as { n: number }).n : 0;
+        for (const row of inserted!.rows as QueueRow[]) {
+          const ahead = row.position === null ? preOpenAhead(earlyCount) : head.waiting + (row.position - head.last - 1);
+          placed.set(row.user_id, { row, created: true, view: waitingView(drop, row.position, ahead) });
+        }
+      }
+      const answered = new Set<string>();
+      const outcomes = userIds.map((userId) => {
+        const mine = placed.get(userId);
+        if (mine && !answered.has(userId)) {
+          answered.add(userId);
+          return mine;
+        }
+        // Named twice in one batch: the second is a repeat join of the place the first made.
+        if (mine) return { row: mine.row, created: false };
+        const had = existing.get(userId);
+        return had && !REJOINABLE.includes(had.status) ? { row: had, created: false } : closed!;
+      });
+      return { drop, outcomes };
     }),
   );
 }
+
+interface RawConnection {
+  query(text: string): Promise<Array<{ rows: unknown[] }>>;
+  escapeLiteral(value: string): string;
+}
+
+/**
+ * A pooled connection for a transaction the caller writes as multi-statement text (its own BEGIN and COMMIT):
+ * several statements per round trip. Rolled back if anything throws before the COMMIT.
+ */
+async function inTransaction<T>(db: Db, work: (conn: RawConnection) => Promise<T>): Promise<T> {
+  const conn = (await db.client.acquireConnection()) as { query(text: string): Promise<unknown>; escapeLiteral(value: string): string };
+  // One statement comes back as one result, several as a list: always a list here.
+  const raw: RawConnection = {
+    query: async (text) => {
+      const result = await conn.query(text);
+      return (Array.isArray(result) ? result : [result]) as Array<{ rows: unknown[] }>;
+    },
+    escapeLiteral: (value) => conn.escapeLiteral(value),
+  };
+  try {
+    return await work(raw);
+  } catch (err) {
+    await conn.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    await db.client.releaseConnection(conn);
+  }
+}
+
+/** Arrivals before opens_at so far (left ones too: the opening shuffle places them all). */
+const countEarly = async (db: Conn, dropId: string) =>
+  Number(((await db('drop_queue').where({ drop_id: dropId, pre_open: true }).count<{ count: string }[]>('* as count'))[0]!).count);
 
 export interface PlaceView {
   status: QueueStatus;
@@ -149,12 +218,10 @@ export async function describePlace(db: Conn, drop: Pick<DropRow, 'id' | 'opens_
   }
   if (row.status !== 'waiting' && row.status !== 'admitted') return { ...base, ahead: 0, eta_seconds: 0, admitted: false };
 
-  const msUntilOpen = Math.max(0, drop.opens_at.getTime() - Date.now());
   let ahead: number;
   if (row.status === 'admitted') ahead = 0; // being let in: the cart is on its way
   else if (row.position === null) {
-    const [early] = await db('drop_queue').where({ drop_id: drop.id, pre_open: true }).count<{ count: string }[]>('* as count');
-    ahead = preOpenAhead(Number(early!.count));
+    ahead = preOpenAhead(await countEarly(db, drop.id));
   } else {
     const [before] = await db('drop_queue')
       .where({ drop_id: drop.id, status: 'waiting' })
@@ -162,7 +229,13 @@ export async function describePlace(db: Conn, drop: Pick<DropRow, 'id' | 'opens_
       .count<{ count: string }[]>('* as count');
     ahead = Number(before!.count);
   }
-  return { ...base, ahead, eta_seconds: etaSeconds({ ahead, admissionPerSecond: drop.admission_per_second, msUntilOpen }), admitted: false };
+  return { ...waitingView(drop, row.position, ahead), status: row.status };
+}
+
+/** A place not yet admitted: `ahead` waiting before it, and its ETA at the drop's pace from now. */
+function waitingView(drop: Pick<DropRow, 'opens_at' | 'admission_per_second'>, position: number | null, ahead: number): PlaceView {
+  const msUntilOpen = Math.max(0, drop.opens_at.getTime() - Date.now());
+  return { status: 'waiting', position, ahead, eta_seconds: etaSeconds({ ahead, admissionPerSecond: drop.admission_per_second, msUntilOpen }), admitted: false };
 }
 
 export interface LeaveResult {
