@@ -295,7 +295,21 @@ describe('Idempotency-Key on the credential routes', () => {
 describe('OpenAPI', () => {
   it('documents the account routes', async () => {
     const res = await ctx.http.get('/openapi.json');
-    expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/v1/auth/register', '/v1/auth/login', '/v1/me']));
+    expect(Object.keys(res.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/auth/register',
+        '/v1/auth/login',
+        '/v1/auth/refresh',
+        '/v1/auth/logout',
+        '/v1/auth/logout-everywhere',
+        '/v1/auth/verify-email',
+        '/v1/auth/verify-email/resend',
+        '/v1/auth/password-reset',
+        '/v1/auth/password-reset/confirm',
+        '/v1/me',
+      ]),
+    );
+    expect(res.body.paths['/v1/auth/logout'].post.security).toEqual([{ bearerAuth: [] }]);
     expect(res.body.paths['/v1/me'].get.security).toEqual([{ bearerAuth: [] }]);
   });
 });
