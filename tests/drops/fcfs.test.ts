@@ -9,7 +9,7 @@ import { issueQueueToken } from '../../src/drops/queueTokens';
 import { admissionStep, closeRoom } from '../../src/drops/waitingRoomAdmission';
 import { admissionPace } from '../../src/domain/waitingRoom';
 import { HotStock } from '../../src/commerce/hotStock';
-import { idleFlagKey } from '../../src/drops/waitingRoom';
+import { idleFlagKey, joinQueueBatch, QueueClosedError } from '../../src/drops/waitingRoom';
 import { createDrop, dropShop, waitForDropStatus, type DropShop } from './fixtures';
 
 /**
@@ -356,6 +356,40 @@ describe('first-come drops: the waiting room', () => {
     expect(inbox.body.data.map((n: { type: string }) => n.type)).toEqual(['drop_closed']);
     await step();
     expect((await ctx.http.get('/v1/me/notifications').set('Authorization', dan.auth)).body.data).toHaveLength(1);
+  });
+
+  it('places joins that arrive together in one batch in arrival order: an account named twice gets one place, one that left goes to the back', async () => {
+    const { dropId } = await steppedDrop(1, 1);
+    const [ann, ben, cat, dan] = [await makeUser(ctx.deps), await makeUser(ctx.deps), await makeUser(ctx.deps), await makeUser(ctx.deps)];
+    const annToken = (await joined(dropId, ann)).token;
+    const benPlace = await joined(dropId, ben);
+    expect((await ctx.http.delete(`/v1/drops/${dropId}/queue/${annToken}`).set('Authorization', ann.auth)).body.status).toBe('left');
+
+    // One batch: cat, ann back from leaving, cat again, ben already in line, dan.
+    const { outcomes } = await joinQueueBatch(ctx.deps.db, dropId, [cat.id, ann.id, cat.id, ben.id, dan.id]);
+    const places = outcomes.map((o) => (o instanceof QueueClosedError ? o.status : { user: o.row.user_id, position: o.row.position, created: o.created, ahead: o.view?.ahead }));
+    const p = benPlace.position;
+    expect(places).toEqual([
+      { user: cat.id, position: p + 1, created: true, ahead: 1 },
+      { user: ann.id, position: p + 2, created: true, ahead: 2 },
+      { user: cat.id, position: p + 1, created: false, ahead: undefined },
+      { user: ben.id, position: p, created: false, ahead: undefined },
+      { user: dan.id, position: p + 3, created: true, ahead: 3 },
+    ]);
+    const rows = (await ctx.deps.db('drop_queue').where({ drop_id: dropId }).orderBy('seq').select('user_id', 'position', 'status')) as Array<{ user_id: string; position: number }>;
+    expect(rows.map((r) => r.user_id)).toEqual([ben.id, cat.id, ann.id, dan.id]);
+    expect(rows.map((r) => r.position)).toEqual([p, p + 1, p + 2, p + 3]);
+
+    // Over HTTP, all at once: each account one place, the same one in every answer; positions follow on without gaps.
+    const crowd = await Promise.all(Array.from({ length: 6 }, () => makeUser(ctx.deps)));
+    const answers = await Promise.all([...crowd, ...crowd].map((u) => join(dropId, u)));
+    expect(answers.every((a) => a.status === 201)).toBe(true);
+    for (const u of crowd) {
+      const mine = answers.filter((a, i) => [...crowd, ...crowd][i] === u);
+      expect(new Set(mine.map((a) => a.body.position)).size).toBe(1);
+      expect(mine.filter((a) => a.body.existing === true)).toHaveLength(1);
+    }
+    expect(new Set(answers.map((a) => a.body.position))).toEqual(new Set(Array.from({ length: 6 }, (_, i) => p + 4 + i)));
   });
 
   it('rate limits queue joins per account and per address (429 with Retry-After)', async () => {
