@@ -41,8 +41,7 @@ export interface CampaignControlDeps {
   temporal: TemporalClientProvider;
 }
 
-const temporalUnavailable = () =>
-  refusals.unavailable('temporal_unavailable', 'The workflow service is unreachable; nothing was changed. Try again shortly.');
+const temporalUnavailable = () => refusals.dependencyDown('temporal', 'The workflow service is unreachable; nothing was changed. Try again shortly.');
 const alreadyDecided = () => refusals.conflict('campaign_already_decided', 'The campaign has already been decided.');
 
 /** The workflow's refusal of an Update, as the refusal the API promises; anything else is not a refusal. */

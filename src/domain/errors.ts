@@ -50,4 +50,9 @@ export const refusals = {
     new DomainError('rate_limited', 'rate_limited', detail, { retry_after_seconds: retryAfterSeconds }),
   unavailable: (code: string, detail: string, retryAfterSeconds?: number) =>
     new DomainError('unavailable', code, detail, retryAfterSeconds === undefined ? {} : { retry_after_seconds: retryAfterSeconds }),
+  /** A dependency is down: one code for all of them, naming which (issue 11), so clients and dashboards can tell. */
+  dependencyDown: (dependency: Dependency, detail = `A service we depend on (${dependency}) is unavailable; nothing was changed. Retry shortly.`) =>
+    new DomainError('unavailable', 'dependency_unavailable', detail, { dependency }),
 };
+
+export type Dependency = 'postgres' | 'redis' | 'temporal';

@@ -3,7 +3,9 @@
  * Temporal looks like to our clients (knex/pg, ioredis, @temporalio/client). The API answers such an error with
  * 503 `dependency_unavailable` + Retry-After instead of a 500 (DESIGN.md invariant 8).
  */
-export type Dependency = 'postgres' | 'redis' | 'temporal';
+import type { Dependency } from '../domain/errors';
+
+export type { Dependency };
 
 /** SQLSTATEs of a server that is gone, going, not yet up or out of connections. */
 const POSTGRES_DOWN_STATES = new Set(['57P01', '57P02', '57P03', '53300']);

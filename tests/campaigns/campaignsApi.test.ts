@@ -424,7 +424,8 @@ describe('GET /v1/campaigns/{id}/pledges', () => {
       const reg = await registerAccount(broken.http, { role: 'creator' });
       const res = await broken.http.post('/v1/campaigns').set('Authorization', reg.auth).send(campaignBody());
       const launch = await broken.http.post(`/v1/campaigns/${res.body.id}/launch`).set('Authorization', reg.auth);
-      expectProblem(launch, 503, 'temporal_unavailable');
+      expectProblem(launch, 503, 'dependency_unavailable');
+      expect(launch.body.dependency).toBe('temporal');
       expect(await ctx.deps.db('campaigns').where({ id: res.body.id }).first('status', 'launched_at')).toEqual({ status: 'draft', launched_at: null });
     } finally {
       await broken.close();

@@ -1,4 +1,4 @@
-import { DomainError, type FieldError, type RefusalKind } from '../../domain/errors';
+import { DomainError, type FieldError, type RefusalKind, refusals } from '../../domain/errors';
 import { outageOf } from '../../infra/outages';
 
 /**
@@ -98,10 +98,5 @@ export function asProblem(err: unknown): Problem | undefined {
   if (err instanceof Problem) return err;
   if (err instanceof DomainError) return problemOf(err);
   const dependency = outageOf(err);
-  if (dependency) {
-    return new Problem(503, 'dependency_unavailable', 'Service unavailable', `A service we depend on (${dependency}) is unavailable; nothing was changed. Retry shortly.`, { dependency }, {
-      'Retry-After': String(DEFAULT_RETRY_AFTER_SECONDS),
-    });
-  }
-  return undefined;
+  return dependency ? problemOf(refusals.dependencyDown(dependency)) : undefined;
 }
