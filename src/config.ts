@@ -38,6 +38,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORT: intFrom(3000).pipe(z.number().max(65535)),
   HOST: z.string().default('0.0.0.0'),
+  /** API processes sharing PORT (src/main/cluster.ts); unset: one per core. */
+  WEB_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   TRUST_PROXY: z.string().default('false'),
 
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/pledgeflow'),
