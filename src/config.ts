@@ -102,6 +102,15 @@ const schema = z.object({
   OUTBOX_DISPATCHER: bool(true),
   WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(['true', 'false']).optional(),
 
+  // Email: the outbox's email lane sends through SMTP_URL (smtp:// or smtps://, credentials in the URL);
+  // `npm start` points it at the Mailpit it starts. Unset outside `npm start`: email is off (mail waits queued).
+  SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  EMAIL_FROM: z.string().min(3).default('Pledgeflow <no-reply@pledgeflow.localhost>'),
+  /** Where links in emails reach the API (unsubscribe); defaults to http://localhost:PORT. */
+  PUBLIC_API_URL: z.url().optional(),
+  MAILPIT_SMTP_PORT: intFrom(1025).pipe(z.number().max(65535)),
+  MAILPIT_UI_PORT: intFrom(8025).pipe(z.number().max(65535)),
+
   // Carts (durations; tests set them in seconds).
   RESERVATION_TTL: duration('15m'),
   // Long-lived workflows that release expired holds (`<TASK_QUEUE>:hold-expiry:<shard>`), holds split by variant.

@@ -7,6 +7,8 @@ import { webhookUrlProblem } from './webhookUrl';
 import { errorText } from '../infra/dependencies';
 import { userNotificationsChannel, type NotificationJson } from './push';
 import { webhookHeaders } from './webhookSignature';
+import { startPollLoop, retryDelay as backoff } from './pollLoop';
+import { startEmailLane, type EmailLaneOptions } from './email/emailLane';
 
 /**
  * Delivers outbox rows from the worker process: notification pushes (Redis PUBLISH to the user's channel),
@@ -18,6 +20,9 @@ import { webhookHeaders } from './webhookSignature';
  * up again (at-least-once across crashes, which is why webhooks carry a stable event id and pushes a stable
  * notification id for receivers to dedupe on). Failures back off exponentially; after MAX_ATTEMPTS the row
  * is parked (kept, with its last error, never due again) for an operator to inspect.
+ *
+ * Email rows go through their own lane, started here beside this one (email/emailLane.ts): SMTP is slower
+ * and a resent email is seen by a person, so they are claimed with leases and marked one by one instead.
  */
 export interface OutboxDispatcher {
   /** Stops polling and waits for an in-flight delivery to finish. */
@@ -35,6 +40,8 @@ export interface OutboxDispatcherOptions {
   retryMaxMs?: number;
   maxAttempts?: number;
   webhookTimeoutMs?: number;
+  /** The email lane started beside this one (its own claims, leases and SMTP). */
+  email?: EmailLaneOptions;
 }
 
 const DEFAULTS = {
@@ -45,9 +52,6 @@ const DEFAULTS = {
   maxAttempts: 15,
   webhookTimeoutMs: 5_000,
 };
-
-/** Longest pause after consecutive database failures, so an outage is neither hammered nor waited out too long. */
-const MAX_ERROR_PAUSE_MS = 30_000;
 
 interface OutboxRow {
   id: number;
@@ -65,20 +69,6 @@ export function startOutboxDispatcher(deps: ActivityDeps, options: OutboxDispatc
   const deliveries = deps.metrics.counter('outbox_deliveries_total', 'Outbox delivery attempts by topic and result', ['topic', 'result']);
   const roundErrors = deps.metrics.counter('outbox_dispatcher_errors_total', 'Outbox rounds that failed as a whole (database or Redis unavailable)');
   const log = logger.child({ component: 'outbox-dispatcher' });
-
-  let stopped = false;
-  let wake: (() => void) | undefined;
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
 
   async function round(): Promise<number> {
     return db.transaction(async (trx) => {
@@ -245,37 +235,14 @@ export function startOutboxDispatcher(deps: ActivityDeps, options: OutboxDispatc
     }
   }
 
-  function retryDelay(attempts: number): number {
-    const exp = Math.min(opts.retryBaseMs * 2 ** Math.min(attempts - 1, 30), opts.retryMaxMs);
-    // Jitter spreads retries of a batch that failed together (one receiver down) over time.
-    return Math.round(exp * (0.8 + Math.random() * 0.4));
-  }
+  const retryDelay = (attempts: number) => backoff(attempts, opts.retryBaseMs, opts.retryMaxMs);
 
-  const running = (async () => {
-    let consecutiveErrors = 0;
-    while (!stopped) {
-      let claimed = 0;
-      try {
-        claimed = await round();
-        consecutiveErrors = 0;
-      } catch (err) {
-        consecutiveErrors += 1;
-        roundErrors.inc();
-        // Never crash the worker: the rows stay in the table and the next round tries again.
-        log.warn({ error: errorText(err), consecutiveErrors }, 'outbox round failed');
-      }
-      if (stopped) break;
-      if (consecutiveErrors > 0) await sleep(Math.min(opts.pollIntervalMs * 2 ** Math.min(consecutiveErrors, 10), MAX_ERROR_PAUSE_MS));
-      // A full batch means there is probably more waiting: go again at once.
-      else if (claimed < opts.batchSize) await sleep(opts.pollIntervalMs);
-    }
-  })();
+  const loop = startPollLoop({ round, batchSize: opts.batchSize, pollIntervalMs: opts.pollIntervalMs, log, onRoundError: () => roundErrors.inc() });
+  const emails = startEmailLane(deps, { pollIntervalMs: opts.pollIntervalMs, ...options.email });
 
   return {
     stop: async () => {
-      stopped = true;
-      wake?.();
-      await running;
+      await Promise.all([loop.stop(), emails.stop()]);
     },
   };
 }

@@ -43,24 +43,44 @@ export type CliResolution = { path: string; source: 'TEMPORAL_CLI_PATH' | 'PATH'
 export async function resolveTemporalCli(
   opts: { explicitPath?: string; log?: (msg: string) => void } = {},
 ): Promise<CliResolution> {
-  const log = opts.log ?? (() => undefined);
-  if (opts.explicitPath) {
-    if (!isExecutable(opts.explicitPath)) {
-      throw new Error(`TEMPORAL_CLI_PATH=${opts.explicitPath} is not an executable file. Fix the path or unset it.`);
+  const found = await resolveGoTool({ binary: 'temporal', module: TEMPORAL_CLI_MODULE, setting: 'TEMPORAL_CLI_PATH', ...opts });
+  return found && { path: found.path, source: found.source === 'setting' ? 'TEMPORAL_CLI_PATH' : found.source };
+}
+
+export interface GoTool {
+  /** Executable name, e.g. `mailpit`. */
+  binary: string;
+  /** What `go install` builds it from, with its version. */
+  module: string;
+  /** The setting that names it explicitly (for the error message). */
+  setting: string;
+  explicitPath?: string;
+  log?: (msg: string) => void;
+}
+
+/**
+ * Finds a tool built with Go, the same way for each: its setting → on PATH → an earlier `go install` → a
+ * fresh `go install` when Go is present (a few minutes, once). Undefined when none applies (no Go).
+ */
+export async function resolveGoTool(tool: GoTool): Promise<{ path: string; source: 'setting' | 'PATH' | 'go-bin' | 'go-install' } | undefined> {
+  const log = tool.log ?? (() => undefined);
+  if (tool.explicitPath) {
+    if (!isExecutable(tool.explicitPath)) {
+      throw new Error(`${tool.setting}=${tool.explicitPath} is not an executable file. Fix the path or unset it.`);
     }
-    return { path: opts.explicitPath, source: 'TEMPORAL_CLI_PATH' };
+    return { path: tool.explicitPath, source: 'setting' };
   }
-  const fromPath = onPath('temporal');
+  const fromPath = onPath(tool.binary);
   if (fromPath) return { path: fromPath, source: 'PATH' };
 
   const bin = await goBinDir().catch(() => undefined);
   if (!bin) return undefined;
-  const installed = path.join(bin, 'temporal');
+  const installed = path.join(bin, tool.binary);
   if (isExecutable(installed)) return { path: installed, source: 'go-bin' };
 
-  log(`temporal CLI not found; building it with go install ${TEMPORAL_CLI_MODULE} (takes a few minutes once)`);
+  log(`${tool.binary} not found; building it with go install ${tool.module} (takes a few minutes once)`);
   const go = onPath('go') ?? '/usr/local/go/bin/go';
-  await run(go, ['install', TEMPORAL_CLI_MODULE], { maxBuffer: 64 * 1024 * 1024, timeout: 20 * 60_000 });
+  await run(go, ['install', tool.module], { maxBuffer: 64 * 1024 * 1024, timeout: 20 * 60_000 });
   if (!isExecutable(installed)) throw new Error(`go install finished but ${installed} is missing`);
   return { path: installed, source: 'go-install' };
 }

@@ -7,13 +7,16 @@ import { migrateLatest } from '../../src/infra/migrate';
 import { createRedis } from '../../src/infra/redis';
 import { startDevServer } from '../../src/temporal/devServer';
 import { startStripeMock } from './stripeMock';
+import { startMailpit } from '../../src/infra/mailpit';
+import { freePort } from './server';
 import { CONTINUE_AS_NEW_SUGGESTED_AT, TEST_ENV_FILE, type TestEnvironment } from './testEnv';
 import pg from 'pg';
 
 /**
  * Once per `jest` run: a fresh test database with every migration applied (proving they run from scratch),
  * a clean Redis database, one Temporal dev server with the platform's search attributes, one stripe-mock,
- * and the workflow bundle built once for every test file's worker.
+ * one Mailpit (SMTP server whose HTTP API shows what was sent) and the workflow bundle built once for every
+ * test file's worker.
  */
 export default async function globalSetup(): Promise<void> {
   const started = Date.now();
@@ -36,7 +39,7 @@ export default async function globalSetup(): Promise<void> {
   await redis.flushdb();
   redis.disconnect();
 
-  const [temporal, stripeMock, bundle] = await Promise.all([
+  const [temporal, stripeMock, mailpit, bundle] = await Promise.all([
     startDevServer({
       cliPath: process.env.TEMPORAL_CLI_PATH,
       namespace: 'default',
@@ -48,6 +51,7 @@ export default async function globalSetup(): Promise<void> {
       log: (m) => console.log(m),
     }),
     startStripeMock(),
+    (async () => startMailpit({ smtpPort: await freePort(), uiPort: await freePort(), explicitPath: process.env.MAILPIT_PATH }))(),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
   ]);
   const workflowBundlePath = path.join(os.tmpdir(), `pledgeflow-workflows-${process.pid}.js`);
@@ -58,16 +62,19 @@ export default async function globalSetup(): Promise<void> {
     redisUrl,
     temporalAddress: temporal.address,
     stripeMockUrl: stripeMock.url,
+    mailpitUrl: mailpit.httpUrl,
+    smtpUrl: mailpit.smtpUrl,
     workflowBundlePath,
   };
   fs.writeFileSync(TEST_ENV_FILE, JSON.stringify(env));
   (globalThis as Record<string, unknown>).__pledgeflowTeardown = async () => {
     stripeMock.process.kill();
+    await mailpit.stop();
     await temporal.stop();
     fs.rmSync(workflowBundlePath, { force: true });
     fs.rmSync(TEST_ENV_FILE, { force: true });
   };
-  console.log(`\ntest environment ready in ${Date.now() - started} ms: temporal ${temporal.address}, stripe-mock ${stripeMock.url}`);
+  console.log(`\ntest environment ready in ${Date.now() - started} ms: temporal ${temporal.address}, stripe-mock ${stripeMock.url}, mailpit ${mailpit.httpUrl}`);
 }
 
 const quietLogger = {

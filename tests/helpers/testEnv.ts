@@ -11,6 +11,9 @@ export interface TestEnvironment {
   redisUrl: string;
   temporalAddress: string;
   stripeMockUrl: string;
+  /** The run's Mailpit: its HTTP API (what was sent) and its SMTP server. */
+  mailpitUrl: string;
+  smtpUrl: string;
   workflowBundlePath: string;
 }
 

@@ -5,7 +5,7 @@ import { createTestContext, testConfig, type TestContext } from '../helpers/cont
 import { makeCampaign, makeUser, makeUsers } from '../helpers/fixtures';
 
 /**
- * Writing notifications: the inbox row and its outbox row are written together, in the caller's
+ * Writing notifications: the inbox row and its outbox rows (push, email) are written together, in the caller's
  * transaction, once per dedupe key.
  */
 let ctx: TestContext;
@@ -50,12 +50,15 @@ describe('notifyMany', () => {
     expect(rows.map((r: { user_id: string; title: string; data: unknown }) => ({ user_id: r.user_id, title: r.title, data: r.data }))).toEqual(
       users.map((u, i) => ({ user_id: u, title: input(u, i).title, data: input(u, i).data })),
     );
-    expect(await outboxRows(`drop_won:${tag}:`)).toHaveLength(3);
+    // A push and an email per notification.
+    expect((await outboxRows(`drop_won:${tag}:`)).map((r) => r.dedupe_key).sort()).toEqual(
+      [0, 1, 2].flatMap((i) => [`email:drop_won:${tag}:${i}`, `notification:drop_won:${tag}:${i}`]).sort(),
+    );
   });
 });
 
 describe('notify', () => {
-  it('is idempotent by dedupe key: twice gives one notification and one outbox push', async () => {
+  it('is idempotent by dedupe key: twice gives one notification, one outbox push and one email', async () => {
     const { id: userId } = await makeUser(ctx.deps);
     const dedupeKey = `pledge_received:${randomUUID()}`;
     const input = { userId, type: 'pledge_received', title: 'New pledge', body: '$25.00 from Ada', data: { amount_cents: 2500 }, dedupeKey };
@@ -67,10 +70,13 @@ describe('notify', () => {
     expect(notifications).toHaveLength(1);
     expect(notifications[0]).toMatchObject({ user_id: userId, type: 'pledge_received', title: 'New pledge', body: '$25.00 from Ada', data: { amount_cents: 2500 }, read_at: null });
 
-    const outbox = await outboxRows(dedupeKey);
-    expect(outbox).toHaveLength(1);
-    // (whether it was delivered yet depends on dispatchers running in parallel test files)
-    expect(outbox[0]).toMatchObject({ topic: 'notification_push', last_error: null });
+    const outbox = (await outboxRows(dedupeKey)).sort((a, b) => a.dedupe_key.localeCompare(b.dedupe_key));
+    expect(outbox.map((r) => [r.topic, r.dedupe_key])).toEqual([
+      ['notification_email', `email:${dedupeKey}`],
+      ['notification_push', `notification:${dedupeKey}`],
+    ]);
+    // (whether they were delivered yet depends on dispatchers running in parallel test files)
+    expect(outbox[1].payload).toEqual(outbox[0].payload);
     expect(outbox[0].payload).toEqual({
       user_id: userId,
       notification: {
@@ -125,6 +131,8 @@ describe('notifyBackers', () => {
     expect(rows[0]).toMatchObject({ type: 'campaign_succeeded', data: { campaign_id: campaignId } });
     const outbox = await db('outbox').where('dedupe_key', 'like', `notification:${dedupePrefix}:%`).count<{ count: string }[]>('* as count');
     expect(Number(outbox[0]!.count)).toBe(1_000);
+    const emails = await db('outbox').where('dedupe_key', 'like', `email:${dedupePrefix}:%`).count<{ count: string }[]>('* as count');
+    expect(Number(emails[0]!.count)).toBe(1_000);
 
     // A retried outcome step adds nothing.
     expect(await db.transaction((trx) => notifyBackers(trx, input))).toBe(0);
@@ -165,6 +173,6 @@ describe('enqueueCreatorWebhook', () => {
       expect(await notify(trx, { userId: owner, type: 'pledge_received', title: 'New pledge', dedupeKey: key })).toBe(true);
       expect(await enqueueCreatorWebhook(trx, { campaignId, event: 'pledge.created', data: {}, dedupeKey: key })).toBe(true);
     });
-    expect((await outboxRows(key)).map((r) => r.topic).sort()).toEqual(['creator_webhook', 'notification_push']);
+    expect((await outboxRows(key)).map((r) => r.topic).sort()).toEqual(['creator_webhook', 'notification_email', 'notification_push']);
   });
 });

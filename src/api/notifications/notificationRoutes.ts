@@ -4,6 +4,7 @@ import { problems } from '../http/problem';
 import type { AppDeps } from '../deps';
 import { lastEventId, liveUpdatesUnavailable, openSse, bufferedSubscription } from '../http/sse';
 import { registerCampaignEventsRoutes } from '../campaigns/campaignEventRoutes';
+import { registerEmailPreferenceRoutes } from './emailPreferenceRoutes';
 import { pushHub, userNotificationsChannel, type NotificationJson } from '../../notifications/push';
 
 /**
@@ -184,4 +185,5 @@ export function registerNotificationsRoutes(api: Api, deps: AppDeps): void {
   }
 
   registerCampaignEventsRoutes(api, deps);
+  registerEmailPreferenceRoutes(api, deps);
 }
