@@ -1,14 +1,17 @@
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config';
 import type { Db } from '../infra/db';
+import type { RedisClient } from '../infra/redis';
+import type { Logger } from '../logger';
 import type { OperatorFacts } from './authorization';
 import type { BaseRole } from './users';
 
 /**
  * What the authenticator needs to know about an account on every request, read in one statement and kept
  * in-process for AUTH_CACHE_TTL (5 s by default): hot paths (pledges, carts) pay no database read for the
- * caller while it is cached. Changes made by this process (sign-outs, resets, verification, operator grants)
- * forget the entry at once; changes made by another process are seen within AUTH_CACHE_TTL.
+ * caller while it is cached. Changes made by an API process (sign-outs, resets, verification, operator grants)
+ * forget the entry there at once and in every other API process through Redis pub/sub; whatever that misses
+ * (Redis down, a change made by the operator command) is seen within AUTH_CACHE_TTL.
  */
 export interface AccountFacts extends OperatorFacts {
   id: string;
@@ -47,11 +50,39 @@ export async function accountFacts(db: Db, config: FactsConfig, userId: string):
   return pending;
 }
 
-/** Call after changing anything AccountFacts holds, so this process's next request reads it afresh. */
+/** Call after changing anything AccountFacts holds, so every API process's next request reads it afresh. */
 export function forgetAccountFacts(userId: string): void {
+  evict(userId);
+  for (const redis of publishers) redis.publish(INVALIDATIONS_CHANNEL, userId).catch(() => undefined);
+}
+
+function evict(userId: string): void {
   epoch++;
   cache.delete(userId);
   inflight.delete(userId);
+}
+
+export const INVALIDATIONS_CHANNEL = 'accounts:facts-invalidated';
+/** The Redis clients of this process's authenticators: forgetting publishes through them. */
+const publishers = new Set<RedisClient>();
+const listening = new WeakSet<RedisClient>();
+
+/**
+ * Makes this process hear (and tell) the other processes' forgets, once per Redis client. The subscriber
+ * connection follows the main client's life, so closing that client ends both.
+ */
+export function shareAccountFactEvictions(redis: RedisClient, logger: Logger): void {
+  if (listening.has(redis) || redis.status === 'end' || redis.status === 'close') return;
+  listening.add(redis);
+  publishers.add(redis);
+  const sub = redis.duplicate({ lazyConnect: false });
+  sub.on('error', (err: unknown) => logger.warn({ err }, 'account facts subscriber connection error'));
+  sub.on('message', (_channel: string, userId: string) => evict(userId));
+  sub.subscribe(INVALIDATIONS_CHANNEL).catch((err: unknown) => logger.warn({ err }, 'account facts subscription failed; relying on AUTH_CACHE_TTL'));
+  redis.once('end', () => {
+    publishers.delete(redis);
+    sub.disconnect();
+  });
 }
 
 interface FactsRow {

@@ -29,15 +29,15 @@ export async function grantOperator(db: Db, email: string): Promise<OperatorGran
 
 /**
  * Takes the command's grant away; the account falls back to its registered role (a verified address still in
- * OPERATOR_EMAILS stays an operator through the list). False when the address has no grant.
+ * OPERATOR_EMAILS stays an operator through the list). The accounts changed: none when the address had no grant.
  */
-export async function revokeOperator(db: Db, email: string): Promise<boolean> {
+export async function revokeOperator(db: Db, email: string): Promise<string[]> {
   const rows = (await db('users')
     .whereRaw('lower(email) = ?', [normalizeEmail(email)])
     .whereNotNull('operator_granted_at')
     .update({ operator_granted_at: null, role: db.ref('base_role'), updated_at: db.fn.now() }, ['id'])) as Array<{ id: string }>;
   for (const r of rows) forgetAccountFacts(r.id);
-  return rows.length > 0;
+  return rows.map((r) => r.id);
 }
 
 export async function listOperatorGrants(db: Db): Promise<OperatorGrant[]> {

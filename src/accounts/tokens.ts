@@ -4,8 +4,10 @@ import type { Config } from '../config';
 import { refusals } from '../domain/errors';
 import type { Principal } from '../domain/roles';
 import type { Db } from '../infra/db';
+import type { RedisClient } from '../infra/redis';
+import type { Logger } from '../logger';
 import { effectiveRole } from './authorization';
-import { accountFacts } from './accountFacts';
+import { accountFacts, shareAccountFactEvictions } from './accountFacts';
 
 /**
  * Access tokens are short-lived HS256 JWTs carrying the user id and, when issued with a session (login,
@@ -97,7 +99,11 @@ export function verifyToken(config: Pick<Config, 'JWT_SECRET'>, token: string): 
 export function createAuthenticator(deps: {
   config: Pick<Config, 'JWT_SECRET' | 'OPERATOR_EMAILS' | 'AUTH_CACHE_TTL' | 'TOKEN_TTL_SECONDS'>;
   db: Db;
+  /** With Redis, sign-outs made in other processes evict this process's cached facts at once. */
+  redis?: RedisClient;
+  logger?: Logger;
 }): (token: string) => Promise<Principal> {
+  if (deps.redis && deps.logger) shareAccountFactEvictions(deps.redis, deps.logger);
   return async (token) => {
     const claims = readAccessToken(deps.config, token);
     const facts = await accountFacts(deps.db, deps.config, claims.userId);

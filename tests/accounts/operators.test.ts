@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { registerAccount, TEST_PASSWORD } from '../helpers/api';
 import { createTestContext, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
 import { expectProblem } from '../helpers/problems';
+import { eventually } from '../helpers/wait';
 import { mailedToken } from './accountMail';
 
 /**
@@ -18,7 +19,7 @@ let ctx: TestContext;
 let listed: string;
 beforeAll(() => {
   listed = uniqueEmail('listed');
-  ctx = createTestContext(testConfig({ OPERATOR_EMAILS: listed, AUTH_CACHE_TTL: '0' }));
+  ctx = createTestContext(testConfig({ OPERATOR_EMAILS: listed, AUTH_CACHE_TTL: '10m' }));
 });
 afterAll(() => ctx.close());
 
@@ -27,7 +28,7 @@ async function operatorCommand(...args: string[]): Promise<{ code: number; out: 
   try {
     const { stdout, stderr } = await run(path.join(root, 'node_modules/.bin/tsx'), ['src/main/operator.ts', ...args], {
       cwd: root,
-      env: { ...process.env, DATABASE_URL: ctx.deps.config.DATABASE_URL, OPERATOR_EMAILS: listed, LOG_LEVEL: 'silent' },
+      env: { ...process.env, DATABASE_URL: ctx.deps.config.DATABASE_URL, REDIS_URL: ctx.deps.config.REDIS_URL, OPERATOR_EMAILS: listed, LOG_LEVEL: 'silent' },
     });
     return { code: 0, out: stdout + stderr };
   } catch (err) {
@@ -46,12 +47,13 @@ describe('npm run operator', () => {
     const added = await operatorCommand('add', account.email.toUpperCase());
     expect(added).toMatchObject({ code: 0, out: expect.stringContaining(`${account.email} is an operator`) });
     // The token it already had now carries the role: roles are read per request, not frozen in tokens.
-    expect((await operatorRead(account.auth, account.id)).status).toBe(200);
+    await eventually(async () => (await operatorRead(account.auth, account.id)).status === 200, 10_000, 'the grant to reach the API');
     expect((await ctx.http.get('/v1/me').set('Authorization', account.auth)).body.role).toBe('operator');
     expect((await operatorCommand('list')).out).toContain(account.email);
 
     const removed = await operatorCommand('remove', account.email);
     expect(removed.code).toBe(0);
+    await eventually(async () => (await operatorRead(account.auth, account.id)).status === 403, 10_000, 'the removal to reach the API');
     expectProblem(await operatorRead(account.auth, account.id), 403, 'forbidden');
     expect((await ctx.http.get('/v1/me').set('Authorization', account.auth)).body.role).toBe('creator');
     expect((await operatorCommand('list')).out).not.toContain(account.email);

@@ -1,4 +1,7 @@
+import { INVALIDATIONS_CHANNEL } from '../../src/accounts/accountFacts';
+import { createRedis } from '../../src/infra/redis';
 import { bearer } from '../helpers/fixtures';
+import { eventually } from '../helpers/wait';
 import { registerAccount, TEST_PASSWORD } from '../helpers/api';
 import { createTestContext, testConfig, type TestContext } from '../helpers/context';
 import { expectProblem } from '../helpers/problems';
@@ -136,5 +139,27 @@ describe('POST /v1/auth/logout-everywhere', () => {
     const fresh = await login(email);
     expect((await me(fresh.token)).status).toBe(200);
     expect((await refresh(fresh.refresh_token)).status).toBe(200);
+  });
+});
+
+describe('sign-outs made by another API process', () => {
+  it('evict this process\'s cached account facts through Redis at once, not after AUTH_CACHE_TTL', async () => {
+    // A long cache: without the eviction message the old token would keep working for ten minutes.
+    const cached = createTestContext(testConfig({ AUTH_CACHE_TTL: '10m' }));
+    const otherProcess = createRedis(cached.deps.config.REDIS_URL);
+    try {
+      const account = await registerAccount(cached.http);
+      // A route that reads nothing of the account itself, so only the authenticator decides.
+      const status = async () => (await cached.http.get('/v1/me/notifications').set('Authorization', account.auth)).status;
+      expect(await status()).toBe(200);
+      // Another process signs the account out everywhere: the row changes, this process still has the old facts.
+      await cached.deps.db('users').where({ id: account.id }).update({ tokens_valid_after: new Date() });
+      expect(await status()).toBe(200);
+      await otherProcess.publish(INVALIDATIONS_CHANNEL, account.id);
+      await eventually(async () => (await status()) === 401, 10_000, 'the eviction to reach this process');
+    } finally {
+      otherProcess.disconnect();
+      await cached.close();
+    }
   });
 });
