@@ -1,8 +1,11 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Role } from '../src/domain/roles';
 import { createWorkers } from '../src/workers/worker';
@@ -44,7 +47,12 @@ export interface BenchEnvironment {
   close(): Promise<void>;
 }
 
-export async function benchEnvironment(opts: { temporal?: boolean; settings?: Record<string, string> } = {}): Promise<BenchEnvironment> {
+/**
+ * `apiProcesses`: run the API as `npm run api` does, in processes of its own (WEB_CONCURRENCY = apiProcesses,
+ * through src/main/api.ts, with a Temporal dev server for its start-up check) instead of inside this process; the
+ * client stays here. Undefined: the API listens in this process.
+ */
+export async function benchEnvironment(opts: { temporal?: boolean; settings?: Record<string, string>; apiProcesses?: number } = {}): Promise<BenchEnvironment> {
   const databaseUrl = benchDatabaseUrl();
   const { name, adminUrl } = splitDatabaseUrl(databaseUrl);
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -53,7 +61,7 @@ export async function benchEnvironment(opts: { temporal?: boolean; settings?: Re
   await admin.end();
 
   let devServer: DevServer | undefined;
-  if (opts.temporal) {
+  if (opts.temporal || opts.apiProcesses) {
     devServer = await startDevServer({ cliPath: process.env.TEMPORAL_CLI_PATH, namespace: 'default' });
   }
   const config = loadConfig({
@@ -70,6 +78,20 @@ export async function benchEnvironment(opts: { temporal?: boolean; settings?: Re
   await prepareDatabase(config);
   const services = createServices(config, 'bench');
   await services.redis.flushdb();
+  if (opts.apiProcesses) {
+    const api = await startApiProcesses(config, opts.apiProcesses, opts.settings ?? {});
+    return {
+      config,
+      services,
+      devServer,
+      baseUrl: api.baseUrl,
+      close: async () => {
+        await api.stop();
+        await services.close();
+        await devServer?.stop();
+      },
+    };
+  }
   const server: http.Server = await listen(createApp(services), { ...config, HOST: '127.0.0.1', PORT: 0 });
   const address = server.address() as { port: number };
   return {
@@ -81,6 +103,68 @@ export async function benchEnvironment(opts: { temporal?: boolean; settings?: Re
       await closeServer(server, 2_000);
       await services.close();
       await devServer?.stop();
+    },
+  };
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** src/main/api.ts under tsx with the bench's settings and `processes` API processes; stopped with SIGTERM. */
+async function startApiProcesses(config: Config, processes: number, settings: Record<string, string>): Promise<{ baseUrl: string; stop(): Promise<void> }> {
+  const repoRoot = path.resolve(__dirname, '..');
+  const port = await freePort();
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'pledgeflow-bench-api-'));
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'test',
+    LOG_LEVEL: config.LOG_LEVEL,
+    DATABASE_URL: config.DATABASE_URL,
+    DATABASE_POOL_MAX: String(config.DATABASE_POOL_MAX),
+    REDIS_URL: config.REDIS_URL,
+    TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
+    TASK_QUEUE: config.TASK_QUEUE,
+    // Tokens the bench issues (bulkUsers) must verify there.
+    JWT_SECRET: config.JWT_SECRET,
+    LOGIN_MAX_ATTEMPTS_PER_IP: String(config.LOGIN_MAX_ATTEMPTS_PER_IP),
+    ...settings,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    WEB_CONCURRENCY: String(processes),
+  };
+  const loader = pathToFileURL(path.join(repoRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+  // The cwd is empty so a developer's .env cannot change the settings above.
+  const child = spawn(process.execPath, ['--import', loader, path.join(repoRoot, 'src', 'main', 'api.ts')], { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the API processes did not start within 60 s:\n${output}`)), 60_000);
+    child.stdout!.on('data', (b: Buffer) => {
+      output += b.toString();
+      if (output.includes('"msg":"api listening"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the API processes exited (${code}) before listening:\n${output}`));
+    });
+  });
+  child.stdout!.resume();
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      child.kill('SIGTERM');
+      const code = await exited;
+      fs.rmSync(cwd, { recursive: true, force: true });
+      if (code !== 0) throw new Error(`the API processes exited with ${code} on SIGTERM`);
     },
   };
 }

@@ -38,6 +38,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORT: intFrom(3000).pipe(z.number().max(65535)),
   HOST: z.string().default('0.0.0.0'),
+  /** API processes sharing PORT (src/main/cluster.ts); unset: one per core. */
+  WEB_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   TRUST_PROXY: z.string().default('false'),
 
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/pledgeflow'),
@@ -99,6 +101,15 @@ const schema = z.object({
   OUTBOX_POLL_INTERVAL: duration('1s'),
   OUTBOX_DISPATCHER: bool(true),
   WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(['true', 'false']).optional(),
+
+  // Email: the outbox's email lane sends through SMTP_URL (smtp:// or smtps://, credentials in the URL);
+  // `npm start` points it at the Mailpit it starts. Unset outside `npm start`: email is off (mail waits queued).
+  SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  EMAIL_FROM: z.string().min(3).default('Pledgeflow <no-reply@pledgeflow.localhost>'),
+  /** Where links in emails reach the API (unsubscribe); defaults to http://localhost:PORT. */
+  PUBLIC_API_URL: z.url().optional(),
+  MAILPIT_SMTP_PORT: intFrom(1025).pipe(z.number().max(65535)),
+  MAILPIT_UI_PORT: intFrom(8025).pipe(z.number().max(65535)),
 
   // Carts (durations; tests set them in seconds).
   RESERVATION_TTL: duration('15m'),

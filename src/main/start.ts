@@ -11,6 +11,7 @@ import { startDevServer, type DevServer } from '../temporal/devServer';
 import { ensureSchedules } from '../workers/schedules';
 import { ensureHoldSweepers } from '../commerce/holdSweepers';
 import { createWorkers, type WorkerSet } from '../workers/worker';
+import { isApiProcess, serveApi, startApiCluster, webConcurrency, type ApiCluster } from './cluster';
 import {
   closeServer,
   createServices,
@@ -28,9 +29,10 @@ import {
 } from './bootstrap';
 
 /**
- * `npm start`: the whole platform in one process for development. A Temporal dev server (unless
- * TEMPORAL_ADDRESS points elsewhere or one already listens on 7233), the database created and migrated,
- * the workers and the API; Ctrl-C stops all of it.
+ * `npm start`: the whole platform for development. A Temporal dev server (unless TEMPORAL_ADDRESS points
+ * elsewhere or one already listens on 7233), the database created and migrated and the workers in this process,
+ * the API in WEB_CONCURRENCY processes of its own (default one per core; with 1, in this process too);
+ * Ctrl-C stops all of it.
  */
 const LOCAL_TEMPORAL = '127.0.0.1:7233';
 
@@ -114,9 +116,11 @@ async function main(): Promise<void> {
   let workers: WorkerSet | undefined;
   let workersRunning: Promise<void> | undefined;
   let server: http.Server | undefined;
+  let apiCluster: ApiCluster | undefined;
 
   const stop = async () => {
     if (server) await closeServer(server);
+    await apiCluster?.stop();
     if (workers) {
       workers.shutdown();
       await workersRunning?.catch(() => undefined);
@@ -142,7 +146,20 @@ async function main(): Promise<void> {
         void stop().finally(() => process.exit(1));
       });
     }
-    if (config.START_API) server = await listen(createApp(services), config);
+    const apiProcesses = webConcurrency(config);
+    if (config.START_API && apiProcesses === 1) server = await listen(createApp(services), config);
+    else if (config.START_API) {
+      // What this process worked out (the dev server's address, the dev token secret) goes to the API processes.
+      apiCluster = await startApiCluster({
+        processes: apiProcesses,
+        env: { TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS, JWT_SECRET: config.JWT_SECRET },
+        logger,
+        onFatal: (err) => {
+          logger.fatal({ err }, 'api processes keep failing; stopping');
+          void stop().finally(() => process.exit(1));
+        },
+      });
+    }
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;
@@ -150,7 +167,7 @@ async function main(): Promise<void> {
 
   const api = displayUrl(config.HOST, config.PORT);
   const rows: [string, string][] = [
-    ...(server ? ([['API', api], ['API docs', `${api}/docs`], ['Readiness', `${api}/readyz`]] as [string, string][]) : []),
+    ...(server || apiCluster ? ([['API', api], ['API docs', `${api}/docs`], ['Readiness', `${api}/readyz`]] as [string, string][]) : []),
     ['Temporal Web UI', temporalUi ? `${temporalUi}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows` : '(none: the Temporal server in use has no local UI)'],
     ['Temporal', `${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}, task queue ${config.TASK_QUEUE})`],
     ['Postgres', redactUrl(config.DATABASE_URL)],
@@ -160,7 +177,7 @@ async function main(): Promise<void> {
   console.log(
     [
       '',
-      `Pledgeflow is ready (${process.uptime().toFixed(1)} s after launch)${config.START_WORKER ? '' : ' (START_WORKER=false: no worker)'}${config.START_API ? '' : ' (START_API=false: no API)'}`,
+      `Pledgeflow is ready (${process.uptime().toFixed(1)} s after launch)${config.START_WORKER ? '' : ' (START_WORKER=false: no worker)'}${config.START_API ? (apiCluster ? ` (API in ${webConcurrency(config)} processes)` : '') : ' (START_API=false: no API)'}`,
       ...rows.map(([k, v]) => `  ${k.padEnd(16)} ${v}`),
       '  Press Ctrl-C to stop.',
       '',
@@ -177,4 +194,10 @@ const quietBundlerLogger = {
   log: () => undefined,
 };
 
-runMain(main);
+// A forked API process (see src/main/cluster.ts) runs the API and nothing else.
+runMain(isApiProcess() ? () => serveApiProcess() : main);
+
+async function serveApiProcess(): Promise<void> {
+  loadDotEnv();
+  await serveApi(loadConfig(process.env), 'api', 'api process listening');
+}

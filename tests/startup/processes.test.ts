@@ -1,9 +1,25 @@
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import pg from 'pg';
 import { splitDatabaseUrl } from '../../src/infra/db';
 import { freePort } from '../helpers/server';
 import { readTestEnvironment } from '../helpers/testEnv';
 import { entryEnv, runEntry, startEntry } from './processHelpers';
+
+/** GET on a connection of its own (no keep-alive), so a cluster deals each request to the next process. */
+function getOnNewConnection(url: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      })
+      .on('error', reject);
+  });
+}
 
 /** The production-style single processes: `npm run api`, `npm run worker`, `npm run migrate`. */
 describe('separate processes', () => {
@@ -14,7 +30,7 @@ describe('separate processes', () => {
 
   it('the API serves requests and exits 0 on SIGTERM', async () => {
     const port = await freePort();
-    const api = startEntry('api', entryEnv({ ...services(), HOST: '127.0.0.1', PORT: String(port) }));
+    const api = startEntry('api', entryEnv({ ...services(), HOST: '127.0.0.1', PORT: String(port), WEB_CONCURRENCY: '1' }));
     try {
       await api.waitFor('"msg":"api listening"', 30_000);
       const res = await fetch(`http://127.0.0.1:${port}/readyz`);
@@ -24,6 +40,30 @@ describe('separate processes', () => {
     }
     expect((await api.exited).code).toBe(0);
   }, 60_000);
+
+  it('with WEB_CONCURRENCY=2 the API runs in two processes on one port, /metrics counts both, and SIGTERM stops all', async () => {
+    const port = await freePort();
+    const api = startEntry('api', entryEnv({ ...services(), HOST: '127.0.0.1', PORT: String(port), WEB_CONCURRENCY: '2' }));
+    let children: number[] = [];
+    try {
+      await api.waitFor('"msg":"api listening"', 60_000);
+      expect(api.output().stdout.match(/"msg":"api process listening"/g)).toHaveLength(2);
+      children = execFileSync('pgrep', ['-P', String(api.child.pid)]).toString().trim().split('\n').map(Number);
+      expect(children).toHaveLength(2);
+      // New connections are dealt to the processes in turn; the counter on /metrics is the sum over both.
+      const requests = 20;
+      for (let i = 0; i < requests; i++) {
+        expect((await getOnNewConnection(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      }
+      const metrics = (await getOnNewConnection(`http://127.0.0.1:${port}/metrics`)).text;
+      const healthz = metrics.split('\n').filter((l) => l.startsWith('http_requests_total{') && l.includes('route="/healthz"'));
+      expect(healthz.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)).toBe(requests);
+    } finally {
+      api.child.kill('SIGTERM');
+    }
+    expect((await api.exited).code).toBe(0);
+    for (const pid of children) expect(() => process.kill(pid, 0)).toThrow();
+  }, 90_000);
 
   it('the worker starts, then stops its workers and exits 0 on SIGTERM', async () => {
     const worker = startEntry(
