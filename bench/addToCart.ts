@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { holdExpiryStateQuery, holdExpiryWorkflowId, type HoldExpiryState } from '../src/commerce/contract';
+import { holdShardSql } from '../src/commerce/holdShards';
 import { hotHoldKey, hotStockKey } from '../src/commerce/hotStock';
 import { ratioTo, runBaseline, type BaselineResult } from './baseline';
 import {
@@ -24,20 +26,22 @@ import {
 
 /**
  * Add-to-cart reservations per second on ONE variant, over HTTP, with more carts than units: every attempt is a
- * different guest cart adding 1 unit (signal-with-start of the cart's `cart:<id>` workflow, then the hold).
+ * different guest cart adding 1 unit (the cart document, for `hot` the Redis pre-filter, one Postgres statement,
+ * the document again; no Temporal call: the hold-expiry sweepers are the holds' timers).
  * Two runs on fresh variants of one store:
  *   - `postgres`: a normal variant, decided by the conditional `UPDATE inventory ... WHERE available >= n`;
  *   - `hot`: a flash-sale variant, pre-filtered by the Redis Lua check-and-reserve, Postgres still the gate.
  * Afterwards: no oversell (reserved + sold <= total_stock), every accepted attempt is exactly one held unit,
- * the stock sold out exactly, and for the hot variant the Redis counter agrees with Postgres and Redis keeps exactly
- * one hold key per accepted attempt.
+ * the stock sold out exactly, for the hot variant the Redis counter agrees with Postgres and Redis keeps exactly
+ * one hold key per accepted attempt, and holds = timers: every held row's shard has a running sweeper that reads
+ * its holds again by the row's expiry (its query, allowing the sweeper's gathering window).
  *
  *   npm run bench:add-to-cart
  *   BENCH_CART_STOCK=2000         units of each variant
  *   BENCH_CART_ATTEMPTS=3000      carts (attempts) per run
  *   BENCH_CART_CONCURRENCY=48     requests in flight
  *   BENCH_CART_RUNS=postgres,hot  which runs, in order
- *   BENCH_CART_WARMUP=200         untimed adds first, on a variant of their own (JIT, pools, workflow cache)
+ *   BENCH_CART_WARMUP=200         untimed adds first, on a variant of their own (JIT, pools, the sweepers' start)
  *   BENCH_LOG_LEVEL=error         the API's log level (warn logs every expected 409)
  *
  * First, in the same process, each run's bare baseline (bench/baseline.ts) with the same client, concurrency and
@@ -93,6 +97,41 @@ async function countKeys(redis: BenchEnvironment['services']['redis'], pattern: 
   return n;
 }
 
+/**
+ * Holds = timers: for every shard holding held rows, its sweeper runs and its next read is no later than the
+ * earliest held expiry of the shard (plus the window in which it gathers expiries). Returns the failures.
+ */
+async function holdsWithoutTimer(env: BenchEnvironment): Promise<string[]> {
+  const { db, temporal } = env.services;
+  const { TASK_QUEUE, HOLD_EXPIRY_SHARDS } = env.config;
+  const result = await db.raw(
+    `SELECT shard::int, min(expires_at) AS earliest, count(*)::int AS held
+       FROM (SELECT ${holdShardSql('variant_id')} AS shard, expires_at FROM reservations WHERE status = 'held') h
+      GROUP BY shard`,
+    [HOLD_EXPIRY_SHARDS],
+  );
+  const shards = result.rows as Array<{ shard: number; earliest: Date; held: number }>;
+  const client = await temporal.client();
+  const failures: string[] = [];
+  for (const { shard, earliest, held } of shards) {
+    const handle = client.workflow.getHandle(holdExpiryWorkflowId(TASK_QUEUE, shard));
+    if ((await handle.describe()).status.name !== 'RUNNING') {
+      failures.push(`shard ${shard}: ${held} held, sweeper not running`);
+      continue;
+    }
+    // A sweeper in the middle of a pass has no next read yet: ask again once it sleeps.
+    let state: HoldExpiryState | undefined;
+    for (let i = 0; i < 100 && !state?.nextWakeAt; i++) {
+      state = await handle.query(holdExpiryStateQuery);
+      if (!state.nextWakeAt) await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!state?.nextWakeAt || Date.parse(state.nextWakeAt) > earliest.getTime() + state.gatherMs) {
+      failures.push(`shard ${shard}: ${held} held from ${earliest.toISOString()}, next read ${state?.nextWakeAt ?? 'unknown'}`);
+    }
+  }
+  return failures;
+}
+
 async function run(env: BenchEnvironment, kind: RunKind, storeId: string, merchantAuth: string, stock: number, attempts: number, concurrency: number, baseline: BaselineResult) {
   const { services, baseUrl } = env;
   const { db, redis } = services;
@@ -130,11 +169,13 @@ async function run(env: BenchEnvironment, kind: RunKind, storeId: string, mercha
   // Each accepted hot add left its hold key (15 min TTL); a refused one gave its key back.
   const holdKeys = kind === 'hot' ? await countKeys(redis, hotHoldKey(variantId, '*')) : undefined;
   const postgresAvailable = inventory.total_stock - inventory.reserved - inventory.sold;
+  const untimed = await holdsWithoutTimer(env);
   const checks: Record<string, boolean> = {
     no_oversell: inventory.reserved + inventory.sold <= inventory.total_stock,
     accepted_equals_reserved: accepted === inventory.reserved && held.units === accepted && held.rows === accepted && held.carts === accepted,
     sold_out_exactly: accepted === Math.min(stock, attempts),
     only_200_or_409: accepted + statuses.get(409) === attempts,
+    holds_equal_timers: untimed.length === 0,
   };
   // The counter's TTL (60 s) may have run out after a long run: then the next take rebuilds it from Postgres.
   if (kind === 'hot') {
@@ -160,6 +201,7 @@ async function run(env: BenchEnvironment, kind: RunKind, storeId: string, mercha
     rejected_latency_ms: { p50: round(percentile(rejectedLatencies, 50)), p99: round(percentile(rejectedLatencies, 99)) },
     inventory,
     held_reservations: held,
+    ...(untimed.length ? { holds_without_timer: untimed } : {}),
     ...(kind === 'hot' ? { hot_counter: counter === null ? null : Number(counter), postgres_available: postgresAvailable, redis_hold_keys: holdKeys } : {}),
     load_average_after: loadAverage(),
     checks,
@@ -186,12 +228,12 @@ async function main(): Promise<void> {
   let workers: { stop(): Promise<void> } | undefined;
   try {
     const { services, baseUrl } = env;
-    // Real workers run the cart workflows the requests start, as a deployment's would (on the same cores here).
+    // Real workers run the hold-expiry sweepers, as a deployment's would (on the same cores here).
     workers = await startBenchWorkers(services, { outboxDispatcher: false });
     const [merchant] = await bulkUsers(services, 1, 'merchant');
     const storeId = await createBenchStore(baseUrl, merchant!.auth, 'Bench sneakers');
 
-    // Untimed warm-up on a variant of its own, so the first run does not pay for JIT, pools and workflow caches.
+    // Untimed warm-up on a variant of its own, so the first run does not pay for JIT, pools and the sweepers' start.
     const warmVariant = await createVariant(baseUrl, merchant!.auth, storeId, false, warmup);
     const warmCarts = await openCarts(baseUrl, storeId, warmup);
     await runConcurrently(warmup, concurrency, async (i) => void (await addOne(baseUrl, warmCarts[i]!, warmVariant)));

@@ -1,4 +1,5 @@
 import type { RedisClient } from '../infra/redis';
+import { LuaScript } from './luaScript';
 
 /**
  * Cart documents: the shopper's cart in Redis, one key per cart, JSON. The document says what the shopper
@@ -56,6 +57,12 @@ export async function createCart(redis: RedisClient, doc: CartDoc, ttlMs: number
   return { doc, expiresAt: new Date(Date.now() + ttlMs) };
 }
 
+/** The cart's document alone (no TTL read): for a change, whose answer carries the TTL the change set. */
+export async function loadCartDoc(redis: RedisClient, cartId: string): Promise<CartDoc | undefined> {
+  const raw = await redis.get(cartKey(cartId));
+  return raw === null ? undefined : parse(raw, 0)?.doc;
+}
+
 export async function loadCart(redis: RedisClient, cartId: string): Promise<StoredCart | undefined> {
   const [[, raw], [, pttl]] = (await redis.multi().get(cartKey(cartId)).pttl(cartKey(cartId)).exec()) as [[null, string | null], [null, number]];
   return raw === null ? undefined : parse(raw, pttl);
@@ -64,7 +71,7 @@ export async function loadCart(redis: RedisClient, cartId: string): Promise<Stor
 // KEYS[1] cart key; ARGV: mode ('add' | 'set' | 'remove'), ttl ms, then (variant_id, quantity, unit_price_cents)
 // triples. 'add' adds to a line's quantity (keeping its first price), 'set' sets it (0 removes the line),
 // 'remove' drops the lines named, 'price' sets the price of the lines named. Returns {document, pttl}, or nil when the cart is gone.
-const CHANGE_LINES = `
+const CHANGE_LINES = new LuaScript(`
 local raw = redis.call('GET', KEYS[1])
 if not raw then return nil end
 local doc = cjson.decode(raw)
@@ -98,7 +105,7 @@ else
   redis.call('SET', KEYS[1], encoded, 'KEEPTTL')
 end
 return { encoded, redis.call('PTTL', KEYS[1]) }
-`;
+`);
 
 export interface LineChange {
   variantId: string;
@@ -118,7 +125,7 @@ export async function changeLines(
   ttlMs: number,
 ): Promise<StoredCart | undefined> {
   const args = changes.flatMap((c) => [c.variantId, String(c.quantity), String(c.unitPriceCents)]);
-  const result = (await redis.eval(CHANGE_LINES, 1, cartKey(cartId), mode, String(ttlMs), ...args)) as [string, number] | null;
+  const result = (await CHANGE_LINES.run(redis, [cartKey(cartId)], [mode, String(ttlMs), ...args])) as [string, number] | null;
   return result ? parse(result[0], Number(result[1])) : undefined;
 }
 

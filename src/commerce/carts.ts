@@ -5,7 +5,7 @@ import type { Db } from '../infra/db';
 import type { RedisClient } from '../infra/redis';
 import type { Logger } from '../logger';
 import { TemporalTimeoutError, type TemporalClientProvider } from '../temporal/client';
-import { cartTtlMs, changeLines, createCart, loadCart, type CartDoc, type StoredCart } from './cartDocuments';
+import { cartTtlMs, changeLines, createCart, loadCart, loadCartDoc, type CartDoc, type StoredCart } from './cartDocuments';
 import { findStore } from './catalog';
 import { holdSweepersOnce } from './holdSweepers';
 import { HotStock } from './hotStock';
@@ -64,8 +64,11 @@ export function createCartService(deps: CartDeps) {
    * drop's price, for one admission or one win; more units, or activity that keeps pushing the hold back, would
    * let one shopper keep a slot others are waiting for. It is checked out as it is, or given up through the drop.
    */
-  async function editableCart(cartId: string, callerId: string | undefined): Promise<StoredCart> {
-    const cart = await accessibleCart(cartId, callerId);
+  async function editableCart(cartId: string, callerId: string | undefined): Promise<Pick<StoredCart, 'doc'>> {
+    // The document alone: the change answers with the TTL it sets.
+    const doc = await loadCartDoc(redis, cartId);
+    if (!doc || !mayUseCart(doc, callerId)) throw refusals.notFound('cart');
+    const cart = { doc };
     if (cart.doc.drop_id) {
       throw refusals.conflict('drop_cart_locked', "This cart holds a drop's unit and cannot be changed; check it out as it is, or give it up through the drop.", {
         cart_id: cart.doc.id,
@@ -141,7 +144,7 @@ export function createCartService(deps: CartDeps) {
   }
 
   /** After a stock change: every hold of the cart moves to the new expiry, and the document follows. */
-  async function finish(cart: StoredCart, mode: 'set', variantId: string, quantity: number, unitPriceCents: number) {
+  async function finish(cart: Pick<StoredCart, 'doc'>, mode: 'set', variantId: string, quantity: number, unitPriceCents: number) {
     await extendCart(db, cart.doc.id, new Date(Date.now() + config.RESERVATION_TTL));
     const updated = await changeLines(redis, cart.doc.id, mode, [{ variantId, quantity, unitPriceCents }], cartTtlMs(config, cart.doc.owner_id));
     if (!updated) return gone(cart);
@@ -149,7 +152,7 @@ export function createCartService(deps: CartDeps) {
   }
 
   /** The document expired in between: nothing may stay held for a cart no one can see. */
-  async function gone(cart: StoredCart): Promise<never> {
+  async function gone(cart: Pick<StoredCart, 'doc'>): Promise<never> {
     await releaseCart(db, cart.doc.id, hotStock);
     throw refusals.notFound('cart');
   }

@@ -1,6 +1,7 @@
 import type { Db } from '../infra/db';
 import type { RedisClient } from '../infra/redis';
 import type { Logger } from '../logger';
+import { LuaScript } from './luaScript';
 import { redisWithin } from './redisDeadline';
 
 /**
@@ -28,7 +29,7 @@ export const hotStockKey = (variantId: string) => `stock:{${variantId}}:availabl
 export const hotHoldKey = (variantId: string, holdId: string) => `stock:{${variantId}}:hold:${holdId}`;
 
 /** KEYS: counter, hold. ARGV: n, hold TTL seconds. */
-const TAKE = `
+const TAKE = new LuaScript(`
 local held = redis.call('GET', KEYS[2])
 if held then return {'replay', tonumber(held)} end
 local cur = redis.call('GET', KEYS[1])
@@ -40,7 +41,7 @@ if cur >= n then
   redis.call('SET', KEYS[2], n, 'EX', tonumber(ARGV[2]))
   return {'ok', left}
 end
-return {'insufficient', cur}`;
+return {'insufficient', cur}`);
 
 /** Undo of TAKE (Postgres refused): KEYS counter, hold. ARGV: n. The counter grows only if it exists. */
 const GIVE_BACK = `
@@ -75,7 +76,7 @@ export class HotStock {
     try {
       for (let attempt = 0; attempt < 2; attempt++) {
         const [kind, value] = (await withTimeout(
-          this.redis.eval(TAKE, 2, hotStockKey(variantId), hotHoldKey(variantId, holdId), n, HOT_STOCK_HOLD_TTL_SECONDS),
+          TAKE.run(this.redis, [hotStockKey(variantId), hotHoldKey(variantId, holdId)], [n, HOT_STOCK_HOLD_TTL_SECONDS]),
           'take',
         )) as [string, number];
         if (kind === 'ok') return { kind: 'taken', left: Number(value) };

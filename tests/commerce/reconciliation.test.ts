@@ -1,18 +1,26 @@
 import { randomUUID } from 'node:crypto';
+import { holdExpiryWorkflowId } from '../../src/commerce/contract';
 import { hotStockKey } from '../../src/commerce/hotStock';
 import { createPaymentService } from '../../src/payments/paymentService';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
+import { ownDatabase } from './ownDatabase';
 
-/** Commerce reconciliation (reconcileCommerce, run by the commerce-reconcile schedule) repairs what a crash left behind. */
+/**
+ * Commerce reconciliation (reconcileCommerce, run by the commerce-reconcile schedule) repairs what a crash left
+ * behind. On a database of its own: every other test file's hold-expiry sweepers release due holds of the run's
+ * shared database, so an overdue hold planted there might be released before the reconciliation finds it.
+ */
 describe('commerce reconciliation', () => {
   let ctx: TestContext;
   let worker: Awaited<ReturnType<typeof startTestWorker>>;
   let owner: TestUser;
   let storeId: string;
+  let database: Awaited<ReturnType<typeof ownDatabase>>;
 
   beforeAll(async () => {
-    ctx = createTestContext(testConfig({ RECONCILE_GRACE: '1' }));
+    database = await ownDatabase('recon');
+    ctx = createTestContext(testConfig({ RECONCILE_GRACE: '1', DATABASE_URL: database.url }));
     worker = await startTestWorker(ctx.deps);
     owner = await makeUser(ctx.deps, { role: 'merchant' });
     storeId = (await ctx.http.post('/v1/stores').set('Authorization', owner.auth).send({ name: 'Recon', slug: `r-${randomUUID().slice(0, 8)}`, currency: 'EUR' })).body.id;
@@ -20,6 +28,7 @@ describe('commerce reconciliation', () => {
   afterAll(async () => {
     await worker?.stop();
     await ctx?.close();
+    await database?.drop();
   });
 
   async function variant(stock: number, hot: boolean): Promise<string> {
@@ -41,7 +50,7 @@ describe('commerce reconciliation', () => {
     });
   }
 
-  it('voids an orphaned authorization, releases a stale reservation and corrects a drifted hot counter, once', async () => {
+  it('voids an orphaned authorization, releases a stale reservation, starts the missing hold sweepers and corrects a drifted hot counter, once', async () => {
     const { db, redis } = ctx.deps;
     const checkoutKey = randomUUID();
     const scope = { storeId, paymentKeyPrefix: `checkout:${checkoutKey}` };
@@ -52,7 +61,7 @@ describe('commerce reconciliation', () => {
     expect(auth.status).toBe('requires_capture');
     await db('payments').where({ business_key: businessKey }).update({ created_at: db.raw(`now() - interval '1 hour'`) });
 
-    // A hold for a cart that has no workflow, long expired, with its units still counted as reserved.
+    // A hold long past its expiry (no sweeper ran: none was ever started here), its units still counted as reserved.
     const v = await variant(10, false);
     const cartId = randomUUID();
     await db.transaction(async (trx) => {
@@ -74,7 +83,8 @@ describe('commerce reconciliation', () => {
     await redis.set(hotStockKey(hot), 2, 'EX', 60);
 
     const first = await reconcile(scope);
-    expect(first).toEqual({ authorizationsVoided: 1, reservationsReleased: 1, countersCorrected: 1 });
+    const shards = ctx.deps.config.HOLD_EXPIRY_SHARDS;
+    expect(first).toEqual({ authorizationsVoided: 1, reservationsReleased: 1, sweepersStarted: shards, countersCorrected: 1 });
 
     const payment = await db('payments').where({ business_key: businessKey }).first('status', 'provider_payment_id');
     expect(payment.status).toBe('canceled');
@@ -92,9 +102,14 @@ describe('commerce reconciliation', () => {
     for (const kind of ['orphaned_authorization', 'stale_reservation', 'hot_counter_drift']) {
       expect(metrics.text).toMatch(new RegExp(`reconciliation_repairs_total\\{kind="${kind}"\\} 1\\b`));
     }
+    expect(metrics.text).toMatch(new RegExp(`reconciliation_repairs_total\\{kind="hold_sweeper_missing"\\} ${shards}\\b`));
+    const client = await ctx.deps.temporal.client();
+    for (let shard = 0; shard < shards; shard++) {
+      expect((await client.workflow.getHandle(holdExpiryWorkflowId(ctx.deps.config.TASK_QUEUE, shard)).describe()).status.name).toBe('RUNNING');
+    }
 
     // Nothing left to repair: a second run changes nothing.
-    expect(await reconcile(scope)).toEqual({ authorizationsVoided: 0, reservationsReleased: 0, countersCorrected: 0 });
+    expect(await reconcile(scope)).toEqual({ authorizationsVoided: 0, reservationsReleased: 0, sweepersStarted: 0, countersCorrected: 0 });
     expect(await inventory(v)).toEqual({ total_stock: 10, reserved: 0, sold: 0 });
     expect(Number(await redis.get(hotStockKey(hot)))).toBe(7);
   });
@@ -111,11 +126,21 @@ describe('commerce reconciliation', () => {
     await db('inventory').where({ variant_id: v }).increment('reserved', 1);
 
     const result = await reconcile({ storeId, paymentKeyPrefix: `checkout:${checkoutKey}` });
-    expect(result).toEqual({ authorizationsVoided: 0, reservationsReleased: 0, countersCorrected: 0 });
+    expect(result).toEqual({ authorizationsVoided: 0, reservationsReleased: 0, sweepersStarted: 0, countersCorrected: 0 });
     expect((await db('payments').where({ business_key: businessKey }).first('status')).status).toBe('requires_capture');
     expect(await db('reservations').where({ cart_id: cartId }).pluck('status')).toEqual(['held']);
     // Clean up the planted hold so nothing else trips over it.
     await db('reservations').where({ cart_id: cartId }).update({ status: 'released' });
     await db('inventory').where({ variant_id: v }).decrement('reserved', 1);
+  });
+
+  it('starts a hold sweeper again after it was terminated', async () => {
+    const client = await ctx.deps.temporal.client();
+    const sweeper = client.workflow.getHandle(holdExpiryWorkflowId(ctx.deps.config.TASK_QUEUE, 0));
+    await sweeper.terminate('test: an operator terminated it');
+    expect((await sweeper.describe()).status.name).toBe('TERMINATED');
+    const result = await reconcile({ storeId, paymentKeyPrefix: `checkout:${randomUUID()}` });
+    expect(result).toMatchObject({ sweepersStarted: 1, reservationsReleased: 0 });
+    expect((await client.workflow.getHandle(holdExpiryWorkflowId(ctx.deps.config.TASK_QUEUE, 0)).describe()).status.name).toBe('RUNNING');
   });
 });
