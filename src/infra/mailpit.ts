@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { resolveGoTool } from '../temporal/cli';
 
 /**
@@ -73,4 +75,40 @@ export async function startMailpit(opts: MailpitOptions): Promise<Mailpit> {
       await exited;
     },
   };
+}
+
+export interface LocalMail {
+  /** What email is sent through; undefined when email is off. */
+  smtpUrl?: string;
+  /** Where to read it, for the start-up summary. */
+  shown: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * `npm start`'s mail: SMTP_URL when set; else a Mailpit already listening on MAILPIT_SMTP_PORT; else one
+ * started here, keeping its mail in `dataDir`. A Mailpit that cannot start turns email off with a line
+ * saying why, rather than stopping the platform.
+ */
+export async function startLocalMail(
+  config: { SMTP_URL?: string; MAILPIT_SMTP_PORT: number; MAILPIT_UI_PORT: number },
+  dataDir: string,
+  say: (msg: string) => void,
+): Promise<LocalMail> {
+  const none = async () => undefined;
+  if (config.SMTP_URL) return { smtpUrl: config.SMTP_URL, shown: `${new URL(config.SMTP_URL).host} (SMTP_URL)`, stop: none };
+  const ui = `http://localhost:${config.MAILPIT_UI_PORT}`;
+  if ((await portOpen(config.MAILPIT_SMTP_PORT)) && (await portOpen(config.MAILPIT_UI_PORT))) {
+    say(`reusing the Mailpit already listening on ${config.MAILPIT_SMTP_PORT}`);
+    return { smtpUrl: `smtp://127.0.0.1:${config.MAILPIT_SMTP_PORT}`, shown: `${ui} (Mailpit)`, stop: none };
+  }
+  try {
+    fs.mkdirSync(dataDir, { recursive: true });
+    const mailpit = await startMailpit({ smtpPort: config.MAILPIT_SMTP_PORT, uiPort: config.MAILPIT_UI_PORT, database: path.join(dataDir, 'mailpit.db'), log: say });
+    return { smtpUrl: mailpit.smtpUrl, shown: `${ui} (Mailpit: every email sent, SMTP on ${config.MAILPIT_SMTP_PORT})`, stop: () => mailpit.stop() };
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    say(`email is off: Mailpit did not start (${why}). Free ports ${config.MAILPIT_SMTP_PORT}/${config.MAILPIT_UI_PORT} or set SMTP_URL.`);
+    return { shown: '(off: see above)', stop: none };
+  }
 }

@@ -8,6 +8,7 @@ import { errorText, isListening } from '../infra/dependencies';
 import { createLogger } from '../logger';
 import { ensureSearchAttributes } from '../temporal/client';
 import { startDevServer, type DevServer } from '../temporal/devServer';
+import { startLocalMail, type LocalMail } from '../infra/mailpit';
 import { ensureSchedules } from '../workers/schedules';
 import { ensureHoldSweepers } from '../commerce/holdSweepers';
 import { createWorkers, type WorkerSet } from '../workers/worker';
@@ -80,6 +81,13 @@ async function main(): Promise<void> {
     say(`Temporal dev server on ${devServer.address}, state in ${path.join(shownDir, 'temporal.db')}`);
   })();
 
+  // Email goes to SMTP_URL, or to a local Mailpit (its web UI shows every message sent).
+  let mail: LocalMail | undefined;
+  const mailReady = startLocalMail(config, dataDir, say).then((m) => {
+    mail = m;
+    config = { ...config, SMTP_URL: m.smtpUrl };
+  });
+
   const databaseReady = prepareDatabase(config).then(({ created, applied }) => {
     if (created) say(`created the database at ${redactUrl(config.DATABASE_URL)}`);
     if (applied.length) say(`applied migrations: ${applied.join(', ')}`);
@@ -95,10 +103,11 @@ async function main(): Promise<void> {
     : Promise.resolve();
 
   // Stop whatever did start if a sibling step fails.
-  const results = await Promise.allSettled([temporalReady, databaseReady, bundled]);
+  const results = await Promise.allSettled([temporalReady, databaseReady, bundled, mailReady]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     await devServer?.stop().catch(() => undefined);
+    await mail?.stop();
     throw failed.reason;
   }
 
@@ -110,6 +119,7 @@ async function main(): Promise<void> {
     if (added.length) say(`registered search attributes: ${added.join(', ')}`);
   } catch (err) {
     await devServer?.stop().catch(() => undefined);
+    await mail?.stop();
     throw err;
   }
 
@@ -128,6 +138,7 @@ async function main(): Promise<void> {
     }
     await services.close();
     await devServer?.stop().catch((err: unknown) => logger.warn({ err }, 'dev server stop failed'));
+    await mail?.stop();
     fs.rmSync(bundlePath, { force: true });
   };
   onShutdownSignal(logger, stop);
@@ -173,6 +184,7 @@ async function main(): Promise<void> {
     ['Postgres', redactUrl(config.DATABASE_URL)],
     ['Redis', redactUrl(config.REDIS_URL)],
     ['Payments', config.paymentProvider === 'stripe' ? 'Stripe (STRIPE_SECRET_KEY)' : 'simulated gateway (set STRIPE_SECRET_KEY for Stripe)'],
+    ['Email', mail?.shown ?? '(off)'],
   ];
   console.log(
     [
