@@ -4,6 +4,7 @@ import type { RedisClient } from '../infra/redis';
 import type { Logger } from '../logger';
 import { queueCampaignEvent } from './events';
 import { queueTotalsDelta } from './liveTotals';
+import { createGroupCommit } from './pledgeGroupCommit';
 
 /**
  * A campaign's pledged totals: Postgres changes them inside the pledge's own transaction; the Redis counters
@@ -54,47 +55,21 @@ export async function announceTotals(
   }
 }
 
-interface Pending {
-  delta: { pledgedCents: number; backerCount: number };
-  totals: PledgedTotals;
-  done: Promise<void>;
-  release: () => void;
-}
+type Announcement = { delta: { pledgedCents: number; backerCount: number }; totals: PledgedTotals };
 
 /**
- * announceTotals for a hot campaign: while one announcement of a campaign is on its way, the ones that arrive
- * are folded into the next (deltas summed, so the counters stay exact; the newest totals published, as every
- * event carries absolute totals). Many pledges then cost one Redis round trip, and no announcement waits for
- * a timer: an idle campaign's goes at once.
+ * announceTotals for a hot campaign, group-committed (pledgeGroupCommit.ts): the announcements that arrive
+ * while one is on its way go out together next, deltas summed (the counters stay exact) and the newest totals
+ * published (every event carries absolute totals). Many pledges, one Redis round trip.
  */
 export function createTotalsAnnouncer(deps: { redis: RedisClient; logger: Logger }) {
-  const sending = new Set<string>();
-  const next = new Map<string, Pending>();
-
-  async function drain(campaignId: string): Promise<void> {
-    for (let batch = next.get(campaignId); batch; batch = next.get(campaignId)) {
-      next.delete(campaignId);
-      await announceTotals(deps, campaignId, batch.delta, batch.totals);
-      batch.release();
-    }
-    sending.delete(campaignId);
-  }
-
-  return (campaignId: string, delta: { pledgedCents: number; backerCount: number }, totals: PledgedTotals): Promise<void> => {
-    let batch = next.get(campaignId);
-    if (batch) {
-      batch.delta = { pledgedCents: batch.delta.pledgedCents + delta.pledgedCents, backerCount: batch.delta.backerCount + delta.backerCount };
-      batch.totals = totals;
-    } else {
-      let release!: () => void;
-      const done = new Promise<void>((resolve) => (release = resolve));
-      batch = { delta, totals, done, release };
-      next.set(campaignId, batch);
-    }
-    if (!sending.has(campaignId)) {
-      sending.add(campaignId);
-      void drain(campaignId);
-    }
-    return batch.done;
-  };
+  const announce = createGroupCommit<Announcement, void>(async (campaignId, batch) => {
+    const delta = {
+      pledgedCents: batch.reduce((sum, a) => sum + a.delta.pledgedCents, 0),
+      backerCount: batch.reduce((sum, a) => sum + a.delta.backerCount, 0),
+    };
+    await announceTotals(deps, campaignId, delta, batch[batch.length - 1]!.totals);
+    return batch.map(() => undefined);
+  });
+  return (campaignId: string, delta: Announcement['delta'], totals: PledgedTotals): Promise<void> => announce(campaignId, { delta, totals });
 }

@@ -22,7 +22,8 @@ import { loadPledge } from './pledgeStore';
 import { pledgeJson, type PledgeJson } from './pledgeViews';
 import { findCampaign } from './repository';
 import { releaseSlot } from './rewardSlots';
-import { activateNewPledge, openPledge, type ActivationInput, type OpenedPledge } from './pledgeWrites';
+import { createGroupCommit } from './pledgeGroupCommit';
+import { activateNewPledges, openPledge, type Activation, type ActivationInput, type OpenedPledge } from './pledgeWrites';
 
 /**
  * A new pledge: claim a reward slot, then save the card or hold the funds; and confirm, which finishes a
@@ -81,6 +82,8 @@ export function createPledgeCreation(deps: PledgeServiceDeps) {
   const { db, config, logger } = deps;
   const payments = createPledgePayments(deps);
   const announceTotals = createTotalsAnnouncer(deps);
+  // A hot campaign's new pledges activate together: one statement, one lock of its row, per batch.
+  const activateTogether = createGroupCommit<ActivationInput, Activation>((_campaignId, batch) => activateNewPledges(db, batch));
 
   /** Idempotent under the pledge's payment key: a retry or a confirm finds the first attempt's record. */
   function putCardInPlace(pledge: PledgeRow, email?: string): Promise<PaymentRecord> {
@@ -233,7 +236,7 @@ export function createPledgeCreation(deps: PledgeServiceDeps) {
     const kind = pledge.payment_mode === 'save_card' ? 'setup' : 'authorization';
     const status = paymentStatusFrom(state.providerStatus, state);
     if (isInPlace(paymentOutcome({ kind, status })) && canTransition('pending', status)) {
-      const done = await activateNewPledge(db, {
+      const done = await activateTogether(pledge.campaign_id, {
         pledge,
         campaign,
         payment: { kind, status, state, provider: deps.payments.provider, eventType: kind === 'setup' ? 'setup' : 'authorize' },

@@ -155,98 +155,123 @@ export type Activation =
   | { kind: 'campaign_closed' };
 
 /**
- * One statement after the provider put the card in place: the payments row takes the provider's answer (with
- * its event), the pledge becomes active, the ledger records the hold, the owner's notification, push and
- * webhook are queued, and last the campaign's totals move. The hot campaign row is locked only by this one
- * short statement and its commit; a campaign no longer live aborts the statement (pledgeflow_abort), so a
- * pledge never counts without its totals.
+ * One statement for a batch of new pledges whose provider put the card in place (one pledge, or those of a hot
+ * campaign group-committed together): each payments row takes its provider's answer (with its event), each
+ * pledge becomes active, the ledger records each hold, the owners' notifications, pushes and webhooks are
+ * queued, and last each campaign's totals move once by the batch's sum. The hot campaign row is locked only
+ * by this one short statement and its commit. A campaign no longer live aborts the whole statement
+ * (pledgeflow_abort), so a pledge never counts without its totals; a batch then retries one by one, so
+ * only that campaign's pledges are refused.
  */
-export async function activateNewPledge(db: Conn, input: ActivationInput): Promise<Activation> {
-  const { pledge, payment, notice } = input;
-  const { state } = payment;
-  const authorization = payment.kind === 'authorization';
+export async function activateNewPledges(db: Conn, inputs: readonly ActivationInput[]): Promise<Activation[]> {
   let rows: Record<string, unknown>[];
   try {
-    ({ rows } = await db.raw<{ rows: Record<string, unknown>[] }>(
-      `WITH pay AS (
-         UPDATE payments SET status = :status,
-                captured_cents = GREATEST(captured_cents, :captured), refunded_cents = GREATEST(refunded_cents, :refunded),
-                provider_payment_id = :providerPaymentId,
-                provider_customer_id = COALESCE(CAST(:providerCustomerId AS text), provider_customer_id),
-                provider_payment_method = COALESCE(CAST(:providerPaymentMethod AS text), provider_payment_method),
-                failure_code = NULL, decline_code = NULL, failure_message = NULL, next_action = NULL, updated_at = now()
-          WHERE business_key = :key AND status = 'pending'
-         RETURNING id, captured_cents, refunded_cents, provider_customer_id, provider_payment_method
-       ), ev AS (
-         INSERT INTO payment_events (payment_id, type, from_status, to_status, data)
-         SELECT id, CAST(:eventType AS text), 'pending', CAST(:status AS text),
-                jsonb_build_object('provider_payment_id', CAST(:providerPaymentId AS text), 'captured_cents', captured_cents, 'refunded_cents', refunded_cents)
-           FROM pay
-       ), p AS (
-         UPDATE pledges SET status = 'active', payment_key = :key,
-                provider_customer_id = pay.provider_customer_id, provider_payment_method = pay.provider_payment_method,
-                next_action = NULL, failure_code = NULL, failure_message = NULL, updated_at = now()
-           FROM pay
-          WHERE pledges.id = :pledgeId AND pledges.status IN ('pending', 'requires_action')
-         RETURNING pledges.*
-       ), ledger AS (
-         INSERT INTO ledger_transactions (campaign_id, pledge_id, kind, amount_cents, currency, provider, provider_id, business_key)
-         SELECT p.campaign_id, p.id, 'authorization', p.amount_cents, upper(p.currency), CAST(:provider AS text), CAST(:providerPaymentId AS text), CAST(:key AS text)
-           FROM p WHERE CAST(:authorization AS boolean)
-         ON CONFLICT (business_key) DO NOTHING
-       ), n AS (
-         INSERT INTO notifications (user_id, type, title, body, data, dedupe_key)
-         SELECT CAST(:ownerId AS uuid), 'pledge_received', CAST(:title AS text), CAST(:body AS text), CAST(:data AS jsonb), CAST(:dedupeKey AS text) FROM p
-         ON CONFLICT (dedupe_key) DO NOTHING
-         RETURNING *
-       ), pushed AS (${PUSH_OUTBOX_INSERT} RETURNING 1
-       ), camp AS (
-         UPDATE campaigns c SET pledged_cents = c.pledged_cents + p.amount_cents, backer_count = c.backer_count + 1, updated_at = now()
-           FROM p
-          WHERE c.id = p.campaign_id AND c.status = 'live' AND c.ends_at > now()
-         RETURNING c.pledged_cents, c.backer_count, c.goal_cents, c.webhook_url IS NOT NULL AS has_webhook
-       ), wh AS (
-         INSERT INTO outbox (topic, dedupe_key, payload)
-         SELECT 'creator_webhook', CAST(:webhookKey AS text), jsonb_build_object(
-                  'campaign_id', CAST(:campaignId AS uuid), 'event', CAST(:webhookEvent AS text), 'data', CAST(:data AS jsonb),
-                  'event_id', 'evt_' || replace(gen_random_uuid()::text, '-', ''))
-           FROM camp WHERE camp.has_webhook
-         ON CONFLICT (dedupe_key) DO NOTHING
-       )
-       SELECT p.*, camp.pledged_cents AS totals_pledged_cents, camp.backer_count AS totals_backer_count, camp.goal_cents AS totals_goal_cents,
-              CASE WHEN p.id IS NOT NULL AND camp.goal_cents IS NULL THEN pledgeflow_abort('campaign_not_live') END AS aborted
-         FROM (SELECT 1) one LEFT JOIN p ON true LEFT JOIN camp ON true`,
-      {
-        status: payment.status,
-        captured: state.capturedCents,
-        refunded: state.refundedCents,
-        providerPaymentId: state.providerPaymentId,
-        providerCustomerId: state.providerCustomerId ?? null,
-        providerPaymentMethod: state.providerPaymentMethod ?? null,
-        key: pledge.payment_key,
-        eventType: payment.eventType,
-        pledgeId: pledge.id,
-        provider: payment.provider,
-        authorization,
-        ownerId: input.campaign.owner_id,
-        title: notice.title,
-        body: notice.body,
-        data: JSON.stringify(notice.data),
-        dedupeKey: notice.dedupeKey,
-        campaignId: pledge.campaign_id,
-        webhookEvent: notice.webhookEvent,
-        webhookKey: outboxKeyForWebhook(notice.webhookDedupeKey),
-      },
-    ));
+    rows = await activationStatement(db, inputs);
   } catch (err) {
-    if ((err as { code?: string }).code === 'PF001') return { kind: 'campaign_closed' };
-    throw err;
+    if ((err as { code?: string }).code !== 'PF001') throw err;
+    if (inputs.length === 1) return [{ kind: 'campaign_closed' }];
+    const one: Activation[] = [];
+    for (const input of inputs) one.push(...(await activateNewPledges(db, [input])));
+    return one;
   }
-  const { totals_pledged_cents, totals_backer_count, totals_goal_cents, aborted: _aborted, ...activated } = rows[0]!;
-  if (activated.id == null) return { kind: 'moved' };
-  return {
-    kind: 'activated',
-    pledge: activated as unknown as PledgeRow,
-    totals: { pledged_cents: totals_pledged_cents as number, backer_count: totals_backer_count as number, goal_cents: totals_goal_cents as number },
-  };
+  const byId = new Map(rows.map((r) => [r.id as string, r]));
+  return inputs.map((input): Activation => {
+    const row = byId.get(input.pledge.id);
+    if (!row) return { kind: 'moved' };
+    const { totals_pledged_cents, totals_backer_count, totals_goal_cents, aborted: _aborted, ...pledge } = row;
+    return {
+      kind: 'activated',
+      pledge: pledge as unknown as PledgeRow,
+      totals: { pledged_cents: totals_pledged_cents as number, backer_count: totals_backer_count as number, goal_cents: totals_goal_cents as number },
+    };
+  });
+}
+
+async function activationStatement(db: Conn, inputs: readonly ActivationInput[]): Promise<Record<string, unknown>[]> {
+  const column = <T>(pick: (input: ActivationInput) => T): T[] => inputs.map(pick);
+  const { rows } = await db.raw<{ rows: Record<string, unknown>[] }>(
+    `WITH b AS (
+       SELECT * FROM unnest(
+         CAST(:pledgeIds AS uuid[]), CAST(:keys AS text[]), CAST(:statuses AS text[]), CAST(:captured AS bigint[]), CAST(:refunded AS bigint[]),
+         CAST(:providerPaymentIds AS text[]), CAST(:providerCustomerIds AS text[]), CAST(:providerPaymentMethods AS text[]),
+         CAST(:eventTypes AS text[]), CAST(:providers AS text[]), CAST(:authorizations AS boolean[]),
+         CAST(:ownerIds AS uuid[]), CAST(:titles AS text[]), CAST(:bodies AS text[]), CAST(:data AS jsonb[]), CAST(:dedupeKeys AS text[]),
+         CAST(:webhookEvents AS text[]), CAST(:webhookKeys AS text[])
+       ) AS b(pledge_id, key, status, captured, refunded, provider_payment_id, provider_customer_id, provider_payment_method,
+              event_type, provider, is_authorization, owner_id, title, body, data, dedupe_key, webhook_event, webhook_key)
+     ), pay AS (
+       UPDATE payments SET status = b.status,
+              captured_cents = GREATEST(payments.captured_cents, b.captured), refunded_cents = GREATEST(payments.refunded_cents, b.refunded),
+              provider_payment_id = b.provider_payment_id,
+              provider_customer_id = COALESCE(b.provider_customer_id, payments.provider_customer_id),
+              provider_payment_method = COALESCE(b.provider_payment_method, payments.provider_payment_method),
+              failure_code = NULL, decline_code = NULL, failure_message = NULL, next_action = NULL, updated_at = now()
+         FROM b
+        WHERE payments.business_key = b.key AND payments.status = 'pending'
+       RETURNING payments.id, b.pledge_id, payments.business_key, payments.captured_cents, payments.refunded_cents,
+                 payments.provider_customer_id, payments.provider_payment_method
+     ), ev AS (
+       INSERT INTO payment_events (payment_id, type, from_status, to_status, data)
+       SELECT pay.id, b.event_type, 'pending', b.status,
+              jsonb_build_object('provider_payment_id', b.provider_payment_id, 'captured_cents', pay.captured_cents, 'refunded_cents', pay.refunded_cents)
+         FROM pay JOIN b ON b.pledge_id = pay.pledge_id
+     ), p AS (
+       UPDATE pledges SET status = 'active', payment_key = pay.business_key,
+              provider_customer_id = pay.provider_customer_id, provider_payment_method = pay.provider_payment_method,
+              next_action = NULL, failure_code = NULL, failure_message = NULL, updated_at = now()
+         FROM pay
+        WHERE pledges.id = pay.pledge_id AND pledges.status IN ('pending', 'requires_action')
+       RETURNING pledges.*
+     ), ledger AS (
+       INSERT INTO ledger_transactions (campaign_id, pledge_id, kind, amount_cents, currency, provider, provider_id, business_key)
+       SELECT p.campaign_id, p.id, 'authorization', p.amount_cents, upper(p.currency), b.provider, b.provider_payment_id, b.key
+         FROM p JOIN b ON b.pledge_id = p.id WHERE b.is_authorization
+       ON CONFLICT (business_key) DO NOTHING
+     ), n AS (
+       INSERT INTO notifications (user_id, type, title, body, data, dedupe_key)
+       SELECT b.owner_id, 'pledge_received', b.title, b.body, b.data, b.dedupe_key FROM p JOIN b ON b.pledge_id = p.id
+       ON CONFLICT (dedupe_key) DO NOTHING
+       RETURNING *
+     ), pushed AS (${PUSH_OUTBOX_INSERT} RETURNING 1
+     ), moved AS (
+       SELECT campaign_id, sum(amount_cents) AS cents, count(*) AS backers FROM p GROUP BY campaign_id
+     ), camp AS (
+       UPDATE campaigns c SET pledged_cents = c.pledged_cents + moved.cents, backer_count = c.backer_count + moved.backers, updated_at = now()
+         FROM moved
+        WHERE c.id = moved.campaign_id AND c.status = 'live' AND c.ends_at > now()
+       RETURNING c.id, c.pledged_cents, c.backer_count, c.goal_cents, c.webhook_url IS NOT NULL AS has_webhook
+     ), wh AS (
+       INSERT INTO outbox (topic, dedupe_key, payload)
+       SELECT 'creator_webhook', b.webhook_key, jsonb_build_object(
+                'campaign_id', camp.id, 'event', b.webhook_event, 'data', b.data,
+                'event_id', 'evt_' || replace(gen_random_uuid()::text, '-', ''))
+         FROM p JOIN b ON b.pledge_id = p.id JOIN camp ON camp.id = p.campaign_id
+        WHERE camp.has_webhook
+       ON CONFLICT (dedupe_key) DO NOTHING
+     )
+     SELECT p.*, camp.pledged_cents AS totals_pledged_cents, camp.backer_count AS totals_backer_count, camp.goal_cents AS totals_goal_cents,
+            CASE WHEN camp.id IS NULL THEN pledgeflow_abort('campaign_not_live') END AS aborted
+       FROM p LEFT JOIN camp ON camp.id = p.campaign_id`,
+    {
+      pledgeIds: column((i) => i.pledge.id),
+      keys: column((i) => i.pledge.payment_key),
+      statuses: column((i) => i.payment.status),
+      captured: column((i) => i.payment.state.capturedCents),
+      refunded: column((i) => i.payment.state.refundedCents),
+      providerPaymentIds: column((i) => i.payment.state.providerPaymentId),
+      providerCustomerIds: column((i) => i.payment.state.providerCustomerId ?? null),
+      providerPaymentMethods: column((i) => i.payment.state.providerPaymentMethod ?? null),
+      eventTypes: column((i) => i.payment.eventType),
+      providers: column((i) => i.payment.provider),
+      authorizations: column((i) => i.payment.kind === 'authorization'),
+      ownerIds: column((i) => i.campaign.owner_id),
+      titles: column((i) => i.notice.title),
+      bodies: column((i) => i.notice.body),
+      data: column((i) => JSON.stringify(i.notice.data)),
+      dedupeKeys: column((i) => i.notice.dedupeKey),
+      webhookEvents: column((i) => i.notice.webhookEvent),
+      webhookKeys: column((i) => outboxKeyForWebhook(i.notice.webhookDedupeKey)),
+    },
+  );
+  return rows;
 }

@@ -67,6 +67,35 @@ describe('a new pledge whose campaign is decided while the provider answers', ()
   });
 });
 
+describe('pledges activated together (one statement for a hot campaign\'s batch)', () => {
+  it('all count exactly when the campaign stays live, and none counts when it is decided while they are being authorized', async () => {
+    const live = await makeCampaign(deps, { ownerId: creator.id, endsInMs: HOUR });
+    const backers = await Promise.all(Array.from({ length: 12 }, () => makeUser(deps)));
+    const ok = await Promise.all(backers.map((b, i) => postPledge(http, live.id, b, { amount_cents: 1_000 + i, payment_method: 'pm_card_visa' })));
+    expect(ok.map((r) => r.status)).toEqual(backers.map(() => 201));
+    expect(await campaignTotals(deps, live.id)).toEqual({ pledged_cents: 12 * 1_000 + 66, backer_count: 12 });
+    expect(await countRows(deps, 'ledger_transactions', (q) => q.where({ campaign_id: live.id, kind: 'authorization' }))).toBe(12);
+
+    const closing = await makeCampaign(deps, { ownerId: creator.id, endsInMs: HOUR });
+    // Every hold is placed before the campaign is decided, so all of them reach the activation together.
+    let authorized = 0;
+    let allAuthorized!: () => void;
+    const barrier = new Promise<void>((resolve) => (allAuthorized = resolve));
+    whileAuthorizing = async () => {
+      if (++authorized === backers.length) {
+        await deps.db('campaigns').where({ id: closing.id }).update({ status: 'failed' });
+        allAuthorized();
+      }
+      await barrier;
+    };
+    const refused = await Promise.all(backers.map((b) => postPledge(http, closing.id, b, { amount_cents: 2_000, payment_method: 'pm_card_visa' })));
+    for (const res of refused) expectProblem(res, 422, 'campaign_not_live');
+    expect(await countRows(deps, 'pledges', (q) => q.where({ campaign_id: closing.id, status: 'cancelled' }))).toBe(backers.length);
+    expect(await countRows(deps, 'ledger_transactions', (q) => q.where({ campaign_id: closing.id }))).toBe(0);
+    expect(await campaignTotals(deps, closing.id)).toEqual({ pledged_cents: 0, backer_count: 0 });
+  });
+});
+
 describe('the payment record a new pledge leaves', () => {
   it('has the same rows and events the step-by-step payment service writes: created, then authorize', async () => {
     const campaign = await makeCampaign(deps, { ownerId: creator.id, endsInMs: HOUR });
