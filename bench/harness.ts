@@ -79,7 +79,11 @@ export async function benchEnvironment(opts: { temporal?: boolean; settings?: Re
   const services = createServices(config, 'bench');
   await services.redis.flushdb();
   if (opts.apiProcesses) {
-    const api = await startApiProcesses(config, opts.apiProcesses, opts.settings ?? {});
+    const api = await startApiProcesses(config, opts.apiProcesses, opts.settings ?? {}).catch(async (err: unknown) => {
+      await services.close();
+      await devServer?.stop();
+      throw err;
+    });
     return {
       config,
       services,
@@ -124,7 +128,8 @@ async function startApiProcesses(config: Config, processes: number, settings: Re
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     NODE_ENV: 'test',
-    LOG_LEVEL: config.LOG_LEVEL,
+    // info, for the "api listening" line the bench waits for (fast successful reads are not logged at any level).
+    LOG_LEVEL: 'info',
     DATABASE_URL: config.DATABASE_URL,
     DATABASE_POOL_MAX: String(config.DATABASE_POOL_MAX),
     REDIS_URL: config.REDIS_URL,
@@ -144,7 +149,11 @@ async function startApiProcesses(config: Config, processes: number, settings: Re
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let output = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the API processes did not start within 60 s:\n${output}`)), 60_000);
+    const timer = setTimeout(() => {
+      // Not left running behind a bench that gives up.
+      child.kill('SIGKILL');
+      reject(new Error(`the API processes did not start within 180 s:\n${output}`));
+    }, 180_000);
     child.stdout!.on('data', (b: Buffer) => {
       output += b.toString();
       if (output.includes('"msg":"api listening"')) {
