@@ -44,6 +44,10 @@ const schema = z.object({
 
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/pledgeflow'),
   DATABASE_POOL_MAX: intFrom(10, 1),
+  /** How long a query waits for a pooled connection before the request answers 503 (pool exhausted or Postgres down). */
+  DATABASE_ACQUIRE_TIMEOUT_MS: intFrom(5_000, 1),
+  /** How long opening a connection to Postgres may take. */
+  DATABASE_CONNECT_TIMEOUT_MS: intFrom(3_000, 1),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379/0'),
 
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
@@ -113,8 +117,6 @@ const schema = z.object({
 
   // Carts (durations; tests set them in seconds).
   RESERVATION_TTL: duration('15m'),
-  // Long-lived workflows that release expired holds (`<TASK_QUEUE>:hold-expiry:<shard>`), holds split by variant.
-  HOLD_EXPIRY_SHARDS: intFrom(4, 1),
   // Long-lived workflows that release expired holds (`<TASK_QUEUE>:hold-expiry:<shard>`), holds split by variant.
   HOLD_EXPIRY_SHARDS: intFrom(4, 1),
   CART_TTL_GUEST: duration('48h'),

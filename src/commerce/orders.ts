@@ -11,11 +11,12 @@ import { orderWithHistory } from './orderViews';
 import { restockSold } from './reservations';
 
 /**
- * Order status changes by a store's owner (or an operator). One transaction per change: the order row is
- * locked FOR UPDATE, the rule (src/domain/orders.ts) is checked against the locked status, then the status
- * and an order_status_history row are written together. Cancelling a paid order refunds it first (by the
- * payment's business key, so a retry after a crash never refunds twice) and restocks its items (sold -= qty)
- * in the same transaction as the status change: either the order is cancelled and restocked, or neither.
+ * Order status changes by a store's owner (or an operator): the order row is locked FOR UPDATE, the rule
+ * (src/domain/orders.ts) is checked against the locked status, then the status and an order_status_history row
+ * are written together. Cancelling a paid order refunds it first (by the payment's business key, so a retry
+ * after a crash never refunds twice, and outside any transaction, see transitionOrder) and restocks its items
+ * (sold -= qty) in the same transaction as the status change: either the order is cancelled and restocked, or
+ * neither.
  */
 
 export interface OrderDeps {
@@ -75,26 +76,67 @@ async function restock(trx: Knex.Transaction, order: OrderRecord): Promise<void>
   await restockSold(trx, order.store_id, items);
 }
 
+/** The order as its transition sees it: locked, in the caller's transaction. */
+async function lockOrder(trx: Knex.Transaction, orderId: string): Promise<(OrderRecord & { cancelling_since: Date | null }) | undefined> {
+  return (await trx('orders').where({ id: orderId }).forUpdate().first('id', 'store_id', 'status', 'payment_key', 'cancelling_since')) as
+    | (OrderRecord & { cancelling_since: Date | null })
+    | undefined;
+}
+
+const illegal = (from: OrderStatus, to: OrderStatus) => {
+  const error = orderTransitionError(from, to, 'merchant');
+  return error ? refusals.conflict('illegal_transition', error, { from, to }) : undefined;
+};
+
+/** Writes the new status and its history row (and, for a cancellation, the restock) in `trx`. */
+async function applyTransition(trx: Knex.Transaction, order: OrderRecord, req: TransitionRequest): Promise<OrderRecord> {
+  if (req.to === 'cancelled') await restock(trx, order);
+  await trx('orders').where({ id: order.id }).update({ status: req.to, cancelling_since: null, updated_at: trx.fn.now() });
+  await trx('order_status_history').insert({ order_id: order.id, from_status: order.status, to_status: req.to, actor: req.actor, reason: req.reason ?? null });
+  return { ...order, status: req.to };
+}
+
 /**
  * Moves an order to `to`. Refuses not_found (no such order, or `canSee` says no) and `illegal_transition`
- * (with from and to); throws OrderRefundError. Nothing changes on any of them. `canSee` runs on the locked
- * row, so authorization and the change see the same order.
+ * (with from and to); throws OrderRefundError. Nothing changes on any of them.
+ *
+ * No transaction waits on anything but its own statements: `canSee` runs before (on the order's store, which
+ * never changes), and a cancellation that gives money back takes three steps — mark the order `cancelling`
+ * (locked, checked), refund with the provider outside any transaction (idempotent by the payment's key), then
+ * cancel and restock (locked, checked again). While it is marked, the order cannot move on, so no refund goes
+ * out for an order that ships meanwhile; a retried cancel picks up a crashed one.
  */
 export async function transitionOrder(deps: OrderDeps, req: TransitionRequest, canSee: (order: OrderRecord) => Promise<boolean> | boolean): Promise<OrderRecord> {
-  return deps.db.transaction(async (trx) => {
-    const order = (await trx('orders').where({ id: req.orderId }).forUpdate().first('id', 'store_id', 'status', 'payment_key')) as OrderRecord | undefined;
-    if (!order || !(await canSee(order))) throw refusals.notFound('order');
-    const error = orderTransitionError(order.status, req.to, 'merchant');
-    if (error) throw refusals.conflict('illegal_transition', error, { from: order.status, to: req.to });
+  const seen = (await deps.db('orders').where({ id: req.orderId }).first('id', 'store_id', 'status', 'payment_key')) as OrderRecord | undefined;
+  if (!seen || !(await canSee(seen))) throw refusals.notFound('order');
 
-    if (req.to === 'cancelled') {
-      // Money first: if the refund fails the order stays as it was, and cancelling again retries it.
-      if (cancellationRefunds(order.status) && order.payment_key) await returnPayment(deps, order.payment_key);
-      await restock(trx, order);
+  const marked = await deps.db.transaction(async (trx) => {
+    const order = (await lockOrder(trx, req.orderId))!;
+    const refusal = illegal(order.status, req.to);
+    if (refusal) throw refusal;
+    if (order.cancelling_since && req.to !== 'cancelled') {
+      throw refusals.conflict('order_cancelling', 'The order is being cancelled; it cannot change status now.', { from: order.status, to: req.to });
     }
-    await trx('orders').where({ id: order.id }).update({ status: req.to, updated_at: trx.fn.now() });
-    await trx('order_status_history').insert({ order_id: order.id, from_status: order.status, to_status: req.to, actor: req.actor, reason: req.reason ?? null });
-    return { ...order, status: req.to };
+    const refund = req.to === 'cancelled' && cancellationRefunds(order.status) && order.payment_key !== null;
+    if (!refund) return { order: await applyTransition(trx, order, req), refund: false };
+    if (!order.cancelling_since) await trx('orders').where({ id: order.id }).update({ cancelling_since: trx.fn.now() });
+    return { order, refund: true };
+  });
+  if (!marked.refund) return marked.order;
+
+  try {
+    // Money first: if the refund fails the order stays as it was, and cancelling again retries it.
+    await returnPayment(deps, marked.order.payment_key!);
+  } catch (err) {
+    await deps.db('orders').where({ id: req.orderId }).update({ cancelling_since: null });
+    throw err;
+  }
+  return deps.db.transaction(async (trx) => {
+    const order = (await lockOrder(trx, req.orderId))!;
+    // A concurrent cancel finished first (its refund was this one, by the same key): already cancelled.
+    const refusal = illegal(order.status, req.to);
+    if (refusal) throw refusal;
+    return applyTransition(trx, order, req);
   });
 }
 

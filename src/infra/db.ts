@@ -9,7 +9,13 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 
 export type Db = Knex;
 
-export function createDb(databaseUrl: string, poolMax = 10, logger?: Logger): Db {
+/** Bounded waits, so no request hangs on a Postgres that is down or a pool that is exhausted (both answer 503). */
+export interface DbTimeouts {
+  acquireMs: number;
+  connectMs: number;
+}
+
+export function createDb(databaseUrl: string, poolMax = 10, logger?: Logger, timeouts: DbTimeouts = { acquireMs: 5_000, connectMs: 3_000 }): Db {
   noteEndpoint('postgres', databaseUrl, 5432);
   return knex({
     // knex logs with console.* by default; send it through the structured logger instead.
@@ -20,11 +26,17 @@ export function createDb(databaseUrl: string, poolMax = 10, logger?: Logger): Db
       debug: (m: unknown) => logger.debug({ knex: m }, 'knex debug'),
     },
     client: 'pg',
-    connection: { connectionString: databaseUrl, connectionTimeoutMillis: 5_000 },
+    connection: { connectionString: databaseUrl, connectionTimeoutMillis: timeouts.connectMs },
     pool: { min: 0, max: poolMax },
-    acquireConnectionTimeout: 10_000,
+    acquireConnectionTimeout: timeouts.acquireMs,
   });
 }
+
+/** The pool's waits from configuration. */
+export const dbTimeouts = (config: { DATABASE_ACQUIRE_TIMEOUT_MS: number; DATABASE_CONNECT_TIMEOUT_MS: number }): DbTimeouts => ({
+  acquireMs: config.DATABASE_ACQUIRE_TIMEOUT_MS,
+  connectMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+});
 
 /** Database name and a URL to the server's maintenance database, to create the former when missing. */
 export function splitDatabaseUrl(databaseUrl: string): { name: string; adminUrl: string } {

@@ -8,7 +8,7 @@ import type { Express } from 'express';
 import pg from 'pg';
 import type { AppDeps } from '../api/deps';
 import { ConfigError, type Config } from '../config';
-import { createDb, ensureDatabase } from '../infra/db';
+import { createDb, dbTimeouts, ensureDatabase } from '../infra/db';
 import { errorText, splitHostPort, unreachableMessage, type DependencyName } from '../infra/dependencies';
 import { Metrics } from '../infra/metrics';
 import { migrateLatest } from '../infra/migrate';
@@ -70,7 +70,7 @@ export interface Services extends AppDeps {
 /** Builds every shared dependency from the configuration. Redis connects at once; Postgres and Temporal on first use. */
 export function createServices(config: Config, processName: string): Services {
   const logger = createLogger(config.LOG_LEVEL, { process: processName });
-  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX, logger);
+  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX, logger, dbTimeouts(config));
   const redis = createRedis(config.REDIS_URL);
   let redisError: string | undefined;
   let logged: string | undefined;

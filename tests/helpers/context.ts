@@ -5,7 +5,7 @@ import supertest from 'supertest';
 import { createApp } from '../../src/api/app';
 import type { AppDeps } from '../../src/api/deps';
 import { loadConfig, type Config } from '../../src/config';
-import { createDb } from '../../src/infra/db';
+import { createDb, dbTimeouts } from '../../src/infra/db';
 import { Metrics } from '../../src/infra/metrics';
 import { createRedis } from '../../src/infra/redis';
 import { createLogger } from '../../src/logger';
@@ -49,7 +49,7 @@ export interface TestContext {
 
 export function createTestDeps(config: Config = testConfig()): AppDeps {
   const logger = createLogger(config.LOG_LEVEL);
-  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX, logger);
+  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_MAX, logger, dbTimeouts(config));
   const redis = createRedis(config.REDIS_URL);
   return {
     config,
