@@ -56,7 +56,12 @@ export function registerSessionRoutes(api: Api, deps: AppDeps): void {
       tags: ['accounts'],
       auth: 'user',
       idempotency: 'none',
-      responses: { 204: { description: 'Signed out (also when the session had already ended)' } },
+      responses: {
+        204: {
+          description:
+            'Signed out (also when the session had already ended). A token issued without a session (minted for tests and benches) ends nothing: use logout-everywhere.',
+        },
+      },
     },
     async ({ req, principal, log }) => {
       const user = requirePrincipal(principal);
