@@ -73,6 +73,8 @@ export async function benchEnvironment(opts: { temporal?: boolean; settings?: Re
     TEMPORAL_ADDRESS: devServer?.address ?? '127.0.0.1:7233',
     TASK_QUEUE: `bench-${randomUUID().slice(0, 8)}`,
     LOGIN_MAX_ATTEMPTS_PER_IP: '100000000',
+    // Benches mint their tokens once, up front; a long run (settlement, soak) outlives the 15-minute default.
+    TOKEN_TTL_SECONDS: '86400',
     ...opts.settings,
   });
   await prepareDatabase(config);
