@@ -44,6 +44,7 @@ import { ratioTo, runBaseline } from './baseline';
  */
 
 const log = benchLog('drop-queue');
+const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function summary(values: number[]) {
@@ -66,7 +67,10 @@ async function main(): Promise<void> {
   // The bare baseline first, before the environment exists: the same client, concurrency and number of requests
   // as the timed joins. `postgres` (one conditional UPDATE of one hot row per request) is a join's essential
   // work: one durable write that takes the next number from the drop's one hot spot.
+  // CPU time per request (this process, all threads) holds up under a loaded machine better than rates do.
+  const baselineCpu = process.cpuUsage();
   const baseline = await runBaseline('postgres', { requests: joins - early, concurrency });
+  const baselineCpuMs = cpuMs(process.cpuUsage(baselineCpu)) / (joins - early + 1_000); // + its warm-up
 
   // The crowd comes from one address: the per-address limit would stop it (per-account stays as configured).
   const env = await benchEnvironment({ temporal: true, settings: { DROP_RATE_LIMIT_PER_IP: '100000000' } });
@@ -117,7 +121,9 @@ async function main(): Promise<void> {
     // ---- Timed: the crowd joins (after the opening: first come, first served) ----
     const loadBefore = loadAverage();
     const started = performance.now();
+    const joinCpu = process.cpuUsage();
     const latencies = await runConcurrently(late, concurrency, (i) => join(early + i));
+    const joinCpuMs = cpuMs(process.cpuUsage(joinCpu)) / late;
     const joinSeconds = (performance.now() - started) / 1000;
     log(`${late} joins in ${round(joinSeconds, 2)} s; waiting for ${quantity} admitted shoppers to hold their unit`);
 
@@ -181,6 +187,9 @@ async function main(): Promise<void> {
       join_latency_ms: summary(latencies),
       baseline: { kind: baseline.kind, requests: baseline.requests, concurrency: baseline.concurrency, per_second: baseline.per_second, p50_ms: baseline.p50_ms, p99_ms: baseline.p99_ms },
       ratio_to_baseline: ratioTo(baseline, late / joinSeconds),
+      // The process's CPU per join (API, workers admitting meanwhile, and the load generator) and per baseline request.
+      cpu_ms_per_join: round(joinCpuMs, 3),
+      baseline_cpu_ms_per_request: round(baselineCpuMs, 3),
       admitted: admitted.length,
       // The opening: the workflow's timer, the shuffle of early arrivals, the first admission step.
       opens_at_to_first_admission_ms: times.length ? Math.min(...times) - opensAt : null,
