@@ -170,49 +170,64 @@ export type AddHoldOutcome =
  * release) is changing it right now, and waiting for it could deadlock two adds of one cart.
  */
 export async function holdForAdd(db: Db, r: AddHoldRequest): Promise<AddHoldOutcome> {
-  const result = await retryOnConflict(() =>
-    db.raw(
-      `WITH v AS (
+  const result = await retryOnConflict(() => preparedQuery(db, HOLD_FOR_ADD, [r.variantId, r.storeId, r.cartId, r.quantity, r.ttlMs / 1000]));
+  const row = (result.rows as Array<{ status: string | null; price_cents: number | null; available: number | null; lines: Array<{ variant_id: string; quantity: number; expires_at: string }> | null }>)[0]!;
+  // Another store's variant is the same as none (DESIGN.md, invariant 4); so is a draft product.
+  if (row.status === null || row.status === 'draft' || row.available === null) return { kind: 'unknown' };
+  if (row.status !== 'active') return { kind: 'not_for_sale' };
+  // Refused: the figure read with the statement's snapshot may predate the holds it waited for; read it afresh.
+  if (!row.lines) return { kind: 'insufficient', available: await available(db, r.storeId, r.variantId).catch(() => 0) };
+  const lines = row.lines.map((l) => ({ variant_id: l.variant_id, quantity: l.quantity, expires_at: new Date(l.expires_at) }));
+  return { kind: 'held', priceCents: Number(row.price_cents), lines };
+}
+
+/** holdForAdd's statement: $1 variant, $2 store, $3 cart, $4 units, $5 the holds' duration in seconds. */
+const HOLD_FOR_ADD = {
+  name: 'pledgeflow_hold_for_add_v1',
+  text: `WITH v AS (
          SELECT p.status, CAST(p.base_price_cents + v.price_modifier_cents AS int) AS price_cents
            FROM variants v JOIN products p ON p.id = v.product_id AND p.store_id = v.store_id
-          WHERE v.id = :variant AND v.store_id = :store
+          WHERE v.id = $1 AND v.store_id = $2
        ), take AS (
-         UPDATE inventory i SET reserved = i.reserved + :n, updated_at = now()
-          WHERE i.variant_id = :variant AND i.store_id = :store AND i.total_stock - i.reserved - i.sold >= :n
+         UPDATE inventory i SET reserved = i.reserved + $4, updated_at = now()
+          WHERE i.variant_id = $1 AND i.store_id = $2 AND i.total_stock - i.reserved - i.sold >= $4
             AND EXISTS (SELECT 1 FROM v WHERE v.status = 'active')
           RETURNING i.variant_id
        ), hold AS (
          INSERT INTO reservations (store_id, variant_id, cart_id, quantity, expires_at)
-         SELECT :store, variant_id, :cart, :n, now() + make_interval(secs => :ttl) FROM take
+         SELECT $2, variant_id, $3, $4, now() + make_interval(secs => $5) FROM take
          ON CONFLICT (cart_id, variant_id) WHERE status = 'held'
            DO UPDATE SET quantity = reservations.quantity + EXCLUDED.quantity, expires_at = EXCLUDED.expires_at, updated_at = now()
          RETURNING variant_id, quantity, expires_at
        ), moved AS (
-         UPDATE reservations SET expires_at = now() + make_interval(secs => :ttl), updated_at = now()
+         UPDATE reservations SET expires_at = now() + make_interval(secs => $5), updated_at = now()
           WHERE id IN (SELECT id FROM reservations
-                        WHERE cart_id = :cart AND status = 'held' AND variant_id <> :variant AND EXISTS (SELECT 1 FROM take)
+                        WHERE cart_id = $3 AND status = 'held' AND variant_id <> $1 AND EXISTS (SELECT 1 FROM take)
                           FOR UPDATE SKIP LOCKED)
           RETURNING variant_id, quantity, expires_at
        ), lines AS (
          SELECT * FROM hold
          UNION ALL SELECT * FROM moved
          UNION ALL SELECT variant_id, quantity, expires_at FROM reservations
-                    WHERE cart_id = :cart AND status = 'held' AND variant_id <> :variant
+                    WHERE cart_id = $3 AND status = 'held' AND variant_id <> $1
                       AND variant_id NOT IN (SELECT variant_id FROM moved) AND EXISTS (SELECT 1 FROM take)
        )
        SELECT (SELECT status FROM v) AS status, (SELECT price_cents FROM v) AS price_cents,
-              (SELECT CAST(GREATEST(0, total_stock - reserved - sold) AS int) FROM inventory WHERE variant_id = :variant AND store_id = :store) AS available,
+              (SELECT CAST(GREATEST(0, total_stock - reserved - sold) AS int) FROM inventory WHERE variant_id = $1 AND store_id = $2) AS available,
               (SELECT json_agg(json_build_object('variant_id', variant_id, 'quantity', quantity, 'expires_at', expires_at)) FROM lines) AS lines`,
-      { variant: r.variantId, store: r.storeId, cart: r.cartId, n: r.quantity, ttl: r.ttlMs / 1000 },
-    ),
-  );
-  const row = (result.rows as Array<{ status: string | null; price_cents: number | null; available: number | null; lines: Array<{ variant_id: string; quantity: number; expires_at: string }> | null }>)[0]!;
-  // Another store's variant is the same as none (DESIGN.md, invariant 4); so is a draft product.
-  if (row.status === null || row.status === 'draft' || row.available === null) return { kind: 'unknown' };
-  if (row.status !== 'active') return { kind: 'not_for_sale' };
-  if (!row.lines) return { kind: 'insufficient', available: row.available };
-  const lines = row.lines.map((l) => ({ variant_id: l.variant_id, quantity: l.quantity, expires_at: new Date(l.expires_at) }));
-  return { kind: 'held', priceCents: Number(row.price_cents), lines };
+};
+
+/**
+ * A statement run as a named prepared statement on one pooled connection, in its own transaction: Postgres
+ * parses and plans it once per connection instead of on every call (the add path runs it once per request).
+ */
+async function preparedQuery(db: Db, statement: { name: string; text: string }, values: unknown[]): Promise<{ rows: unknown[] }> {
+  const conn = (await db.client.acquireConnection()) as { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }> };
+  try {
+    return await conn.query({ ...statement, values });
+  } finally {
+    await db.client.releaseConnection(conn);
+  }
 }
 
 /**
