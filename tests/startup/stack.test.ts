@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { freePort } from '../helpers/server';
@@ -5,8 +6,8 @@ import { readTestEnvironment } from '../helpers/testEnv';
 import { entryEnv, startEntry, type Running } from './processHelpers';
 
 /**
- * `npm start` against the run's Temporal, Postgres and Redis: the real entry point boots the worker and
- * the API in one process, reports ready, and stops cleanly on Ctrl-C (SIGINT).
+ * `npm start` against the run's Temporal, Postgres and Redis: the real entry point boots the worker in its
+ * process and the API in two more (WEB_CONCURRENCY), reports ready, and stops all cleanly on Ctrl-C (SIGINT).
  */
 describe('npm start (src/main/start.ts)', () => {
   const taskQueue = `test-stack-${randomUUID().slice(0, 8)}`;
@@ -27,6 +28,8 @@ describe('npm start (src/main/start.ts)', () => {
         HOST: '127.0.0.1',
         PORT: String(port),
         TASK_QUEUE: taskQueue,
+        // The API in processes of its own beside the workers' (src/main/cluster.ts), as on a 2-core machine.
+        WEB_CONCURRENCY: '2',
         LOG_LEVEL: 'warn',
         WORKER_SHUTDOWN_GRACE_SECONDS: '2',
       }),
@@ -40,8 +43,9 @@ describe('npm start (src/main/start.ts)', () => {
     await connection?.close();
   });
 
-  it('prints the URLs it serves', () => {
+  it('prints the URLs it serves, with the API in two processes', () => {
     const { stdout } = stack.output();
+    expect(stdout).toContain('(API in 2 processes)');
     expect(stdout).toContain(`API              http://127.0.0.1:${port}`);
     expect(stdout).toContain(`API docs         http://127.0.0.1:${port}/docs`);
     expect(stdout).toMatch(/Temporal Web UI {2}/);
@@ -72,10 +76,13 @@ describe('npm start (src/main/start.ts)', () => {
   });
 
   it('stops on SIGINT with exit code 0 and frees its port', async () => {
+    const apiProcesses = execFileSync('pgrep', ['-P', String(stack.child.pid), '-f', 'src/main/start.ts']).toString().trim().split('\n').map(Number);
+    expect(apiProcesses).toHaveLength(2);
     stack.child.kill('SIGINT');
     const result = await stack.exited;
     expect({ code: result.code, signal: result.signal }).toEqual({ code: 0, signal: null });
     expect(result.stderr).not.toMatch(/^\s+at /m);
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    for (const pid of apiProcesses) expect(() => process.kill(pid, 0)).toThrow();
   }, 60_000);
 });
