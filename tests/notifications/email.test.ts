@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { startOutboxDispatcher, type OutboxDispatcher } from '../../src/notifications/dispatcher';
 import { notify } from '../../src/notifications/notify';
 import { sendAccountEmail } from '../../src/notifications/accountEmail';
-import { createEmailSender, type EmailLaneOptions } from '../../src/notifications/email/emailLane';
+import { createEmailSender, startEmailLane, type EmailLaneOptions } from '../../src/notifications/email/emailLane';
 import { createSmtpMailer, type Mailer } from '../../src/notifications/email/mailer';
 import { startMailpit, type Mailpit } from '../../src/infra/mailpit';
 import { createTestContext, testConfig, type TestContext } from '../helpers/context';
@@ -214,6 +214,21 @@ describe('SMTP outages', () => {
     }, 10_000, 'the row parked');
     expect(parked.delivered_at).toBeNull();
     expect(parked.last_error).toMatch(/ECONNREFUSED/);
+  });
+});
+
+describe('without SMTP', () => {
+  it('a worker with no SMTP_URL says email is off and leaves the emails queued, not crashing', async () => {
+    const { key: scoped, keyPrefix } = newScope();
+    const user = await makeUser(ctx.deps);
+    await notify(ctx.deps.db, { userId: user.id, type: 'drop_closed', title: 'The drop has ended', dedupeKey: scoped('closed') });
+    const lines: string[] = [];
+    const logger = { child: () => logger, warn: (msg: string) => lines.push(msg), info: () => undefined, error: () => undefined };
+    const lane = startEmailLane({ ...ctx.deps, config: { ...ctx.deps.config, SMTP_URL: undefined }, logger: logger as unknown as typeof ctx.deps.logger }, { keyPrefix, pollIntervalMs: 20 });
+    await new Promise((r) => setTimeout(r, 200));
+    await lane.stop();
+    expect(lines).toEqual(['email is off: SMTP_URL is not set; emails stay queued in the outbox until it is']);
+    expect(await emailRow(scoped('closed'))).toMatchObject({ attempts: 0, delivered_at: null });
   });
 });
 

@@ -12,12 +12,16 @@ import { entryEnv, startEntry, type Running } from './processHelpers';
 describe('npm start (src/main/start.ts)', () => {
   const taskQueue = `test-stack-${randomUUID().slice(0, 8)}`;
   let port: number;
+  let mailUi: number;
   let stack: Running;
   let connection: Connection;
 
   beforeAll(async () => {
     const env = readTestEnvironment();
     port = await freePort();
+    // Its own Mailpit on free ports, so the run never collides with a developer's on 1025/8025.
+    const mailSmtp = await freePort();
+    mailUi = await freePort();
     connection = await Connection.connect({ address: env.temporalAddress });
     stack = startEntry(
       'start',
@@ -32,6 +36,8 @@ describe('npm start (src/main/start.ts)', () => {
         WEB_CONCURRENCY: '2',
         LOG_LEVEL: 'warn',
         WORKER_SHUTDOWN_GRACE_SECONDS: '2',
+        MAILPIT_SMTP_PORT: String(mailSmtp),
+        MAILPIT_UI_PORT: String(mailUi),
       }),
     );
     // Bundling the workflow code dominates the start-up time; two cores are shared with other test files.
@@ -49,6 +55,12 @@ describe('npm start (src/main/start.ts)', () => {
     expect(stdout).toContain(`API              http://127.0.0.1:${port}`);
     expect(stdout).toContain(`API docs         http://127.0.0.1:${port}/docs`);
     expect(stdout).toMatch(/Temporal Web UI {2}/);
+    expect(stdout).toContain(`Email            http://localhost:${mailUi} (Mailpit`);
+  });
+
+  it('runs Mailpit, whose web UI and API answer', async () => {
+    const res = await fetch(`http://127.0.0.1:${mailUi}/api/v1/messages`);
+    expect(res.status).toBe(200);
   });
 
   it('answers /readyz 200 with Postgres, Redis and Temporal all ok', async () => {
@@ -83,6 +95,7 @@ describe('npm start (src/main/start.ts)', () => {
     expect({ code: result.code, signal: result.signal }).toEqual({ code: 0, signal: null });
     expect(result.stderr).not.toMatch(/^\s+at /m);
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${mailUi}/api/v1/messages`)).rejects.toThrow();
     for (const pid of apiProcesses) expect(() => process.kill(pid, 0)).toThrow();
   }, 60_000);
 });

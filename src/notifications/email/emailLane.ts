@@ -185,7 +185,7 @@ export function startEmailLane(deps: ActivityDeps, options: EmailLaneOptions = {
   const log = deps.logger.child({ component: 'email-lane' });
   const mailer = options.mailer ?? (deps.config.SMTP_URL ? createSmtpMailer(deps.config.SMTP_URL) : undefined);
   if (!mailer) {
-    log.info('email is off: SMTP_URL is not set; emails stay queued in the outbox until it is');
+    log.warn('email is off: SMTP_URL is not set; emails stay queued in the outbox until it is');
     return { stop: async () => undefined };
   }
   const sender = createEmailSender(deps, mailer, options);
