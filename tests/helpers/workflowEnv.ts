@@ -126,7 +126,7 @@ export async function startWorkflowEnv(opts: { main: ActivityName[]; payments?: 
     );
 
   const common = { connection: env.nativeConnection, namespace: 'default', shutdownGraceTime: '1s' } as const;
-  const mainActivities: ActivityName[] = [...new Set<ActivityName>([...opts.main, 'purgeIdempotencyKeys'])];
+  const mainActivities: ActivityName[] = [...new Set<ActivityName>([...opts.main, 'purgeIdempotencyKeys', 'purgeEndedSessions'])];
   const main = await Worker.create({ ...common, taskQueue, workflowBundle: { codePath: workflowBundlePath }, activities: route(mainActivities) });
   const workers = [main];
   if (opts.payments?.length) workers.push(await Worker.create({ ...common, taskQueue: payQueue, activities: route(opts.payments) }));
@@ -135,7 +135,7 @@ export async function startWorkflowEnv(opts: { main: ActivityName[]; payments?: 
   // The worker's first workflow task loads the bundle into a fresh context (a few hundred ms): pay it here, once
   // per file, with the smallest workflow there is, rather than in whichever test happens to run first.
   const warmUp = `warm-up:${taskQueue}`;
-  mocks.set(warmUp, { purgeIdempotencyKeys: () => 0 });
+  mocks.set(warmUp, { purgeIdempotencyKeys: () => 0, purgeEndedSessions: () => 0 });
   await env.client.workflow.execute(WARM_UP_WORKFLOW, { taskQueue, workflowId: warmUp });
   recorded.delete(warmUp);
 

@@ -1,7 +1,7 @@
 import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 
-const { purgeIdempotencyKeys } = proxyActivities<Activities>({
+const { purgeIdempotencyKeys, purgeEndedSessions } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   retry: { maximumAttempts: 5 },
 });
@@ -10,8 +10,9 @@ const { purgeIdempotencyKeys } = proxyActivities<Activities>({
  * Housekeeping started by the `maintenance-purge` Temporal Schedule (a schedule, not a cron loop, so an
  * operator can pause, trigger or backfill it from the Web UI).
  */
-export async function purgeExpiredRecords(): Promise<{ idempotencyKeysPurged: number }> {
+export async function purgeExpiredRecords(): Promise<{ idempotencyKeysPurged: number; sessionRecordsPurged: number }> {
   const idempotencyKeysPurged = await purgeIdempotencyKeys();
-  setCurrentDetails(`Purged ${idempotencyKeysPurged} expired idempotency keys`);
-  return { idempotencyKeysPurged };
+  const sessionRecordsPurged = await purgeEndedSessions();
+  setCurrentDetails(`Purged ${idempotencyKeysPurged} expired idempotency keys and ${sessionRecordsPurged} ended-session records`);
+  return { idempotencyKeysPurged, sessionRecordsPurged };
 }
