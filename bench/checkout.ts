@@ -21,37 +21,69 @@ import {
 } from './harness';
 
 /**
- * Checkout latency through Temporal: many signed-in customers, each with a cart already holding stock, check out
- * at once with POST /v1/checkout (one Idempotency-Key each). Every request runs the real `checkout:<key>` saga on
- * real workers in this process (dev server): prices, confirm holds, authorize (payments queue), order, commit
- * stock to sold, capture (payments queue), empty and close the cart; the HTTP answer waits for the result.
- * Afterwards, from Postgres and the simulated gateway's own table: one confirmed order per checkout, exactly one
- * succeeded capture per order for its total, stock sold equal to the units bought and nothing left held.
+ * Checkout latency and throughput through Temporal: many signed-in customers, each with a cart already holding
+ * stock, check out with POST /v1/checkout (one Idempotency-Key each). Every request runs the real
+ * `checkout:<key>` saga on real workers in this process (dev server): prices and holds confirmed, authorize
+ * (payments queue), order placed with its stock sold and the cart emptied (local activities), then the answer;
+ * the capture (payments queue) follows the answer. Two timed runs: latency at BENCH_CHECKOUT_CONCURRENCY, then
+ * throughput at BENCH_CHECKOUT_THROUGHPUT_CONCURRENCY, each with its own carts. The bench then waits for every
+ * saga to finish and checks, from Postgres and the simulated gateway's own table: one confirmed order per
+ * checkout, exactly one succeeded capture per order for its total, stock sold equal to the units bought and
+ * nothing left held.
  *
  *   npm run bench:checkout
- *   BENCH_CHECKOUTS=300              checkouts timed (one customer and cart each)
- *   BENCH_CHECKOUT_CONCURRENCY=8     checkouts in flight
- *   BENCH_CHECKOUT_VARIANTS=10       variants the carts share (stock is sized to cover every cart)
- *   BENCH_CHECKOUT_WARMUP=10         untimed checkouts first (workflow cache, JIT); checked like the rest
- *   BENCH_SETUP_CONCURRENCY=16       requests in flight while filling the carts (not timed)
- *   PAYMENTS_ACTIVITIES_PER_SECOND, STRIPE_CALLS_PER_SECOND, RESERVATION_TTL   platform settings
+ *   BENCH_CHECKOUTS=300                       checkouts timed in the latency run (one customer and cart each)
+ *   BENCH_CHECKOUT_CONCURRENCY=8              checkouts in flight in the latency run
+ *   BENCH_CHECKOUTS_THROUGHPUT=300            checkouts timed in the throughput run (0: skip it)
+ *   BENCH_CHECKOUT_THROUGHPUT_CONCURRENCY=16  checkouts in flight in the throughput run
+ *   BENCH_CHECKOUT_VARIANTS=10                variants the carts share (stock is sized to cover every cart)
+ *   BENCH_CHECKOUT_WARMUP=10                  untimed checkouts first (workflow cache, JIT); checked like the rest
+ *   BENCH_SETUP_CONCURRENCY=16                requests in flight while filling the carts (not timed)
+ *   PAYMENTS_ACTIVITIES_PER_SECOND=1000       the payments queue's limit, raised by the bench (the platform's is 20)
+ *   STRIPE_CALLS_PER_SECOND, RESERVATION_TTL  platform settings
  */
 
 const log = benchLog('checkout');
 
 const ADDRESS = { line1: '1 Bench Street', city: 'Lisbon', postal_code: '1000-001', country: 'PT' };
 
+/** Milliseconds of a protobuf timestamp as core writes it into a local activity marker (object or ISO string). */
+function markerTimeMs(t: unknown): number | undefined {
+  if (!t) return undefined;
+  if (typeof t === 'string') return Date.parse(t);
+  const { seconds, nanos } = t as { seconds?: number | string; nanos?: number };
+  return Number(seconds ?? 0) * 1000 + Math.round((nanos ?? 0) / 1e6);
+}
+
+/** A local activity's marker: its type and how long it ran (first scheduled → completed), from core's marker data. */
+function localActivityOf(marker: temporal.api.history.v1.IMarkerRecordedEventAttributes): { name: string; ms?: number } | undefined {
+  const payload = marker.details?.data?.payloads?.[0]?.data;
+  if (marker.markerName !== 'core_local_activity' || !payload) return undefined;
+  const data = JSON.parse(Buffer.from(payload).toString('utf8')) as Record<string, unknown>;
+  const name = String(data.activity_type ?? data.activityType ?? '?');
+  const done = markerTimeMs(data.complete_time ?? data.completeTime);
+  const scheduled = markerTimeMs(data.original_schedule_time ?? data.originalScheduleTime);
+  return { name, ms: done !== undefined && scheduled !== undefined ? done - scheduled : undefined };
+}
+
 /**
  * Where one checkout's time goes, from its workflow history: per activity, the wait to be picked up (scheduled →
- * started: task dispatch, and the payments queue's rate limit) and the run (started → completed); the whole
- * workflow; and what is left, the workflow tasks between the steps.
+ * started: task dispatch, and the payments queue's rate limit) and the run (started → completed); per local
+ * activity (a marker) its run; when the shopper was answered (the `answer` Update completed); the whole
+ * workflow; and what is left, the workflow tasks between the steps and the server.
  */
 function historyBreakdown(history: temporal.api.history.v1.IHistory): Record<string, number> {
   const events = history.events ?? [];
   const at = (e: temporal.api.history.v1.IHistoryEvent) => tsToMs(e.eventTime);
   const scheduled = new Map<string, { name: string; at: number; started?: number }>();
   const out: Record<string, number> = {};
+  let answeredAt: number | undefined;
   for (const e of events) {
+    if (e.markerRecordedEventAttributes) {
+      const la = localActivityOf(e.markerRecordedEventAttributes);
+      if (la?.ms !== undefined) out[`${la.name}.local`] = (out[`${la.name}.local`] ?? 0) + la.ms;
+    }
+    if (e.workflowExecutionUpdateCompletedEventAttributes && answeredAt === undefined) answeredAt = at(e);
     const id = String(e.eventId);
     if (e.activityTaskScheduledEventAttributes) scheduled.set(id, { name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at: at(e) });
     const started = e.activityTaskStartedEventAttributes;
@@ -66,6 +98,7 @@ function historyBreakdown(history: temporal.api.history.v1.IHistory): Record<str
   out.workflow_total = at(events[events.length - 1]!) - at(events[0]!);
   // The rest is workflow tasks: each step's result goes back through the server to a workflow worker and back.
   out.workflow_tasks_and_server = out.workflow_total - Object.entries(out).reduce((sum, [k, v]) => (k === 'workflow_total' ? sum : sum + v), 0);
+  if (answeredAt !== undefined) out.answered_after = answeredAt - at(events[0]!);
   return out;
 }
 
@@ -85,15 +118,23 @@ async function main(): Promise<void> {
   quietTemporalRuntime();
   const timed = positiveInt('BENCH_CHECKOUTS', 300);
   const concurrency = positiveInt('BENCH_CHECKOUT_CONCURRENCY', 8);
+  const throughputTimed = Number(process.env.BENCH_CHECKOUTS_THROUGHPUT ?? 300);
+  const throughputConcurrency = positiveInt('BENCH_CHECKOUT_THROUGHPUT_CONCURRENCY', 16);
+  if (!Number.isInteger(throughputTimed) || throughputTimed < 0) throw new Error('BENCH_CHECKOUTS_THROUGHPUT must be a whole number');
   const variantCount = positiveInt('BENCH_CHECKOUT_VARIANTS', 10);
   const warmup = Number(process.env.BENCH_CHECKOUT_WARMUP ?? 10);
   const setupConcurrency = positiveInt('BENCH_SETUP_CONCURRENCY', 16);
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error('BENCH_CHECKOUT_WARMUP must be a whole number');
-  const total = timed + warmup;
+  const total = timed + warmup + throughputTimed;
 
   const env = await benchEnvironment({
     temporal: true,
-    settings: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...settingsFromEnv(['PAYMENTS_ACTIVITIES_PER_SECOND', 'STRIPE_CALLS_PER_SECOND', 'RESERVATION_TTL']) },
+    // Two payment activities per checkout: the platform's 20/s would cap the runs at 10 checkouts/s.
+    settings: {
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      PAYMENTS_ACTIVITIES_PER_SECOND: '1000',
+      ...settingsFromEnv(['PAYMENTS_ACTIVITIES_PER_SECOND', 'STRIPE_CALLS_PER_SECOND', 'RESERVATION_TTL']),
+    },
   });
   let workers: { stop(): Promise<void> } | undefined;
   try {
@@ -132,7 +173,9 @@ async function main(): Promise<void> {
     });
     const unitsBought = carts.reduce((s, c) => s + c.lines.reduce((t, l) => t + l.quantity, 0), 0);
     const setupSeconds = round((performance.now() - setupStarted) / 1000, 2);
-    log(`setup: ${total} carts holding ${unitsBought} units of ${variantCount} variants in ${setupSeconds} s; ${warmup} warm-up checkouts, then ${timed} timed, ${concurrency} in flight`);
+    log(
+      `setup: ${total} carts holding ${unitsBought} units of ${variantCount} variants in ${setupSeconds} s; ${warmup} warm-up checkouts, then ${timed} timed at ${concurrency} in flight and ${throughputTimed} at ${throughputConcurrency}`,
+    );
 
     // ---- Checkouts: warm-up (untimed), then the timed run ----
     const statuses = new Tally();
@@ -151,11 +194,40 @@ async function main(): Promise<void> {
     };
     await runConcurrently(warmup, concurrency, checkout);
     const loadBefore = loadAverage();
-    const started = performance.now();
-    const latencies = await runConcurrently(timed, concurrency, (i) => checkout(warmup + i));
-    const seconds = (performance.now() - started) / 1000;
+    /** One timed run over carts [first, first + n): its answers' latency and checkouts per second. */
+    const timedRun = async (name: string, first: number, n: number, inFlight: number) => {
+      const started = performance.now();
+      const latencies = await runConcurrently(n, inFlight, (i) => checkout(first + i));
+      const seconds = (performance.now() - started) / 1000;
+      log(`${name}: ${n} checkouts, ${inFlight} in flight, in ${round(seconds, 2)} s: ${round(n / seconds)}/s, p50 ${round(percentile(latencies, 50))} ms, p99 ${round(percentile(latencies, 99))} ms`);
+      return {
+        checkouts: n,
+        concurrency: inFlight,
+        seconds: round(seconds, 2),
+        checkouts_per_second: round(n / seconds),
+        latency_ms: {
+          p50: round(percentile(latencies, 50)),
+          p90: round(percentile(latencies, 90)),
+          p99: round(percentile(latencies, 99)),
+          max: round(Math.max(...latencies)),
+          mean: round(latencies.reduce((a, b) => a + b, 0) / latencies.length),
+        },
+      };
+    };
+    const latencyRun = await timedRun('latency', warmup, timed, concurrency);
+    const throughputRun = throughputTimed > 0 ? await timedRun('throughput', warmup + timed, throughputTimed, throughputConcurrency) : null;
     const loadAfter = loadAverage();
-    log(`${timed} checkouts in ${round(seconds, 2)} s: p50 ${round(percentile(latencies, 50))} ms, p99 ${round(percentile(latencies, 99))} ms`);
+
+    // The captures follow the answers: every saga must have finished before the checks read what they did.
+    const client = await services.temporal.client();
+    const keys = (await db('orders').where({ store_id: storeId }).pluck('checkout_key')) as string[];
+    const waitStarted = performance.now();
+    const finished = new Tally();
+    await runConcurrently(keys.length, 32, async (i) => {
+      const result = (await client.workflow.getHandle(`checkout:${keys[i]}`).result()) as { status: string };
+      finished.add(result.status === 'confirmed' ? 200 : 500);
+    });
+    log(`${keys.length} sagas finished ${round(performance.now() - waitStarted)} ms after the last answer`);
 
     // ---- Checks: orders, the gateway's own records, stock ----
     const orders = (await db('orders')
@@ -188,9 +260,9 @@ async function main(): Promise<void> {
         [storeId],
       )) as { rows: Array<{ exactly_one: number; none: number; more_than_one: number; captured_cents: string; checkout_payment_keys: number }> }
     ).rows[0]!;
-    // Where the time goes: the median breakdown over a sample of the timed checkouts' workflow histories.
-    const client = await services.temporal.client();
-    const sampleKeys = (await db('orders').where({ store_id: storeId }).orderBy('created_at', 'desc').limit(Math.min(20, timed)).pluck('checkout_key')) as string[];
+    // Where the time goes: the median breakdown over the last 20 checkouts of the latency run.
+    const sampleCarts = carts.slice(warmup + Math.max(0, timed - 20), warmup + timed).map((c) => c.id);
+    const sampleKeys = (await db('orders').where({ store_id: storeId }).whereIn('cart_id', sampleCarts).pluck('checkout_key')) as string[];
     const breakdowns = await Promise.all(sampleKeys.map(async (k) => historyBreakdown(await client.workflow.getHandle(`checkout:${k}`).fetchHistory())));
     const inventory = (await db('inventory').where({ store_id: storeId }).select('variant_id', 'total_stock', 'reserved', 'sold')) as Array<{ variant_id: string; total_stock: number; reserved: number; sold: number }>;
     const expectedSold = new Map<string, number>();
@@ -199,6 +271,7 @@ async function main(): Promise<void> {
 
     const checks = {
       every_checkout_201: statuses.get(201) === total,
+      every_saga_confirmed: finished.get(200) === total,
       one_order_per_checkout: orders.total === total && orders.confirmed === total && orders.carts === total && orders.keys === total && orderIds.size === total,
       one_capture_per_order: gateway.exactly_one === total && gateway.none === 0 && gateway.more_than_one === 0 && gateway.checkout_payment_keys === total,
       captured_equals_order_totals: Number(gateway.captured_cents) === Number(orders.total_cents),
@@ -207,23 +280,14 @@ async function main(): Promise<void> {
       no_oversell: inventory.every((r) => r.reserved + r.sold <= r.total_stock),
     };
     report('checkout', {
-      checkouts: timed,
       warmup_checkouts: warmup,
-      concurrency,
       variants: variantCount,
       units_bought: unitsBought,
       payments_activities_per_second: config.PAYMENTS_ACTIVITIES_PER_SECOND,
       stripe_calls_per_second: config.STRIPE_CALLS_PER_SECOND,
       statuses: statuses.toJSON(),
-      seconds: round(seconds, 2),
-      checkouts_per_second: round(timed / seconds),
-      latency_ms: {
-        p50: round(percentile(latencies, 50)),
-        p90: round(percentile(latencies, 90)),
-        p99: round(percentile(latencies, 99)),
-        max: round(Math.max(...latencies)),
-        mean: round(latencies.reduce((a, b) => a + b, 0) / latencies.length),
-      },
+      latency_run: latencyRun,
+      throughput_run: throughputRun,
       workflow_breakdown_ms: { sample: breakdowns.length, median: medians(breakdowns) },
       setup_seconds: setupSeconds,
       load_average_before: loadBefore,

@@ -1,10 +1,21 @@
+import type { Knex } from 'knex';
 import type { Db } from '../infra/db';
 import type { CheckoutLine } from './contract';
-import { lockCheckoutHolds } from './reservations';
+import type { HotStock } from './hotStock';
+import { commitCheckoutHolds, uncommitCheckoutHolds } from './reservations';
+
+/** The checkout's holds ran out (their promise, holdsEndAt) before its order could be placed: nothing was placed. */
+export class HoldsRanOutError extends Error {
+  constructor() {
+    super('The holds of this checkout ran out before its order could be placed.');
+    this.name = 'HoldsRanOutError';
+  }
+}
 
 /**
- * The order a checkout makes, once per checkout key (ON CONFLICT), and its cancellation when the checkout
- * compensates. Both are idempotent, so a retried or replayed step changes nothing twice.
+ * The order a checkout places, once per checkout key (ON CONFLICT), with its stock sold in the same transaction,
+ * and its cancellation when the checkout compensates. Both are idempotent, so a retried or replayed step changes
+ * nothing twice.
  */
 
 export interface CheckoutOrderRequest {
@@ -17,79 +28,115 @@ export interface CheckoutOrderRequest {
   shippingAddress: Record<string, unknown>;
   billingAddress: Record<string, unknown> | null;
   paymentKey: string;
-  /** Histories from before this field carry none: those orders are not checked against the holds. */
-  reservationIds?: string[];
+  /** The checkout's held reservations, one per line in item order: the stock the order sells. */
+  reservationIds: string[];
+  dropId?: string | null;
+  /** When the holds' promise ends (epoch ms): past it the order is not placed (HoldsRanOutError). */
+  holdsEndAt: number;
 }
 
 /**
- * Creates the order (confirmed), its items and its history once per checkout key. Returns its id.
+ * Places the order: the order (confirmed), its items and its history, and the checkout's holds sold to it
+ * (commitCheckoutHolds, in a savepoint of this transaction), all committed together or not at all. Returns its id.
  *
- * Only while the checkout's holds are held (`reservationIds`, see lockCheckoutHolds): an attempt that runs
- * late — its checkout timed out meanwhile and gave the holds back — refuses (ReservationsLostError) instead of
- * leaving a confirmed order no one pays for; one that got there first makes the release wait until its order
- * is committed, where the checkout's compensation then cancels it.
+ * So an order never exists without its stock sold: holds released or changed, or sold to another checkout of the
+ * cart, make the commit refuse (ReservationsLostError) and the order goes with it. Nor is one placed after the
+ * holds' promise (holdsEndAt): every statement is cut off there (a blocked insert, say) and nothing commits past
+ * it (HoldsRanOutError); an attempt that still commits just before it is undone by the checkout's compensation,
+ * which runs after giving the holds back (so a later attempt finds them gone). The order rows come first: the
+ * inventory rows the commit locks are the hot ones, held only for the commit itself.
  */
-export async function createCheckoutOrder(db: Db, input: CheckoutOrderRequest): Promise<{ orderId: string; created: boolean }> {
-  return db.transaction(async (trx) => {
-    if (input.reservationIds) await lockCheckoutHolds(trx, input.storeId, input.reservationIds);
-    const subtotal = input.items.reduce((s, i) => s + i.quantity * i.unit_price_cents, 0);
-    const inserted = await trx.raw(
-      `INSERT INTO orders (store_id, customer_id, cart_id, checkout_key, status, currency, subtotal_cents, total_cents,
+export async function placeCheckoutOrder(db: Db, input: CheckoutOrderRequest): Promise<{ orderId: string; created: boolean }> {
+  const left = () => Math.floor(input.holdsEndAt - Date.now());
+  if (left() <= 0) throw new HoldsRanOutError();
+  try {
+    return await db.transaction(async (trx) => {
+      await trx.raw(`SELECT set_config('statement_timeout', ?, true)`, [`${left()}ms`]);
+      const placed = await insertOrder(trx, input);
+      await commitCheckoutHolds(trx, {
+        storeId: input.storeId,
+        reservationIds: input.reservationIds,
+        quantities: input.items.map((i) => i.quantity),
+        dropId: input.dropId ?? null,
+        checkoutKey: input.checkoutKey,
+      });
+      if (left() <= 0) throw new HoldsRanOutError();
+      return placed;
+    });
+  } catch (err) {
+    // 57014: a statement cut off by the timeout above (nothing was committed).
+    if ((err as { code?: string }).code === '57014' && left() <= 0) throw new HoldsRanOutError();
+    throw err;
+  }
+}
+
+/** The order with its items (names and SKUs copied from the catalog) and its history, in one statement; once per key. */
+async function insertOrder(trx: Knex.Transaction, input: CheckoutOrderRequest): Promise<{ orderId: string; created: boolean }> {
+  const subtotal = input.items.reduce((s, i) => s + i.quantity * i.unit_price_cents, 0);
+  const inserted = await trx.raw(
+    `WITH o AS (
+       INSERT INTO orders (store_id, customer_id, cart_id, checkout_key, status, currency, subtotal_cents, total_cents,
                            shipping_address, billing_address, payment_key)
        VALUES (?, ?, ?, ?, 'confirmed', ?, ?, ?, ?::jsonb, ?::jsonb, ?)
        ON CONFLICT (checkout_key) DO NOTHING
-       RETURNING id`,
-      [
-        input.storeId,
-        input.customerId,
-        input.cartId,
-        input.checkoutKey,
-        input.currency,
-        subtotal,
-        subtotal,
-        JSON.stringify(input.shippingAddress),
-        input.billingAddress ? JSON.stringify(input.billingAddress) : null,
-        input.paymentKey,
-      ],
-    );
-    const row = (inserted.rows as Array<{ id: string }>)[0];
-    if (!row) {
-      const existing = (await trx('orders').where({ checkout_key: input.checkoutKey }).first('id')) as { id: string };
-      return { orderId: existing.id, created: false };
-    }
-    const catalog = (await trx('variants as v')
-      .join('products as p', function () {
-        this.on('p.id', '=', 'v.product_id').andOn('p.store_id', '=', 'v.store_id');
-      })
-      .where('v.store_id', input.storeId)
-      .whereIn('v.id', input.items.map((i) => i.variant_id))
-      .select('v.id', 'v.sku', 'p.name')) as Array<{ id: string; sku: string; name: string }>;
-    const byId = new Map(catalog.map((c) => [c.id, c]));
-    await trx('order_items').insert(
-      input.items.map((i) => ({
-        order_id: row.id,
-        variant_id: i.variant_id,
-        sku: byId.get(i.variant_id)?.sku ?? i.variant_id,
-        name: byId.get(i.variant_id)?.name ?? 'Unknown item',
-        quantity: i.quantity,
-        unit_price_cents: i.unit_price_cents,
-      })),
-    );
-    await trx('order_status_history').insert([
-      { order_id: row.id, from_status: null, to_status: 'pending', actor: 'system', reason: 'checkout started' },
-      { order_id: row.id, from_status: 'pending', to_status: 'confirmed', actor: 'system', reason: 'payment authorized' },
-    ]);
-    return { orderId: row.id, created: true };
-  });
+       RETURNING id
+     ), items AS (
+       INSERT INTO order_items (order_id, variant_id, sku, name, quantity, unit_price_cents)
+       SELECT o.id, e.variant_id, coalesce(v.sku, e.variant_id::text), coalesce(p.name, 'Unknown item'), e.quantity, e.unit_price_cents
+         FROM o CROSS JOIN unnest(?::uuid[], ?::int[], ?::bigint[]) AS e(variant_id, quantity, unit_price_cents)
+         LEFT JOIN variants v ON v.id = e.variant_id AND v.store_id = ?
+         LEFT JOIN products p ON p.id = v.product_id AND p.store_id = v.store_id
+     ), history AS (
+       INSERT INTO order_status_history (order_id, from_status, to_status, actor, reason)
+       SELECT o.id, h.from_status, h.to_status, 'system', h.reason
+         FROM o CROSS JOIN (VALUES (1, NULL, 'pending', 'checkout started'), (2, 'pending', 'confirmed', 'payment authorized')) AS h(n, from_status, to_status, reason)
+        ORDER BY h.n
+     )
+     SELECT id FROM o`,
+    [
+      input.storeId,
+      input.customerId,
+      input.cartId,
+      input.checkoutKey,
+      input.currency,
+      subtotal,
+      subtotal,
+      JSON.stringify(input.shippingAddress),
+      input.billingAddress ? JSON.stringify(input.billingAddress) : null,
+      input.paymentKey,
+      input.items.map((i) => i.variant_id),
+      input.items.map((i) => i.quantity),
+      input.items.map((i) => i.unit_price_cents),
+      input.storeId,
+    ],
+  );
+  const row = (inserted.rows as Array<{ id: string }>)[0];
+  if (row) return { orderId: row.id, created: true };
+  // Placed by an earlier attempt: the commit that follows finds its holds already sold to this key.
+  const existing = (await trx('orders').where({ checkout_key: input.checkoutKey }).first('id')) as { id: string };
+  return { orderId: existing.id, created: false };
 }
 
-/** Compensation: the order (if any) becomes cancelled, with its history row. Idempotent. */
-export async function cancelCheckoutOrder(db: Db, input: { checkoutKey: string; reason: string }): Promise<{ cancelled: boolean }> {
+/**
+ * Compensation of placeCheckoutOrder, in one transaction: the order (if any) becomes cancelled, with its history
+ * row, and what the checkout sold goes back to stock (uncommitCheckoutHolds; a hot variant's counter follows).
+ * An order its merchant cancelled meanwhile (a capture still pending when they did) was restocked by that
+ * cancellation and is left alone, so nothing is restocked twice. Idempotent.
+ */
+export async function cancelPlacedOrder(
+  db: Db,
+  hotStock: HotStock,
+  input: { checkoutKey: string; storeId: string; reservationIds: string[]; dropId?: string | null; reason: string },
+): Promise<{ cancelled: boolean }> {
   return db.transaction(async (trx) => {
     const order = (await trx('orders').where({ checkout_key: input.checkoutKey }).forUpdate().first('id', 'status')) as { id: string; status: string } | undefined;
-    if (!order || order.status === 'cancelled') return { cancelled: false };
-    await trx('orders').where({ id: order.id }).update({ status: 'cancelled', updated_at: trx.fn.now() });
-    await trx('order_status_history').insert({ order_id: order.id, from_status: order.status, to_status: 'cancelled', actor: 'system', reason: input.reason });
-    return { cancelled: true };
+    if (order?.status === 'cancelled') return { cancelled: false };
+    if (order) {
+      await trx('orders').where({ id: order.id }).update({ status: 'cancelled', updated_at: trx.fn.now() });
+      await trx('order_status_history').insert({ order_id: order.id, from_status: order.status, to_status: 'cancelled', actor: 'system', reason: input.reason });
+    }
+    // Last, so the hot counter's units come back just before this commits.
+    await uncommitCheckoutHolds(trx, { storeId: input.storeId, reservationIds: input.reservationIds, dropId: input.dropId ?? null, checkoutKey: input.checkoutKey }, hotStock);
+    return { cancelled: order !== undefined };
   });
 }

@@ -1,4 +1,4 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 /**
  * The commerce domain's workflow contract: ids, type names, signals and queries, inputs, results and failure
@@ -113,6 +113,20 @@ export type CheckoutResult =
   | { status: 'expired' };
 
 export const checkoutWorkflowId = (checkoutKey: string) => `checkout:${checkoutKey}`;
+
+/**
+ * The shopper's answer, as soon as the checkout knows it: `confirmed` once the order is recorded, its stock sold
+ * and its payment authorized (the capture follows after the answer), or the outcome that ended it. Sent with the
+ * start (Update-with-Start) and by every retry under the key; the validator refuses a request for another cart.
+ */
+export interface CheckoutAnswerRequest {
+  cartId: string;
+}
+export const checkoutAnswerUpdate = defineUpdate<CheckoutResult, [CheckoutAnswerRequest]>('answer');
+/** One Update per cart under a key: a retry attaches to (or reads) the first one's outcome instead of adding one. */
+export const checkoutAnswerUpdateId = (cartId: string) => `answer:${cartId}`;
+/** Update failure type: the checkout failed unexpectedly (compensated), so it has no answer for the shopper. */
+export const CHECKOUT_FAILED = 'CheckoutFailed';
 export const checkoutPaymentKey = (checkoutKey: string) => `checkout:${checkoutKey}:authorize`;
 
 export interface CheckoutLine {
@@ -134,8 +148,16 @@ export interface PriceCheckResult {
   changed: Array<{ variant_id: string; cart_unit_price_cents: number; current_unit_price_cents: number | null }>;
 }
 
-/** Failure type of commitCheckoutReservations when the holds vanished between confirmation and commit. */
+/** What a checkout's first step found: holds confirmed (and pushed out), or why the checkout stops here. */
+export type CheckoutConfirmation =
+  | { status: 'held'; reservationIds: string[] }
+  | { status: 'price_changed'; items: PriceCheckResult['changed'] }
+  | { status: 'insufficient_stock'; items: ConfirmReservationsResult['missing'] };
+
+/** Failure type of placeCheckoutOrder when the holds vanished between confirmation and commit. */
 export const RESERVATIONS_LOST = 'ReservationsLost';
+/** Failure type of placeCheckoutOrder when the holds' promise ended before the order could be placed. */
+export const HOLDS_RAN_OUT = 'HoldsRanOut';
 
 
 // ---- the commerce-reconcile schedule's runs (src/workflows/commerce/reconcileCommerce.ts)

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
+import { eventually } from '../helpers/wait';
 import { createStore, createVariant, inventoryOf } from './fixtures';
 
 /** Order management: the status path with history, illegal transitions, cancel = refund + restock, tenancy, list. */
@@ -92,6 +93,9 @@ describe('orders', () => {
     const v = await variant(10, 2_000);
     const o = await order([[v, 3]]);
     expect(await inventory(v)).toEqual({ total_stock: 10, reserved: 0, sold: 3 });
+    // The checkout captures after answering: this is the cancellation of a paid order.
+    const { payment_key: paymentKey } = await ctx.deps.db('orders').where({ id: o.id }).first('payment_key');
+    await eventually(async () => (await ctx.deps.db('payments').where({ business_key: paymentKey }).first('status'))?.status === 'succeeded', 20_000, 'the capture');
 
     const res = await setStatus(o.id, { status: 'cancelled', reason: 'customer asked' });
     expect(res.status).toBe(200);

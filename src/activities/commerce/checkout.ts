@@ -1,24 +1,26 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { removeCartLines, releaseCartLines } from '../../commerce/cartRelease';
-import { cancelCheckoutOrder, createCheckoutOrder, type CheckoutOrderRequest } from '../../commerce/checkoutOrders';
-import { checkCheckoutPrices } from '../../commerce/checkoutPrices';
+import { cancelPlacedOrder, HoldsRanOutError, placeCheckoutOrder, type CheckoutOrderRequest } from '../../commerce/checkoutOrders';
+import { confirmCheckout } from '../../commerce/checkoutConfirmation';
 import { HotStock } from '../../commerce/hotStock';
-import { commitCheckoutHolds, confirmCheckoutHolds, ReservationsLostError, uncommitCheckoutHolds, type CommitRequest } from '../../commerce/reservations';
+import { ReservationsLostError } from '../../commerce/reservations';
 import type { ActivityDeps } from '../../workers/deps';
-import { type CheckoutLine, RESERVATIONS_LOST } from '../../commerce/contract';
+import { type CheckoutLine, HOLDS_RAN_OUT, RESERVATIONS_LOST } from '../../commerce/contract';
 
 /**
- * The checkout workflow's database steps (main task queue), as adapters over src/commerce: prices
- * (checkoutPrices.ts), holds (reservations.ts), the order (checkoutOrders.ts) and the cart document
- * (cartRelease.ts). Every step is idempotent there; here, lost holds become the workflow's non-retryable
- * RESERVATIONS_LOST. Payment steps are the payment activities on the payments task queue.
+ * The checkout workflow's database and Redis steps, run as local activities by the workflow's worker, as
+ * adapters over src/commerce: prices and holds (checkoutPrices.ts, reservations.ts), the order and its sale
+ * (checkoutOrders.ts) and the cart document (cartRelease.ts). Every step is idempotent there (a local activity
+ * may run again after a crash); here, lost holds become the workflow's non-retryable RESERVATIONS_LOST. Payment
+ * steps are the payment activities on the payments task queue.
  */
 
-/** Lost holds as the saga's typed business failure (with what each line still holds, when known). */
+/** Lost or run-out holds as the saga's typed business failures (with what each line still holds, when known). */
 async function failingOnLostHolds<T>(step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (err) {
+    if (err instanceof HoldsRanOutError) throw ApplicationFailure.create({ type: HOLDS_RAN_OUT, message: err.message, nonRetryable: true });
     if (!(err instanceof ReservationsLostError)) throw err;
     throw ApplicationFailure.create({ type: RESERVATIONS_LOST, message: err.message, nonRetryable: true, ...(err.held ? { details: [{ held: err.held }] } : {}) });
   }
@@ -29,28 +31,20 @@ export function createCheckoutActivities(deps: ActivityDeps) {
   const hotStock = new HotStock(redis, db, logger);
 
   return {
-    checkCheckoutPrices: (input: { storeId: string; dropId?: string | null; items: CheckoutLine[] }) => checkCheckoutPrices(db, input),
+    /** Prices as checked out, then every line still held as checked out, the holds pushed out by holdMs. */
+    confirmCheckout: (input: { cartId: string; storeId: string; dropId?: string | null; items: CheckoutLine[]; holdMs: number }) => confirmCheckout(db, input),
 
-    /** Every line still held as checked out, the holds pushed out by holdMs. */
-    confirmCheckoutReservations: (input: { cartId: string; storeId: string; items: CheckoutLine[]; holdMs: number }) => confirmCheckoutHolds(db, input),
+    /** The order, once per checkout key, and the holds sold to it, in one transaction (or nothing, RESERVATIONS_LOST). */
+    placeCheckoutOrder: (input: CheckoutOrderRequest) => failingOnLostHolds(() => placeCheckoutOrder(db, input)),
 
-    /** The order, once per checkout key, only while the checkout's holds are held. */
-    createCheckoutOrder: (input: CheckoutOrderRequest) => failingOnLostHolds(() => createCheckoutOrder(db, input)),
-
-    /** Compensation: the order (if any) cancelled. */
-    cancelCheckoutOrder: (input: { checkoutKey: string; reason: string }) => cancelCheckoutOrder(db, input),
-
-    /** The holds sold to this checkout (and counted by its drop), or RESERVATIONS_LOST with nothing sold. */
-    commitCheckoutReservations: (input: CommitRequest) => failingOnLostHolds(() => commitCheckoutHolds(db, input)),
-
-    /** Compensation of the commit: what this checkout sold goes back to stock. */
-    uncommitCheckoutReservations: (input: { storeId: string; reservationIds: string[]; dropId?: string | null; checkoutKey?: string }) =>
-      failingOnLostHolds(() => uncommitCheckoutHolds(db, input, hotStock)),
+    /** Compensation of the placed order: cancelled and its stock given back (unless its merchant cancelled it first). */
+    cancelPlacedOrder: (input: { checkoutKey: string; storeId: string; reservationIds: string[]; dropId?: string | null; reason: string }) =>
+      failingOnLostHolds(() => cancelPlacedOrder(db, hotStock, input)),
 
     /**
      * A checkout that ran out of time gives the cart's holds back at once (they are past its promise), and their
      * lines leave the cart document as when holds expire. Run before the other compensations: from here on
-     * createCheckoutOrder finds the holds gone and refuses, so no order can land after the checkout gave up.
+     * placeCheckoutOrder finds the holds gone and rolls back, so no order can land after the checkout gave up.
      */
     async releaseCheckoutHolds(input: { cartId: string }): Promise<{ released: number }> {
       const result = await releaseCartLines({ db, redis, logger, hotStock }, input.cartId, { expired: false, why: 'its checkout expired' });

@@ -1,43 +1,44 @@
 import {
   ActivityFailure,
   ApplicationFailure,
-  TimeoutFailure,
+  allHandlersFinished,
+  condition,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
+  setHandler,
   upsertSearchAttributes,
   workflowInfo,
+  type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities, PaymentQueueActivities } from '../../activities';
 import { OrderId } from '../../temporal/searchAttributes';
 import { paymentsTaskQueue } from '../../temporal/taskQueues';
-import { type CheckoutInput, type CheckoutResult, type PriceCheckResult, checkoutPaymentKey } from '../../commerce/contract';
+import { CHECKOUT_FAILED, HOLDS_RAN_OUT, type CheckoutInput, type CheckoutResult, checkoutAnswerUpdate, checkoutPaymentKey } from '../../commerce/contract';
 
 /**
- * One checkout (`checkout:<key>`, the key being the caller-scoped Idempotency-Key): confirm the cart's holds →
- * authorize → create the order → commit the holds to sold → capture → empty the cart. A compensation is
- * registered before each risky step and they run newest first when a later step fails. A declined card (or one
- * that needs authentication) voids what was done but keeps the holds, so the shopper can retry within the TTL.
+ * One checkout (`checkout:<key>`, the key being the caller-scoped Idempotency-Key): confirm the cart's prices and
+ * holds → authorize → place the order (order created and holds sold, one transaction) and take the lines out of the
+ * cart → answer the shopper (the `answer` Update) → capture. A compensation is registered before each risky step
+ * and they run newest first when a later step fails. A declined card (or one that needs authentication) voids
+ * what was done but keeps the holds, so the shopper can retry within the TTL.
+ *
+ * The database and Redis steps are local activities (run in the workflow's own task, no server round trip each);
+ * every one is idempotent, as a local activity may run again after a crash. The payment steps are regular
+ * activities on the rate-limited payments queue (DESIGN: provider calls run there).
  *
  * Prices are checked first: a line whose price changed since it was added is reported (`price_changed`), never
- * charged at either price. The order must be recorded while the holds last (holdMs from their confirmation):
- * when the workers are gone longer than that — killed after the authorization, say — the saga does not sell
- * stock it no longer holds; on resuming it gives the holds back, voids the authorization and ends `expired`.
- * An order insert still under way then is cancelled or refused, never left confirmed (see createCheckoutOrder).
+ * charged at either price. The order must be placed while the holds last (holdMs from their confirmation): when
+ * the workers are gone longer than that — killed after the authorization, say — the saga does not sell stock it
+ * no longer holds; on resuming it gives the holds back, voids the authorization and ends `expired`. The order step
+ * itself is cut off at the holds' end (HOLDS_RAN_OUT, see placeCheckoutOrder), and an attempt still under way then
+ * finds the holds gone and rolls back whole.
  */
 
-// Each database step is one short transaction: a worker that dies in one is noticed (and the step retried on
-// another worker) within seconds, not minutes.
-const dbSteps = { startToCloseTimeout: '15 seconds', retry: { initialInterval: '1s', maximumInterval: '30 seconds' } } as const;
-const {
-  checkCheckoutPrices,
-  confirmCheckoutReservations,
-  cancelCheckoutOrder,
-  commitCheckoutReservations,
-  uncommitCheckoutReservations,
-  releaseCheckoutHolds,
-  emptyCheckoutCart,
-} = proxyActivities<Activities>(dbSteps);
+// Each database step is one short transaction, retried in the worker at once for a transient error.
+const dbSteps: LocalActivityOptions = { startToCloseTimeout: '15 seconds', retry: { initialInterval: '200 ms', maximumInterval: '10 seconds' } };
+const { confirmCheckout, placeCheckoutOrder, cancelPlacedOrder, releaseCheckoutHolds, emptyCheckoutCart } = proxyLocalActivities<Activities>(dbSteps);
 
 const DEFAULT_HOLD_MS = 15 * 60_000;
 const DEFAULT_PAYMENT_STEP_MS = 2 * 60_000;
@@ -45,13 +46,48 @@ const DEFAULT_PAYMENT_STEP_MS = 2 * 60_000;
 /** Payment failure types that are the provider's answer about this payment (not an outage, not a bug here). */
 const PAYMENT_REFUSALS: readonly string[] = ['PaymentDeclined', 'PaymentStateError', 'PaymentRequestError'];
 
-/** The typed business failure behind an activity failure, if any. */
+/** The typed business failure behind an activity failure, if any (a local activity's comes unwrapped). */
 function businessFailure(err: unknown): ApplicationFailure | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   return cause instanceof ApplicationFailure ? cause : undefined;
 }
 
+/** The holds ran out before the order was placed (its step timed out, or the workers were away too long). */
+class HoldsRanOut extends Error {}
+
 export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
+  // The shopper's answer: known once the order is placed or the checkout ends; every Update waits for it.
+  let answer: CheckoutResult | undefined;
+  let failed = false;
+  setHandler(
+    checkoutAnswerUpdate,
+    async () => {
+      await condition(() => answer !== undefined || failed);
+      if (!answer) throw ApplicationFailure.create({ type: CHECKOUT_FAILED, message: 'The checkout could not be completed.', nonRetryable: true });
+      return answer;
+    },
+    {
+      validator: (request) => {
+        // Under one key, only the cart it was started for gets an answer (never another cart's order).
+        if (typeof request?.cartId !== 'string' || request.cartId !== input.cartId) throw new Error('This checkout is for another cart.');
+      },
+    },
+  );
+  const finish = async (result: CheckoutResult) => {
+    answer ??= result;
+    await condition(allHandlersFinished);
+    return result;
+  };
+  try {
+    return await finish(await saga(input, (confirmed) => void (answer = confirmed)));
+  } catch (err) {
+    failed = true;
+    await condition(allHandlersFinished);
+    throw err;
+  }
+}
+
+async function saga(input: CheckoutInput, answerConfirmed: (result: CheckoutResult) => void): Promise<CheckoutResult> {
   const { authorizePayment, capturePayment, cancelPayment } = proxyActivities<PaymentQueueActivities>({
     taskQueue: paymentsTaskQueue(workflowInfo().taskQueue),
     startToCloseTimeout: input.paymentStepMs ?? DEFAULT_PAYMENT_STEP_MS,
@@ -60,6 +96,7 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
 
   const paymentKey = checkoutPaymentKey(input.checkoutKey);
   const amountCents = input.items.reduce((s, i) => s + i.quantity * i.unit_price_cents, 0);
+  const variantIds = input.items.map((i) => i.variant_id);
   let orderId: string | null = null;
   const step = (name: string) =>
     setCurrentDetails(
@@ -70,19 +107,12 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
       ].join('\n'),
     );
 
-  step('checking prices');
-  const prices = await checkCheckoutPrices({ storeId: input.storeId, dropId: input.dropId ?? null, items: input.items });
-  if (prices.changed.length) {
-    step('prices changed');
-    return { status: 'price_changed', items: prices.changed };
-  }
-
-  step('confirming reservations');
+  step('confirming prices and reservations');
   const holdMs = input.holdMs ?? DEFAULT_HOLD_MS;
-  const held = await confirmCheckoutReservations({ cartId: input.cartId, storeId: input.storeId, items: input.items, holdMs });
-  if (!held.ok) {
-    step('insufficient stock');
-    return { status: 'insufficient_stock', items: held.missing };
+  const held = await confirmCheckout({ cartId: input.cartId, storeId: input.storeId, dropId: input.dropId ?? null, items: input.items, holdMs });
+  if (held.status !== 'held') {
+    step(held.status === 'price_changed' ? 'prices changed' : 'insufficient stock');
+    return held;
   }
   const holdsEndAt = Date.now() + holdMs;
 
@@ -114,11 +144,18 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
     });
     authorized = true;
 
-    compensations.push({ name: 'cancel order', run: () => cancelCheckoutOrder({ checkoutKey: input.checkoutKey, reason: 'checkout failed' }) });
-    step('creating order');
-    // Only while the holds last (see above); at least a second so a fast path is never cut short.
-    const { createCheckoutOrder } = proxyActivities<Activities>({ ...dbSteps, scheduleToCloseTimeout: Math.max(1_000, holdsEndAt - Date.now()) });
-    const order = await createCheckoutOrder({
+    // The order and the sale are one transaction, so one compensation: the order cancelled and its stock given
+    // back. The commit claims the holds for this checkout (its key), so another checkout of the same cart can
+    // neither sell them too nor, restocking after its own failure, give back what this one sold.
+    compensations.push({
+      name: 'cancel order',
+      run: () =>
+        cancelPlacedOrder({ checkoutKey: input.checkoutKey, storeId: input.storeId, reservationIds: held.reservationIds, dropId: input.dropId ?? null, reason: 'checkout failed' }),
+    });
+    // Workflow time: after a long absence of the workers this is the resumed task's time, past the holds.
+    if (Date.now() >= holdsEndAt) throw new HoldsRanOut();
+    step('placing order');
+    const order = await placeCheckoutOrder({
       checkoutKey: input.checkoutKey,
       cartId: input.cartId,
       storeId: input.storeId,
@@ -129,24 +166,14 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
       billingAddress: input.billingAddress ? { ...input.billingAddress } : null,
       paymentKey,
       reservationIds: held.reservationIds,
+      dropId: input.dropId ?? null,
+      holdsEndAt,
     });
     orderId = order.orderId;
-    upsertSearchAttributes([{ key: OrderId, value: orderId }]);
-
-    // The commit claims the holds for this checkout (its key), so another checkout of the same cart can neither
-    // sell them too nor, restocking after its own failure, give back what this one sold.
-    compensations.push({
-      name: 'restock',
-      run: () => uncommitCheckoutReservations({ storeId: input.storeId, reservationIds: held.reservationIds, dropId: input.dropId ?? null, checkoutKey: input.checkoutKey }),
-    });
-    step('committing reservations');
-    await commitCheckoutReservations({
-      storeId: input.storeId,
-      reservationIds: held.reservationIds,
-      quantities: input.items.map((i) => i.quantity),
-      dropId: input.dropId ?? null,
-      checkoutKey: input.checkoutKey,
-    });
+    upsertSearchAttributes([{ key: OrderId, value: order.orderId }]);
+    // Sold: the lines leave the cart document before the shopper is answered, so the cart they see next is empty.
+    await emptyCheckoutCart({ cartId: input.cartId, variantIds });
+    answerConfirmed({ status: 'confirmed', orderId: order.orderId });
 
     step('capturing payment');
     capturing = true;
@@ -154,10 +181,10 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
     // The money is taken: from here on the checkout only goes forward.
     compensations.splice(0);
   } catch (err) {
-    const expired = err instanceof ActivityFailure && err.cause instanceof TimeoutFailure;
+    const expired = err instanceof HoldsRanOut || businessFailure(err)?.type === HOLDS_RAN_OUT;
     if (expired) {
-      // The holds go first: a createCheckoutOrder attempt still running then either lands before the release
-      // (and the compensation below cancels its order) or finds the holds gone and creates nothing.
+      // The holds go first: an order still being placed then either commits before the release (and the
+      // compensations below restock and cancel it) or finds the holds gone and rolls back whole.
       step('expired: giving the holds back');
       await releaseCheckoutHolds({ cartId: input.cartId });
     }
@@ -180,9 +207,9 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
     }
     if (capturing && failure && PAYMENT_REFUSALS.includes(failure.type ?? '')) {
       // The provider would not capture the hold: a business outcome, not an outage. The compensations cancelled
-      // the order and gave the stock back; the lines leave the cart as their holds are gone.
+      // the order and gave the stock back (the lines left the cart when it was placed). The shopper was told
+      // `confirmed`; the order's status (cancelled, with why) is what changed since.
       step('payment not captured: order cancelled, stock given back');
-      await emptyCheckoutCart({ cartId: input.cartId, variantIds: input.items.map((i) => i.variant_id) });
       const details = (failure.details?.[0] ?? {}) as { declineCode?: string | null; failureCode?: string | null; code?: string | null; status?: string | null };
       return {
         status: 'payment_failed',
@@ -210,8 +237,6 @@ export async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
     throw err;
   }
 
-  step('closing cart');
-  await emptyCheckoutCart({ cartId: input.cartId, variantIds: input.items.map((i) => i.variant_id) });
   step('confirmed');
   return { status: 'confirmed', orderId: orderId! };
 }
