@@ -23,7 +23,7 @@ import { pledgeJson, type PledgeJson } from './pledgeViews';
 import { findCampaign } from './repository';
 import { releaseSlot } from './rewardSlots';
 import { createGroupCommit } from './pledgeGroupCommit';
-import { activateNewPledges, openPledge, type Activation, type ActivationInput, type OpenedPledge } from './pledgeWrites';
+import { activateNewPledges, openPledges, type Activation, type ActivationInput, type OpenedPledge, type OpenPledgeInput } from './pledgeWrites';
 
 /**
  * A new pledge: claim a reward slot, then save the card or hold the funds; and confirm, which finishes a
@@ -75,6 +75,8 @@ function pledgeNotice(pledge: PledgeRow, campaign: { title: string }): Activatio
   };
 }
 
+type Opened = Awaited<ReturnType<typeof openPledges>>[number];
+
 /** Thrown inside a transaction to roll it back when the campaign was decided meanwhile. */
 class CampaignClosed extends Error {}
 
@@ -84,6 +86,23 @@ export function createPledgeCreation(deps: PledgeServiceDeps) {
   const announceTotals = createTotalsAnnouncer(deps);
   // A hot campaign's new pledges activate together: one statement, one lock of its row, per batch.
   const activateTogether = createGroupCommit<ActivationInput, Activation>((_campaignId, batch) => activateNewPledges(db, batch));
+  // And are opened together (slots, pledge rows, payments rows); a backer twice in one batch fails the whole
+  // statement on the unique index, so that batch goes again one by one, each request with its own answer.
+  const openTogether = createGroupCommit<OpenPledgeInput, { opened: Opened } | { failed: unknown }>(async (_campaignId, batch) => {
+    try {
+      return (await openPledges(db, batch)).map((opened) => ({ opened }));
+    } catch (err) {
+      if (batch.length === 1 || !isUniqueViolation(err, 'pledges_one_open_per_backer')) throw err;
+      return Promise.all(batch.map((input) => openPledges(db, [input]).then(([opened]) => ({ opened: opened! }), (failed: unknown) => ({ failed }))));
+    }
+  });
+
+  async function openOne(input: OpenPledgeInput): Promise<OpenedPledge> {
+    const outcome = await openTogether(input.campaignId, input);
+    if ('failed' in outcome) throw outcome.failed;
+    // Its tier could not take the whole batch: alone, it learns exactly whether a slot is left.
+    return outcome.opened.retryAlone ? (await openPledges(db, [input]))[0]! : outcome.opened;
+  }
 
   /** Idempotent under the pledge's payment key: a retry or a confirm finds the first attempt's record. */
   function putCardInPlace(pledge: PledgeRow, email?: string): Promise<PaymentRecord> {
@@ -260,7 +279,7 @@ export function createPledgeCreation(deps: PledgeServiceDeps) {
       const id = randomUUID();
       let opened: OpenedPledge;
       try {
-        opened = await openPledge(db, {
+        opened = await openOne({
           id,
           campaignId,
           backerId: principal.id,

@@ -45,37 +45,49 @@ export interface OpenedPledge {
 }
 
 /**
- * One statement: reads the campaign, the tier and the backer's open pledge; when every rule passes, claims the
- * tier slot (the conditional UPDATE that never oversells), inserts the pending pledge and its pending payments
- * row with the row's `created` event. A rule that fails writes nothing; the caller tells which from the reads.
- * The unique index on open pledges still refuses a concurrent twin (23505, nothing kept).
+ * One statement for a batch of new pledges of one campaign (one request, or those of a hot campaign
+ * group-committed together): reads the campaign, the tiers and the backers' open pledges once; for the
+ * requests that pass every rule, claims their tier slots (one conditional UPDATE per tier, never past its
+ * quantity), inserts the pending pledges and their pending payments rows with each row's `created` event. A
+ * rule that fails writes nothing for that request; the caller tells which from the reads. A tier that cannot
+ * take all of a batch's requests takes none of them (`retryAlone`: the caller retries them one by one, which
+ * decides exactly who gets the last slots). The unique index on open pledges refuses a concurrent twin (23505
+ * fails the whole statement; the caller retries one by one then, too).
  */
-export async function openPledge(db: Conn, input: OpenPledgeInput): Promise<OpenedPledge> {
+export async function openPledges(db: Conn, inputs: readonly OpenPledgeInput[]): Promise<Array<OpenedPledge & { retryAlone?: boolean }>> {
+  const column = <T>(pick: (input: OpenPledgeInput) => T): T[] => inputs.map(pick);
   const { rows } = await db.raw<{ rows: Record<string, unknown>[] }>(
-    `WITH c AS (
-       SELECT id, owner_id, title, currency,
-              status = 'live' AND ends_at > :now AS live,
-              CASE WHEN ends_at > :holdUntil THEN 'save_card' ELSE 'authorize' END AS mode
-         FROM campaigns WHERE id = :campaignId
+    `WITH b AS (
+       SELECT * FROM unnest(
+         CAST(:ids AS uuid[]), CAST(:backerIds AS uuid[]), CAST(:tierIds AS uuid[]), CAST(:amounts AS bigint[]), CAST(:methods AS text[]),
+         CAST(:nows AS timestamptz[]), CAST(:holdUntils AS timestamptz[]), CAST(:authorizeKeys AS text[]), CAST(:saveKeys AS text[])
+       ) AS b(id, backer_id, tier_id, amount, payment_method, now, hold_until, authorize_key, save_key)
+     ), c AS (
+       SELECT id, owner_id, title, currency, status, ends_at FROM campaigns WHERE id = :campaignId
      ), t AS (
-       SELECT min_amount_cents FROM reward_tiers WHERE id = CAST(:tierId AS uuid) AND campaign_id = :campaignId
+       SELECT id, min_amount_cents FROM reward_tiers WHERE campaign_id = :campaignId AND id IN (SELECT tier_id FROM b)
      ), o AS (
-       SELECT id, status, amount_cents, reward_tier_id, payment_method FROM pledges
-        WHERE campaign_id = :campaignId AND backer_id = :backerId AND status IN (${OPEN_STATUSES_SQL}) LIMIT 1
+       SELECT DISTINCT ON (backer_id) backer_id, id, status, amount_cents, reward_tier_id, payment_method FROM pledges
+        WHERE campaign_id = :campaignId AND backer_id IN (SELECT backer_id FROM b) AND status IN (${OPEN_STATUSES_SQL})
      ), ok AS (
-       SELECT c.* FROM c
-        WHERE c.live AND c.owner_id <> :backerId AND NOT EXISTS (SELECT 1 FROM o)
-          AND (CAST(:tierId AS uuid) IS NULL OR EXISTS (SELECT 1 FROM t WHERE t.min_amount_cents <= :amount))
+       SELECT b.*, CASE WHEN c.ends_at > b.hold_until THEN 'save_card' ELSE 'authorize' END AS mode
+         FROM b JOIN c ON c.status = 'live' AND c.ends_at > b.now AND c.owner_id <> b.backer_id
+         LEFT JOIN t ON t.id = b.tier_id
+        WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.backer_id = b.backer_id)
+          AND (b.tier_id IS NULL OR t.min_amount_cents <= b.amount)
+     ), want AS (
+       SELECT tier_id, count(*) AS n FROM ok WHERE tier_id IS NOT NULL GROUP BY tier_id
      ), slot AS (
-       UPDATE reward_tiers SET claimed = claimed + 1
-        WHERE id = CAST(:tierId AS uuid) AND campaign_id = :campaignId AND (quantity IS NULL OR claimed < quantity)
-          AND EXISTS (SELECT 1 FROM ok)
-       RETURNING id
+       UPDATE reward_tiers r SET claimed = r.claimed + want.n
+         FROM want
+        WHERE r.id = want.tier_id AND r.campaign_id = :campaignId AND (r.quantity IS NULL OR r.claimed + want.n <= r.quantity)
+       RETURNING r.id
      ), p AS (
        INSERT INTO pledges (id, campaign_id, backer_id, reward_tier_id, amount_cents, currency, status, payment_mode, payment_method, payment_key)
-       SELECT CAST(:id AS uuid), ok.id, CAST(:backerId AS uuid), CAST(:tierId AS uuid), CAST(:amount AS bigint), ok.currency, 'pending', ok.mode, :paymentMethod,
-              CASE ok.mode WHEN 'authorize' THEN CAST(:authorizeKey AS text) ELSE CAST(:saveKey AS text) END
-         FROM ok WHERE CAST(:tierId AS uuid) IS NULL OR EXISTS (SELECT 1 FROM slot)
+       SELECT ok.id, c.id, ok.backer_id, ok.tier_id, ok.amount, c.currency, 'pending', ok.mode, ok.payment_method,
+              CASE ok.mode WHEN 'authorize' THEN ok.authorize_key ELSE ok.save_key END
+         FROM ok CROSS JOIN c
+        WHERE ok.tier_id IS NULL OR ok.tier_id IN (SELECT id FROM slot)
        RETURNING *
      ), pay AS (
        INSERT INTO payments (business_key, provider, kind, amount_cents, currency, status, payment_method, customer_ref)
@@ -90,52 +102,61 @@ export async function openPledge(db: Conn, input: OpenPledgeInput): Promise<Open
        INSERT INTO payment_events (payment_id, type, from_status, to_status, data)
        SELECT id, 'created', NULL, 'pending', jsonb_build_object('kind', kind) FROM pay
      )
-     SELECT p.*, c.owner_id AS c_owner_id, c.title AS c_title, c.live AS c_live,
+     SELECT b.id AS b_id, (ok.id IS NOT NULL) AS b_passed, p.*,
+            c.owner_id AS c_owner_id, c.title AS c_title, (c.status = 'live' AND c.ends_at > b.now) AS c_live,
             t.min_amount_cents AS t_min_amount_cents,
             o.id AS o_id, o.status AS o_status, o.amount_cents AS o_amount_cents, o.reward_tier_id AS o_reward_tier_id,
             o.payment_method AS o_payment_method
-       FROM (SELECT 1) one LEFT JOIN c ON true LEFT JOIN t ON true LEFT JOIN o ON true LEFT JOIN p ON true`,
+       FROM b LEFT JOIN c ON true LEFT JOIN t ON t.id = b.tier_id LEFT JOIN o ON o.backer_id = b.backer_id
+       LEFT JOIN ok ON ok.id = b.id LEFT JOIN p ON p.id = b.id`,
     {
-      id: input.id,
-      campaignId: input.campaignId,
-      backerId: input.backerId,
-      tierId: input.tierId,
-      amount: input.amountCents,
-      paymentMethod: input.paymentMethod,
-      now: input.now,
-      holdUntil: input.holdUntil,
-      authorizeKey: input.keys.authorize,
-      saveKey: input.keys.save_card,
-      provider: input.provider,
+      campaignId: inputs[0]!.campaignId,
+      provider: inputs[0]!.provider,
+      ids: column((i) => i.id),
+      backerIds: column((i) => i.backerId),
+      tierIds: column((i) => i.tierId),
+      amounts: column((i) => i.amountCents),
+      methods: column((i) => i.paymentMethod),
+      nows: column((i) => i.now.toISOString()),
+      holdUntils: column((i) => i.holdUntil.toISOString()),
+      authorizeKeys: column((i) => i.keys.authorize),
+      saveKeys: column((i) => i.keys.save_card),
     },
   );
-  const {
-    c_owner_id,
-    c_title,
-    c_live,
-    t_min_amount_cents,
-    o_id,
-    o_status,
-    o_amount_cents,
-    o_reward_tier_id,
-    o_payment_method,
-    ...pledge
-  } = rows[0]!;
-  return {
-    campaign: c_owner_id == null ? undefined : { owner_id: c_owner_id as string, title: c_title as string, live: c_live as boolean },
-    tier: t_min_amount_cents == null ? undefined : { min_amount_cents: t_min_amount_cents as number },
-    open:
-      o_id == null
-        ? undefined
-        : {
-            id: o_id as string,
-            status: o_status as PledgeRow['status'],
-            amount_cents: o_amount_cents as number,
-            reward_tier_id: o_reward_tier_id as string | null,
-            payment_method: o_payment_method as string,
-          },
-    pledge: pledge.id == null ? undefined : (pledge as unknown as PledgeRow),
-  };
+  const byId = new Map(rows.map((r) => [r.b_id as string, r]));
+  return inputs.map((input) => {
+    const {
+      b_id: _bId,
+      b_passed,
+      c_owner_id,
+      c_title,
+      c_live,
+      t_min_amount_cents,
+      o_id,
+      o_status,
+      o_amount_cents,
+      o_reward_tier_id,
+      o_payment_method,
+      ...pledge
+    } = byId.get(input.id)!;
+    return {
+      campaign: c_owner_id == null ? undefined : { owner_id: c_owner_id as string, title: c_title as string, live: c_live as boolean },
+      tier: t_min_amount_cents == null ? undefined : { min_amount_cents: t_min_amount_cents as number },
+      open:
+        o_id == null
+          ? undefined
+          : {
+              id: o_id as string,
+              status: o_status as PledgeRow['status'],
+              amount_cents: o_amount_cents as number,
+              reward_tier_id: o_reward_tier_id as string | null,
+              payment_method: o_payment_method as string,
+            },
+      pledge: pledge.id == null ? undefined : (pledge as unknown as PledgeRow),
+      // Passed every rule, but its tier could not take the whole batch: only a batch of one is sold out.
+      ...(b_passed && pledge.id == null && inputs.length > 1 ? { retryAlone: true } : {}),
+    };
+  });
 }
 
 export interface ActivationInput {

@@ -96,6 +96,25 @@ describe('pledges activated together (one statement for a hot campaign\'s batch)
   });
 });
 
+describe('pledges opened together (one statement for a hot campaign\'s batch)', () => {
+  it('a backer pledging twice at once among others gets one pledge and one 409 already_pledged; everyone else is accepted', async () => {
+    const campaign = await makeCampaign(deps, { ownerId: creator.id, endsInMs: HOUR, tiers: [{ minAmountCents: 1_000 }] });
+    const twice = await makeUser(deps);
+    const others = await Promise.all(Array.from({ length: 10 }, () => makeUser(deps)));
+    const body = { amount_cents: 1_000, reward_tier_id: campaign.tiers[0]!.id, payment_method: 'pm_card_visa' };
+    // The same backer twice (two Idempotency-Keys) in the middle of a burst, so both can land in one batch.
+    const backers = [...others.slice(0, 5), twice, twice, ...others.slice(5)];
+    const responses = await Promise.all(backers.map((b) => postPledge(http, campaign.id, b, body)));
+
+    const mine = responses.filter((_, i) => backers[i] === twice);
+    expect(mine.map((r) => r.status).sort()).toEqual([201, 409]);
+    expectProblem(mine.find((r) => r.status === 409)!, 409, 'already_pledged');
+    expect(responses.filter((_, i) => backers[i] !== twice).map((r) => r.status)).toEqual(others.map(() => 201));
+    expect(await campaignTotals(deps, campaign.id)).toEqual({ pledged_cents: 11_000, backer_count: 11 });
+    expect(await claimed(deps, campaign.tiers[0]!.id)).toBe(11);
+  });
+});
+
 describe('the payment record a new pledge leaves', () => {
   it('has the same rows and events the step-by-step payment service writes: created, then authorize', async () => {
     const campaign = await makeCampaign(deps, { ownerId: creator.id, endsInMs: HOUR });
