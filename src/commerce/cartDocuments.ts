@@ -5,7 +5,7 @@ import { LuaScript } from './luaScript';
  * Cart documents: the shopper's cart in Redis, one key per cart, JSON. The document says what the shopper
  * wants and at what price each line was added; Postgres reservations are the truth for stock. The key expires
  * after the cart's TTL (guests and signed-in shoppers differ) and every change refreshes it. A lost document
- * loses no stock: the cart's workflow releases its holds when the reservation TTL runs out.
+ * loses no stock: the hold-expiry sweepers release its holds when the reservation TTL runs out.
  *
  * Line changes run as Lua scripts, so concurrent changes to one cart never overwrite each other.
  */
@@ -134,7 +134,7 @@ export function cartTtlMs(config: { CART_TTL_GUEST: number; CART_TTL_USER: numbe
   return ownerId ? config.CART_TTL_USER : config.CART_TTL_GUEST;
 }
 
-/** Forgets a cart's document (its holds are released by whoever calls this, or by its workflow's TTL). */
+/** Forgets a cart's document (its holds are released by whoever calls this, or by the hold-expiry sweepers). */
 export async function forgetCart(redis: RedisClient, cartId: string): Promise<void> {
   await redis.del(cartKey(cartId));
 }

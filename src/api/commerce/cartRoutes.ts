@@ -4,9 +4,10 @@ import type { AppDeps } from '../deps';
 import { createCartService, MAX_LINE_QUANTITY } from '../../commerce/carts';
 
 /**
- * Carts (src/commerce/carts.ts): a document per cart in Redis, stock holds in Postgres, and a workflow per
- * cart (`cart:<id>`) that returns the holds to stock RESERVATION_TTL after the cart's last activity. Guests
- * may have carts; a signed-in shopper's cart is theirs alone, and answers anyone else like an unknown id (404).
+ * Carts (src/commerce/carts.ts): a document per cart in Redis, stock holds in Postgres, and the hold-expiry
+ * sweepers (src/workflows/commerce/holdExpiry.ts) that return holds to stock RESERVATION_TTL after the cart's
+ * last activity; an add never waits on Temporal. Guests may have carts; a signed-in shopper's cart is theirs
+ * alone, and answers anyone else like an unknown id (404).
  */
 
 const CreateCartBody = z.strictObject({ store_id: z.uuid() }).openapi('CreateCartRequest');
