@@ -20,7 +20,8 @@ describe('commerce reconciliation', () => {
 
   beforeAll(async () => {
     database = await ownDatabase('recon');
-    ctx = createTestContext(testConfig({ RECONCILE_GRACE: '1', DATABASE_URL: database.url }));
+    // Grace of 10 minutes: what the tests plant as old is an hour old; what they make now stays young on a slow machine.
+    ctx = createTestContext(testConfig({ RECONCILE_GRACE: '600', DATABASE_URL: database.url }));
     worker = await startTestWorker(ctx.deps);
     owner = await makeUser(ctx.deps, { role: 'merchant' });
     storeId = (await ctx.http.post('/v1/stores').set('Authorization', owner.auth).send({ name: 'Recon', slug: `r-${randomUUID().slice(0, 8)}`, currency: 'EUR' })).body.id;
