@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import client, { AggregatorRegistry, Counter, Histogram, Registry } from 'prom-client';
+import client, { Counter, Histogram, Registry } from 'prom-client';
 
 /** IPC between an API process and the cluster's primary (src/main/cluster.ts) for GET /metrics. */
 export const METRICS_REQUEST = 'pledgeflow:metrics-request';
@@ -14,7 +14,20 @@ export interface MetricsResponse {
   text?: string;
   error?: string;
 }
-const CLUSTER_METRICS_TIMEOUT_MS = 5_000;
+/** The primary asks every API process for its registry (as JSON, to be summed), with the same protocol. */
+export const METRICS_COLLECT = 'pledgeflow:metrics-collect';
+export const METRICS_COLLECTED = 'pledgeflow:metrics-collected';
+export type RegistryJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+export interface MetricsCollect {
+  type: typeof METRICS_COLLECT;
+  id: number;
+}
+export interface MetricsCollected {
+  type: typeof METRICS_COLLECTED;
+  id: number;
+  metrics: RegistryJson;
+}
+export const CLUSTER_METRICS_TIMEOUT_MS = 5_000;
 
 /**
  * One Prometheus registry per process (or per test app): HTTP metrics here, domain counters registered by
@@ -50,7 +63,6 @@ export class Metrics {
    */
   async exposition(): Promise<string> {
     if (!cluster.isWorker || !process.send) return this.registry.metrics();
-    this.joinCluster();
     const id = ++this.requests;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => finish(new Error('the cluster primary did not answer for /metrics')), CLUSTER_METRICS_TIMEOUT_MS);
@@ -71,12 +83,14 @@ export class Metrics {
   private requests = 0;
   private joined = false;
 
-  /** Lets the primary collect this registry (prom-client's cluster protocol answers its requests). */
+  /** In an API process of a cluster: answers the primary's requests for this registry. */
   joinCluster(): void {
     if (this.joined || !cluster.isWorker) return;
     this.joined = true;
-    new AggregatorRegistry();
-    AggregatorRegistry.setRegistries([this.registry]);
+    process.on('message', (m: MetricsCollect) => {
+      if (m?.type !== METRICS_COLLECT) return;
+      void this.registry.getMetricsAsJSON().then((metrics) => process.send?.({ type: METRICS_COLLECTED, id: m.id, metrics } satisfies MetricsCollected));
+    });
   }
 
   /** A named counter, created on first use so modules can count their own events (repairs, replays, ...). */

@@ -1,9 +1,20 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 import { createApp } from '../api/app';
 import type { Config } from '../config';
-import { METRICS_REQUEST, METRICS_RESPONSE, type MetricsRequest, type MetricsResponse } from '../infra/metrics';
+import {
+  CLUSTER_METRICS_TIMEOUT_MS,
+  METRICS_COLLECT,
+  METRICS_COLLECTED,
+  METRICS_REQUEST,
+  METRICS_RESPONSE,
+  type MetricsCollect,
+  type MetricsCollected,
+  type MetricsRequest,
+  type MetricsResponse,
+  type RegistryJson,
+} from '../infra/metrics';
 import type { Logger } from '../logger';
 import { closeServer, createServices, displayUrl, listen, onShutdownSignal, verifyDependencies } from './bootstrap';
 
@@ -12,7 +23,8 @@ import { closeServer, createServices, displayUrl, listen, onShutdownSignal, veri
  * node:cluster (the primary accepts connections and hands them to the API processes in turn). The primary runs no
  * API itself: under `npm run api` it only supervises; under `npm start` it also runs the Temporal workers, so they
  * have a process of their own. API processes share nothing in memory: live updates and cache evictions go through
- * Redis pub/sub, and GET /metrics in any of them answers for all (the primary gathers every process's registry).
+ * Redis pub/sub, and GET /metrics in any of them answers for all (the primary gathers every process's registry
+ * and sums them with prom-client's aggregation).
  */
 
 /** How many API processes to run: WEB_CONCURRENCY, else one per core. */
@@ -39,6 +51,35 @@ export async function serveApi(config: Config, processName: string, readyMessage
   services.logger.info({ url: displayUrl(config.HOST, config.PORT), payments: config.paymentProvider, pid: process.pid }, readyMessage);
 }
 
+let collections = 0;
+
+/** Every live API process's registry and the primary's own (its workers' counters, under `npm start`), summed. */
+function clusterExposition(own: Registry | undefined): Promise<string> {
+  const id = ++collections;
+  const processes = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && w.isConnected());
+  return new Promise((resolve, reject) => {
+    const parts: RegistryJson[] = [];
+    let pending = processes.length;
+    const onMessage = (_worker: Worker, m: MetricsCollected) => {
+      if (m?.type !== METRICS_COLLECTED || m.id !== id) return;
+      parts.push(m.metrics);
+      if (--pending === 0) done();
+    };
+    const timer = setTimeout(() => done(new Error('an API process did not answer for /metrics')), CLUSTER_METRICS_TIMEOUT_MS);
+    function done(err?: Error) {
+      clearTimeout(timer);
+      cluster.off('message', onMessage);
+      if (err) return reject(err);
+      Promise.resolve(own?.getMetricsAsJSON())
+        .then((mine) => AggregatorRegistry.aggregate(mine ? [...parts, mine] : parts).metrics())
+        .then(resolve, reject);
+    }
+    cluster.on('message', onMessage);
+    for (const w of processes) w.send({ type: METRICS_COLLECT, id } satisfies MetricsCollect);
+    if (pending === 0) done();
+  });
+}
+
 export interface ApiCluster {
   /** Stops every API process (SIGTERM, then SIGKILL after `graceMs`) and resolves when all have exited. */
   stop(graceMs?: number): Promise<void>;
@@ -57,6 +98,8 @@ export async function startApiCluster(opts: {
   processes: number;
   env: Record<string, string>;
   logger: Logger;
+  /** This process's own registry, summed into GET /metrics with the API processes'. */
+  ownMetrics?: Registry;
   onFatal: (err: Error) => void;
 }): Promise<ApiCluster> {
   const { logger } = opts;
@@ -64,15 +107,13 @@ export async function startApiCluster(opts: {
   // Until every process listens, a death fails the start instead of being replaced.
   let started = false;
   let earlyCrashes = 0;
-  const aggregator = new AggregatorRegistry();
-
   // GET /metrics in an API process: the primary asks every process for its registry and sums them up.
   cluster.on('message', (worker: Worker, message: MetricsRequest) => {
     if (message?.type !== METRICS_REQUEST) return;
     const reply = (m: MetricsResponse) => {
       if (worker.isConnected()) worker.send(m);
     };
-    aggregator.clusterMetrics().then(
+    clusterExposition(opts.ownMetrics).then(
       (text) => reply({ type: METRICS_RESPONSE, id: message.id, text }),
       (err: unknown) => reply({ type: METRICS_RESPONSE, id: message.id, error: String(err) }),
     );

@@ -165,6 +165,7 @@ async function main(): Promise<void> {
         processes: apiProcesses,
         env: { TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS, JWT_SECRET: config.JWT_SECRET },
         logger,
+        ownMetrics: services.metrics.registry,
         onFatal: (err) => {
           logger.fatal({ err }, 'api processes keep failing; stopping');
           void stop().finally(() => process.exit(1));

@@ -4,6 +4,7 @@ import http from 'node:http';
 import pg from 'pg';
 import { splitDatabaseUrl } from '../../src/infra/db';
 import { freePort } from '../helpers/server';
+import { eventually } from '../helpers/wait';
 import { readTestEnvironment } from '../helpers/testEnv';
 import { entryEnv, runEntry, startEntry } from './processHelpers';
 
@@ -47,7 +48,8 @@ describe('separate processes', () => {
     let children: number[] = [];
     try {
       await api.waitFor('"msg":"api listening"', 60_000);
-      expect(api.output().stdout.match(/"msg":"api process listening"/g)).toHaveLength(2);
+      // Each API process logs its own line (from its own pipe writes, so possibly after the primary's).
+      await eventually(() => api.output().stdout.match(/"msg":"api process listening"/g)?.length === 2, 10_000, 'two API processes listening');
       children = execFileSync('pgrep', ['-P', String(api.child.pid)]).toString().trim().split('\n').map(Number);
       expect(children).toHaveLength(2);
       // New connections are dealt to the processes in turn; the counter on /metrics is the sum over both.
