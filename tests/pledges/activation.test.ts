@@ -101,16 +101,23 @@ describe('pledges opened together (one statement for a hot campaign\'s batch)', 
     const campaign = await makeCampaign(deps, { ownerId: creator.id, endsInMs: HOUR, tiers: [{ minAmountCents: 1_000 }] });
     const twice = await makeUser(deps);
     const others = await Promise.all(Array.from({ length: 10 }, () => makeUser(deps)));
-    const body = { amount_cents: 1_000, reward_tier_id: campaign.tiers[0]!.id, payment_method: 'pm_card_visa' };
-    // The same backer twice (two Idempotency-Keys) in the middle of a burst, so both can land in one batch.
-    const backers = [...others.slice(0, 5), twice, twice, ...others.slice(5)];
-    const responses = await Promise.all(backers.map((b) => postPledge(http, campaign.id, b, body)));
+    const body = (amount: number) => ({ amount_cents: amount, reward_tier_id: campaign.tiers[0]!.id, payment_method: 'pm_card_visa' });
+    // The same backer twice with two different pledges (two Idempotency-Keys) in the middle of a burst, so both
+    // can land in one batch. (The same body twice would be a retry of one pledge, answered 201 twice.)
+    const requests = [
+      ...others.slice(0, 5).map((b) => [b, 1_000] as const),
+      [twice, 2_000] as const,
+      [twice, 3_000] as const,
+      ...others.slice(5).map((b) => [b, 1_000] as const),
+    ];
+    const responses = await Promise.all(requests.map(([b, amount]) => postPledge(http, campaign.id, b, body(amount))));
 
-    const mine = responses.filter((_, i) => backers[i] === twice);
+    const mine = responses.filter((_, i) => requests[i]![0] === twice);
     expect(mine.map((r) => r.status).sort()).toEqual([201, 409]);
     expectProblem(mine.find((r) => r.status === 409)!, 409, 'already_pledged');
-    expect(responses.filter((_, i) => backers[i] !== twice).map((r) => r.status)).toEqual(others.map(() => 201));
-    expect(await campaignTotals(deps, campaign.id)).toEqual({ pledged_cents: 11_000, backer_count: 11 });
+    const kept = mine.find((r) => r.status === 201)!.body.amount_cents as number;
+    expect(responses.filter((_, i) => requests[i]![0] !== twice).map((r) => r.status)).toEqual(others.map(() => 201));
+    expect(await campaignTotals(deps, campaign.id)).toEqual({ pledged_cents: 10_000 + kept, backer_count: 11 });
     expect(await claimed(deps, campaign.tiers[0]!.id)).toBe(11);
   });
 });
