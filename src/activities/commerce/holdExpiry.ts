@@ -15,6 +15,5 @@ export function createHoldExpiryActivities(deps: ActivityDeps) {
   return {
     releaseDueHolds: (input: { shard: number; shards: number }): Promise<HoldSweepResult> =>
       sweepDueHolds({ db, redis, logger, hotStock }, { ...input, beat: () => Context.current().heartbeat() }),
-
   };
 }
