@@ -47,57 +47,55 @@ const log = benchLog('checkout');
 
 const ADDRESS = { line1: '1 Bench Street', city: 'Lisbon', postal_code: '1000-001', country: 'PT' };
 
-/** Milliseconds of a protobuf timestamp as core writes it into a local activity marker (object or ISO string). */
-function markerTimeMs(t: unknown): number | undefined {
-  if (!t) return undefined;
-  if (typeof t === 'string') return Date.parse(t);
-  const { seconds, nanos } = t as { seconds?: number | string; nanos?: number };
-  return Number(seconds ?? 0) * 1000 + Math.round((nanos ?? 0) / 1e6);
-}
-
-/** A local activity's marker: its type and how long it ran (first scheduled → completed), from core's marker data. */
-function localActivityOf(marker: temporal.api.history.v1.IMarkerRecordedEventAttributes): { name: string; ms?: number } | undefined {
+/** A local activity's type, from the data of its marker (core's LocalActivityMarkerData, as JSON). */
+function localActivityName(marker: temporal.api.history.v1.IMarkerRecordedEventAttributes): string | undefined {
   const payload = marker.details?.data?.payloads?.[0]?.data;
   if (marker.markerName !== 'core_local_activity' || !payload) return undefined;
   const data = JSON.parse(Buffer.from(payload).toString('utf8')) as Record<string, unknown>;
-  const name = String(data.activity_type ?? data.activityType ?? '?');
-  const done = markerTimeMs(data.complete_time ?? data.completeTime);
-  const scheduled = markerTimeMs(data.original_schedule_time ?? data.originalScheduleTime);
-  return { name, ms: done !== undefined && scheduled !== undefined ? done - scheduled : undefined };
+  return String(data.activity_type ?? data.activityType ?? '?');
 }
 
 /**
  * Where one checkout's time goes, from its workflow history: per activity, the wait to be picked up (scheduled →
- * started: task dispatch, and the payments queue's rate limit) and the run (started → completed); per local
- * activity (a marker) its run; when the shopper was answered (the `answer` Update completed); the whole
- * workflow; and what is left, the workflow tasks between the steps and the server.
+ * started: task dispatch, and the payments queue's rate limit) and the run (started → completed); per workflow
+ * task, its wait and its run (started → completed), named after the local activities it ran (their markers follow
+ * its completion: a local activity runs inside its workflow task); when the shopper was answered (the `answer`
+ * Update completed); the whole workflow; and what is left, the server's own work between the events.
  */
 function historyBreakdown(history: temporal.api.history.v1.IHistory): Record<string, number> {
   const events = history.events ?? [];
   const at = (e: temporal.api.history.v1.IHistoryEvent) => tsToMs(e.eventTime);
   const scheduled = new Map<string, { name: string; at: number; started?: number }>();
   const out: Record<string, number> = {};
+  const add = (k: string, ms: number) => void (out[k] = (out[k] ?? 0) + ms);
   let answeredAt: number | undefined;
-  for (const e of events) {
-    if (e.markerRecordedEventAttributes) {
-      const la = localActivityOf(e.markerRecordedEventAttributes);
-      if (la?.ms !== undefined) out[`${la.name}.local`] = (out[`${la.name}.local`] ?? 0) + la.ms;
+  let task: { scheduled: number; started?: number } | undefined;
+  events.forEach((e, n) => {
+    if (e.workflowTaskScheduledEventAttributes) task = { scheduled: at(e) };
+    if (e.workflowTaskStartedEventAttributes && task) {
+      task.started = at(e);
+      add('workflow_task.wait', task.started - task.scheduled);
+    }
+    if (e.workflowTaskCompletedEventAttributes && task?.started !== undefined) {
+      const local: string[] = [];
+      for (let m = n + 1; events[m]?.markerRecordedEventAttributes; m++) local.push(localActivityName(events[m]!.markerRecordedEventAttributes!) ?? 'marker');
+      add(`workflow_task.run[${local.join('+') || 'no local activity'}]`, at(e) - task.started);
+      task = undefined;
     }
     if (e.workflowExecutionUpdateCompletedEventAttributes && answeredAt === undefined) answeredAt = at(e);
-    const id = String(e.eventId);
-    if (e.activityTaskScheduledEventAttributes) scheduled.set(id, { name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at: at(e) });
+    if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), { name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at: at(e) });
     const started = e.activityTaskStartedEventAttributes;
     if (started) scheduled.get(String(started.scheduledEventId))!.started = at(e);
     const done = e.activityTaskCompletedEventAttributes;
     if (done) {
       const s = scheduled.get(String(done.scheduledEventId))!;
-      out[`${s.name}.wait`] = (out[`${s.name}.wait`] ?? 0) + (s.started! - s.at);
-      out[`${s.name}.run`] = (out[`${s.name}.run`] ?? 0) + (at(e) - s.started!);
+      add(`${s.name}.wait`, s.started! - s.at);
+      add(`${s.name}.run`, at(e) - s.started!);
     }
-  }
+  });
   out.workflow_total = at(events[events.length - 1]!) - at(events[0]!);
-  // The rest is workflow tasks: each step's result goes back through the server to a workflow worker and back.
-  out.workflow_tasks_and_server = out.workflow_total - Object.entries(out).reduce((sum, [k, v]) => (k === 'workflow_total' ? sum : sum + v), 0);
+  // The rest is the server: each step's result goes back through it to a workflow worker and back.
+  out.server_and_between = out.workflow_total - Object.entries(out).reduce((sum, [k, v]) => (k === 'workflow_total' ? sum : sum + v), 0);
   if (answeredAt !== undefined) out.answered_after = answeredAt - at(events[0]!);
   return out;
 }

@@ -20,8 +20,8 @@ import { createStore, createVariant, inventoryOf } from './fixtures';
  * - `committing`: inside the transaction that places the order, after its order row was written, before the
  *   held stock was committed to sold (inventory row): the order and the sale are one transaction;
  * - `capturing`: while the capture is at the gateway, not yet done there (the simulated gateway's intent row);
- *   the shopper was answered already (the answer comes once the order is placed, the capture after it);
- * - `captured`: after the gateway captured, before the platform recorded it (the payments row); answered too;
+ *   its order was placed already (the shopper is answered once it is, the capture follows);
+ * - `captured`: after the gateway captured, before the platform recorded it (the payments row);
  * - `expiring`: before the order was created (an uncommitted order with the same checkout key), and the
  *   workers stay away longer than the holds last (RESERVATION_TTL of a few seconds).
  *
@@ -149,15 +149,16 @@ describe('checkout with a killed worker', () => {
 
   /**
    * The checkout's final answer is its one confirmed order, paid by exactly one capture, its stock sold once. The
-   * first request got 503 when the worker died before the order was placed, else it had its 201 already.
+   * first request got 503 when the worker died before the order was placed; when it died after, the first request
+   * had its 201 unless its 2 s Temporal deadline ran out while the test held the order back (503 too).
    */
-  async function expectOneOrderOneCapture(co: Checkout, answeredBeforeKill = false): Promise<void> {
+  async function expectOneOrderOneCapture(co: Checkout, placedBeforeKill = false): Promise<void> {
     const first = await co.first;
-    expect(first.status).toBe(answeredBeforeKill ? 201 : 503);
+    expect(placedBeforeKill ? [201, 503] : [503]).toContain(first.status);
     const res = await replay(ctx, co);
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ status: 'confirmed', total_cents: co.amountCents });
-    if (answeredBeforeKill) expect(res.body.id).toBe(first.body.id);
+    if (first.status === 201) expect(res.body.id).toBe(first.body.id);
     expect(await ordersOf(co.cartId)).toEqual([{ id: res.body.id, status: 'confirmed' }]);
     // The capture follows the answer: the new worker finishes it.
     await eventually(async () => (await paymentStatus(co.checkoutKey)) === 'succeeded', 60_000, `the ${co.label} checkout's capture`, 250);
@@ -251,12 +252,12 @@ describe('checkout with a killed worker', () => {
     await expectOneOrderOneCapture(at.committing);
   });
 
-  it('killed while the capture was at the gateway (the shopper answered already): one confirmed order, one capture of the full amount, stock sold once', async () => {
+  it('killed while the capture was at the gateway (the order placed already): one confirmed order, one capture of the full amount, stock sold once', async () => {
     expect(atKill.capturing).toEqual({ orders: confirmed, holds: ['committed'], intents: ['requires_capture'], payment: 'requires_capture' });
     await expectOneOrderOneCapture(at.capturing, true);
   });
 
-  it('killed after the gateway captured, before the capture was recorded (answered already): the retry finds that capture, one order, no second capture', async () => {
+  it('killed after the gateway captured, before the capture was recorded (the order placed already): the retry finds that capture, one order, no second capture', async () => {
     expect(atKill.captured).toEqual({ orders: confirmed, holds: ['committed'], intents: ['succeeded'], payment: 'requires_capture' });
     await expectOneOrderOneCapture(at.captured, true);
   });
