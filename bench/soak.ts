@@ -68,11 +68,12 @@ async function main(): Promise<void> {
     })();
     const orders: string[] = [];
     const drops: string[] = [];
+    const refundFailed: Array<{ order_id: string; at: string }> = [];
     const progress = setInterval(() => log(`${round((performance.now() - t0) / 1000, 0)} s: ${JSON.stringify(SoakClient.toJSON(api.outcomes))}`), 30_000);
     await Promise.all([
       pledgeLoad(api, world, loadEnd),
       storeLoad(api, world, loadEnd, orders),
-      orderStatusLoad(api, world, loadEnd, orders),
+      orderStatusLoad(api, world, loadEnd, orders, refundFailed),
       lotteryLoad(api, world, loadEnd, drops),
       fcfsLoad(api, world, loadEnd, drops, orders),
       flush,
@@ -119,17 +120,32 @@ async function main(): Promise<void> {
     };
     const passed = Object.fromEntries(Object.entries(checks).map(([k, c]) => [k, c.ok]));
     const drawn = (await db('drops').whereIn('id', drops).groupBy('mode', 'status').select('mode', 'status').count({ n: '*' })) as Array<{ mode: string; status: string; n: string }>;
+    // Cancels answered 502 refund_failed: what the order and its payment went through, to tell a race from a failure.
+    const refundFailures = [];
+    for (const f of refundFailed.slice(0, 5)) {
+      const order = (await db('orders').where({ id: f.order_id }).first('status', 'payment_key', 'created_at')) as { status: string; payment_key: string; created_at: Date };
+      const events = await db('payment_events as e')
+        .join('payments as p', 'p.id', 'e.payment_id')
+        .where('p.business_key', order.payment_key)
+        .orderBy('e.id')
+        .select('e.type', 'e.from_status', 'e.to_status', 'e.created_at');
+      refundFailures.push({ ...f, order_created_at: order.created_at, order_status_now: order.status, payment_events: events });
+    }
     report('soak', {
       minutes,
       load_seconds: loadSeconds,
       load_average_before: loadBefore,
       load_average_after: loadAfter,
       kills,
+      // How long no worker ran, in all: each kill until its successor logged "worker running".
+      worker_down_seconds: round(kills.reduce((s, k) => s + (k.restart_ready_seconds ?? 0), 0)),
       flushes,
       retries: api.retries,
       outcomes: SoakClient.toJSON(api.outcomes),
       answers: SoakClient.toJSON(api.answers),
       error_examples: Object.fromEntries(api.examples),
+      observations: api.observations.toJSON(),
+      cancels_refund_failed: { count: refundFailed.length, first: refundFailures },
       drops: drawn.map((d) => ({ mode: d.mode, status: d.status, n: Number(d.n) })),
       settle_seconds: settledSeconds,
       still_waiting_after_settle: waiting,

@@ -26,6 +26,8 @@ export class SoakClient {
   /** The first body of each final error answer, `<operation> <status>` → body (what the report shows). */
   readonly examples = new Map<string, unknown>();
   retries = 0;
+  /** Things worth a line in the report that are not checks (e.g. a claim tried in time but refused after retries). */
+  readonly observations = new Tally();
 
   constructor(
     private readonly baseUrl: string,

@@ -145,7 +145,7 @@ async function checkout(api: SoakClient, auth: string, cartId: string, paymentMe
 }
 
 /** The merchant moves orders along (processing, shipped, delivered) or cancels one in four (refund + restock). */
-export function orderStatusLoad(api: SoakClient, w: SoakWorld, until: number, orders: string[]): Promise<void> {
+export function orderStatusLoad(api: SoakClient, w: SoakWorld, until: number, orders: string[], refundFailed: Array<{ order_id: string; at: string }>): Promise<void> {
   const later: Array<{ id: string; tries: number }> = [];
   return lanes(1, until, async () => {
     const next = orders.length ? { id: orders.shift()!, tries: 0 } : later.shift();
@@ -157,6 +157,12 @@ export function orderStatusLoad(api: SoakClient, w: SoakWorld, until: number, or
       if (res.status === 409 && next.tries < 5) {
         later.push({ id: next.id, tries: next.tries + 1 });
         break;
+      }
+      // API.md: a cancel whose refund failed changed nothing and may be retried shortly: note it, retry once.
+      if (res.status === 502 && status === 'cancelled') {
+        refundFailed.push({ order_id: next.id, at: new Date().toISOString() });
+        await sleep(2_000);
+        await api.call('order_cancel_retry_after_502', 'POST', `/v1/orders/${next.id}/status`, { auth: w.merchant.auth, body: { status } });
       }
       if (res.status !== 200) break;
     }
@@ -218,10 +224,15 @@ export function lotteryLoad(api: SoakClient, w: SoakWorld, until: number, drops:
     const watch = Promise.all(
       entrants.map(async (e) => {
         while (!over) {
-          const me = await api.call<{ status?: string }>('drop_entry_read', 'GET', `/v1/drops/${drop.id}/entries/me`, { auth: e.auth });
+          const me = await api.call<{ status?: string; claim_expires_at?: string }>('drop_entry_read', 'GET', `/v1/drops/${drop.id}/entries/me`, { auth: e.auth });
           if (me.body.status === 'won') {
             if (skipping.has(e)) return;
-            await api.call('drop_claim', 'POST', `/v1/drops/${drop.id}/claim`, { auth: e.auth, body: { shipping_address: ADDRESS }, idempotencyKey: true });
+            const triedAt = Date.now();
+            const claimed = await api.call('drop_claim', 'POST', `/v1/drops/${drop.id}/claim`, { auth: e.auth, body: { shipping_address: ADDRESS }, idempotencyKey: true });
+            // First tried inside the window, refused only after retrying through an outage: worth a line in the report.
+            if (claimed.status === 410 && me.body.claim_expires_at && triedAt < Date.parse(me.body.claim_expires_at)) {
+              api.observations.add(claimed.attempts > 1 ? 'claim_tried_in_window_refused_410_after_503s' : 'claim_tried_in_window_refused_410');
+            }
             return;
           }
           if (me.body.status && me.body.status !== 'entered' && me.body.status !== 'waitlisted') return;
