@@ -78,7 +78,11 @@ function historyBreakdown(history: temporal.api.history.v1.IHistory): Record<str
     }
     if (e.workflowTaskCompletedEventAttributes && task?.started !== undefined) {
       const local: string[] = [];
-      for (let m = n + 1; events[m]?.markerRecordedEventAttributes; m++) local.push(localActivityName(events[m]!.markerRecordedEventAttributes!) ?? 'marker');
+      // Its commands' events follow it until the next workflow task is scheduled.
+      for (let m = n + 1; m < events.length && !events[m]!.workflowTaskScheduledEventAttributes; m++) {
+        const marker = events[m]!.markerRecordedEventAttributes;
+        if (marker) local.push(localActivityName(marker) ?? 'marker');
+      }
       add(`workflow_task.run[${local.join('+') || 'no local activity'}]`, at(e) - task.started);
       task = undefined;
     }
