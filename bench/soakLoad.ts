@@ -35,7 +35,8 @@ export async function buildWorld(env: BenchEnvironment, loadMs: number): Promise
   const { services, baseUrl } = env;
   const [creator] = await bulkUsers(services, 1, 'creator');
   const [merchant] = await bulkUsers(services, 1, 'merchant');
-  const users = await bulkUsers(services, 20_000);
+  // Every pledge and shopper is a new account: ~1,500 a minute were used on a quiet machine; room for four times that.
+  const users = await bulkUsers(services, Math.max(10_000, Math.ceil((loadMs / 60_000) * 6_000)));
   let next = 0;
   const storeId = await createBenchStore(baseUrl, merchant!.auth, 'Soak store');
   const product = await postJson<{ variants: Array<{ id: string }> }>(
