@@ -48,6 +48,8 @@ async function main(): Promise<void> {
   const { db } = services;
   let worker = startWorker(config, SETTINGS);
   let chaos: Chaos | undefined;
+  // An unexpected error exits through runBench's process.exit: no worker process may outlive the bench.
+  process.once('exit', () => (chaos?.current() ?? worker).child.kill('SIGKILL'));
   try {
     await worker.ready;
     const world = await buildWorld(env, loadMs);
