@@ -176,7 +176,9 @@ describe('campaign event stream', () => {
       const res = await broken.http.get(`/v1/campaigns/${campaignId}/events`);
       expect(res.status).toBe(503);
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
-      expect(JSON.parse(res.text)).toMatchObject({ code: 'live_updates_unavailable' });
+      // Redis named as the dependency that is down (issue 11), like every other route's outage answer.
+      expect(JSON.parse(res.text)).toMatchObject({ code: 'dependency_unavailable', dependency: 'redis' });
+      expect(res.headers['retry-after']).toMatch(/^\d+$/);
     } finally {
       await broken.close();
     }
