@@ -41,6 +41,10 @@ const schema = z.object({
   /** API processes sharing PORT (src/main/cluster.ts); unset: one per core. */
   WEB_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   TRUST_PROXY: z.string().default('false'),
+  /** Browser origins allowed to call the API cross-origin (the web app's, when served elsewhere); none by default. */
+  CORS_ORIGINS: list,
+  /** The largest request body accepted (JSON), in KiB; larger answers 413. */
+  REQUEST_BODY_LIMIT_KB: intFrom(256, 1),
 
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/pledgeflow'),
   DATABASE_POOL_MAX: intFrom(10, 1),

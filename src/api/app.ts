@@ -1,4 +1,6 @@
+import cors from 'cors';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
 import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { Api } from './http/api';
 import { requestLog } from './http/requestLog';
@@ -31,10 +33,22 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('query parser', 'simple');
 
   app.use(requestLog(deps.logger, deps.metrics));
+  // Standard hardening headers (HSTS, nosniff, frame-ancestors, referrer policy, CSP fit for /docs).
+  app.use(helmet());
+  // Cross-origin browser calls only from configured origins; preflights answered here, before any route.
+  const origins = new Set(deps.config.CORS_ORIGINS);
+  app.use(
+    cors({
+      origin: (origin, done) => done(null, origin !== undefined && origins.has(origin.toLowerCase())),
+      credentials: true,
+      exposedHeaders: ['ETag', 'Retry-After', 'Idempotent-Replayed', 'X-Request-Id', 'Location'],
+      maxAge: 600,
+    }),
+  );
 
   app.use(
     express.json({
-      limit: '256kb',
+      limit: `${deps.config.REQUEST_BODY_LIMIT_KB}kb`,
       // Kept for signature checks (Stripe webhooks sign the exact bytes).
       verify: (req, _res, buf) => {
         (req as Request).rawBody = buf;

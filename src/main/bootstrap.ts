@@ -9,6 +9,7 @@ import pg from 'pg';
 import type { AppDeps } from '../api/deps';
 import { ConfigError, type Config } from '../config';
 import { createDb, dbTimeouts, ensureDatabase } from '../infra/db';
+import { drainServer } from '../infra/httpDrain';
 import { errorText, splitHostPort, unreachableMessage, type DependencyName } from '../infra/dependencies';
 import { Metrics } from '../infra/metrics';
 import { migrateLatest } from '../infra/migrate';
@@ -253,6 +254,8 @@ export function listen(app: Express, config: Config): Promise<http.Server> {
 /** Stops accepting connections and waits for in-flight requests, cutting idle keep-alive sockets at once. */
 export function closeServer(server: http.Server, graceMs = 10_000): Promise<void> {
   return new Promise((resolve) => {
+    // Live streams end first; in-flight requests finish within the grace period.
+    drainServer(server);
     const force = setTimeout(() => server.closeAllConnections(), graceMs);
     force.unref();
     server.close(() => {

@@ -1,4 +1,6 @@
 import type { Request, Response } from 'express';
+import type { Server } from 'node:http';
+import { onServerDrain } from '../../infra/httpDrain';
 import type { Logger } from '../../logger';
 import { asProblem, type Problem, problems } from './problem';
 
@@ -77,6 +79,14 @@ export function openSse(req: Request, res: Response, options: { keepAliveMs: num
   };
 
   const keepAlive = setInterval(() => write(': keep-alive\n\n'), Math.max(options.keepAliveMs, 100));
+  // The server is shutting down: end the stream now (the client reconnects elsewhere with Last-Event-ID)
+  // instead of holding the shutdown until its grace period runs out.
+  cleanups.push(
+    onServerDrain((req.socket as { server?: Server }).server, () => {
+      write(': server restarting\n\n');
+      close();
+    }),
+  );
   // The response's 'close' (not the request's, which fires once the request body is read) means the client left.
   res.on('close', close);
   res.on('error', close);
