@@ -58,8 +58,16 @@ async function returnPayment(deps: OrderDeps, paymentKey: string): Promise<void>
     const p = await service.refreshPayment({ businessKey: paymentKey });
     if (p.status === 'refunded' || p.status === 'canceled') return;
     if (p.status === 'requires_capture' || p.status === 'requires_action' || p.status === 'pending') {
-      await service.cancelPayment({ businessKey: paymentKey });
-      return;
+      try {
+        await service.cancelPayment({ businessKey: paymentKey });
+        return;
+      } catch (err) {
+        // The checkout captures after answering the shopper: a capture that lands between our read and the void
+        // makes the void refuse. Then the money is captured, and it is refunded below instead.
+        const now = await service.refreshPayment({ businessKey: paymentKey });
+        if (now.status === 'canceled') return;
+        if (now.status !== 'succeeded' && now.status !== 'partially_refunded') throw err;
+      }
     }
     // The default refund key (`<key>:refund`): a repeated cancel replays the same refund, never a second one.
     const after = await service.refundPayment({ businessKey: paymentKey });
