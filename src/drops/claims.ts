@@ -147,7 +147,9 @@ export function createDropClaims(deps: DropsDeps, runs: Pick<CheckoutRunner, 'ru
       if (e.order_id) return { status: 'confirmed', orderId: e.order_id };
       if (!d.drawn_at) throw refusals.conflict('draw_pending', 'The draw has not happened yet.');
       const refusal = refuseClaim(e);
-      if (refusal) throw refusal;
+      // A claim made in its window holds the unit until its checkout ends: one whose checkout could not run then
+      // (Temporal or the workers were down, 503) is retried after the window and still goes on (holdClaimUnit).
+      if (refusal && !(e.status === 'won' && (await heldLines(db, e.id)).has(d.variant_id))) throw refusal;
 
       // A claim whose request died after the checkout made the order: that order is the answer.
       const made = (await db('orders').where({ checkout_key: claimCheckoutKey(d.id, e.id, e.claim_attempt) }).whereNot({ status: 'cancelled' }).first('id')) as { id: string } | undefined;
