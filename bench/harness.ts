@@ -121,22 +121,31 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** src/main/api.ts under tsx with the bench's settings and `processes` API processes; stopped with SIGTERM. */
-async function startApiProcesses(config: Config, processes: number, settings: Record<string, string>): Promise<{ baseUrl: string; stop(): Promise<void> }> {
-  const repoRoot = path.resolve(__dirname, '..');
-  const port = await freePort();
-  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'pledgeflow-bench-api-'));
-  const env = {
+/**
+ * The environment of a platform process the bench spawns (API or worker): only the bench's own dependencies and
+ * task queue, logging at info for the readiness line the bench waits for (the rest is read and dropped).
+ */
+export function benchProcessEnv(config: Config, settings: Record<string, string>): NodeJS.ProcessEnv {
+  return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     NODE_ENV: 'test',
-    // info, for the "api listening" line the bench waits for (fast successful reads are not logged at any level).
     LOG_LEVEL: 'info',
     DATABASE_URL: config.DATABASE_URL,
     DATABASE_POOL_MAX: String(config.DATABASE_POOL_MAX),
     REDIS_URL: config.REDIS_URL,
     TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
     TASK_QUEUE: config.TASK_QUEUE,
+    ...settings,
+  };
+}
+
+/** src/main/api.ts under tsx with the bench's settings and `processes` API processes; stopped with SIGTERM. */
+async function startApiProcesses(config: Config, processes: number, settings: Record<string, string>): Promise<{ baseUrl: string; stop(): Promise<void> }> {
+  const repoRoot = path.resolve(__dirname, '..');
+  const port = await freePort();
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'pledgeflow-bench-api-'));
+  const env = benchProcessEnv(config, {
     // Tokens the bench issues (bulkUsers) must verify there.
     JWT_SECRET: config.JWT_SECRET,
     LOGIN_MAX_ATTEMPTS_PER_IP: String(config.LOGIN_MAX_ATTEMPTS_PER_IP),
@@ -144,7 +153,7 @@ async function startApiProcesses(config: Config, processes: number, settings: Re
     HOST: '127.0.0.1',
     PORT: String(port),
     WEB_CONCURRENCY: String(processes),
-  };
+  });
   const loader = pathToFileURL(path.join(repoRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
   // The cwd is empty so a developer's .env cannot change the settings above.
   const child = spawn(process.execPath, ['--import', loader, path.join(repoRoot, 'src', 'main', 'api.ts')], { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] });

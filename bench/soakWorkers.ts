@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Config } from '../src/config';
+import { benchProcessEnv } from './harness';
 
 /**
  * The platform's workers in an OS process of their own (src/main/worker.ts under tsx's loader in that very node
@@ -23,19 +24,7 @@ export interface WorkerProcess {
 
 export function startWorker(config: Config, settings: Record<string, string>): WorkerProcess {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'pledgeflow-soak-worker-'));
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_ENV: 'test',
-    // info for the "worker running" line; the rest of its output is read and dropped.
-    LOG_LEVEL: 'info',
-    DATABASE_URL: config.DATABASE_URL,
-    REDIS_URL: config.REDIS_URL,
-    TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
-    TASK_QUEUE: config.TASK_QUEUE,
-    OUTBOX_DISPATCHER: 'false',
-    ...settings,
-  };
+  const env = benchProcessEnv(config, { OUTBOX_DISPATCHER: 'false', ...settings });
   // The cwd is empty so a developer's .env cannot change the settings above.
   const child = spawn(process.execPath, ['--import', tsxLoader, path.join(repoRoot, 'src', 'main', 'worker.ts')], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
