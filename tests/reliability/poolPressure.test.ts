@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { makeUser, makeUsers, bearer, type TestUser } from '../helpers/fixtures';
 import { createStore, createVariant } from '../commerce/fixtures';
+import { claim, createDrop, dropShop, enter, lotteryHelpers } from '../drops/fixtures';
 
 /**
  * No request path holds a pooled connection while it waits for another: with a pool of POOL connections, each
@@ -64,6 +65,64 @@ it('campaigns: create, launch and pledge', async () => {
   );
   // The tier has room for half of them: the rest are refused as sold out, never a 5xx.
   expect(pledged.filter((s) => s === 201)).toHaveLength(IN_FLIGHT / 2);
+
+  const pledges = (await ctx.deps.db('pledges').where({ campaign_id: mine.body.id, status: 'active' }).select('id', 'backer_id')) as Array<{ id: string; backer_id: string }>;
+  const edited = await burst('edit pledge', (i) => {
+    const p = pledges[i % pledges.length]!;
+    return ctx.http.patch(`/v1/pledges/${p.id}`).set('Authorization', bearer(ctx.deps, p.backer_id)).send({ amount_cents: 1_000 + i });
+  });
+  expect(edited.every((s) => s < 500)).toBe(true);
+  await burst('cancel pledge', (i) => {
+    const p = pledges[i % pledges.length]!;
+    return ctx.http.delete(`/v1/pledges/${p.id}`).set('Authorization', bearer(ctx.deps, p.backer_id));
+  });
+  await burst('move deadline', (i) =>
+    ctx.http
+      .post(`/v1/campaigns/${mine.body.id}/deadline`)
+      .set('Authorization', bearer(ctx.deps, creators[0]!))
+      .send({ ends_at: new Date(Date.now() + 2 * 86_400_000 + i * 1_000).toISOString() }),
+  );
+});
+
+it('accounts: register, login, refresh, sign out, email preferences', async () => {
+  const emails = Array.from({ length: IN_FLIGHT }, () => `pressure-${randomUUID()}@example.test`);
+  const password = 'correct horse battery staple';
+  const registered = await burst('register', (i) => ctx.http.post('/v1/auth/register').send({ email: emails[i], password, name: `P${i}` }));
+  expect(registered.every((s) => s === 201)).toBe(true);
+  const sessions: Array<{ token: string; refresh: string }> = [];
+  await burst('login', async (i) => {
+    const res = await ctx.http.post('/v1/auth/login').send({ email: emails[i], password });
+    sessions[i] = { token: res.body.token, refresh: res.body.refresh_token };
+    return res;
+  });
+  await burst('refresh', async (i) => {
+    const res = await ctx.http.post('/v1/auth/refresh').send({ refresh_token: sessions[i]!.refresh });
+    sessions[i] = { token: res.body.token, refresh: res.body.refresh_token };
+    return res;
+  });
+  const preferences = await burst('email preferences', (i) =>
+    ctx.http.put('/v1/me/email-preferences').set('Authorization', `Bearer ${sessions[i]!.token}`).send({ categories: { campaign_updates: i % 2 === 0 } }),
+  );
+  expect(preferences.every((s) => s === 200)).toBe(true);
+  const loggedOut = await burst('logout', (i) => ctx.http.post('/v1/auth/logout').set('Authorization', `Bearer ${sessions[i]!.token}`).send({}));
+  expect(loggedOut.every((s) => s === 204)).toBe(true);
+});
+
+it('drops: create, enter, draw, claim; waiting-room joins', async () => {
+  const shop = await dropShop(ctx, 4 * IN_FLIGHT, 3_000);
+  const helpers = lotteryHelpers(ctx, shop);
+  // drawnLottery enters IN_FLIGHT shoppers 8 at a time; the claims below all go at once.
+  const { drop, entrants } = await helpers.drawnLottery(IN_FLIGHT, IN_FLIGHT / 2, 60);
+  const claimed = await burst('claim', (i) => claim(ctx, drop.id, entrants[i]!.auth));
+  expect(claimed.filter((s) => s === 201)).toHaveLength(IN_FLIGHT / 2);
+
+  const fcfs = await createDrop(ctx, shop, { mode: 'fcfs', quantity: IN_FLIGHT, opensIn: -1, closesIn: 600, admissionPerSecond: 100 });
+  const shoppers = await makeUsers(ctx.deps, IN_FLIGHT);
+  const joined = await burst('queue join', (i) => ctx.http.post(`/v1/drops/${fcfs.id}/queue`).set('Authorization', bearer(ctx.deps, shoppers[i]!)).send({}));
+  expect(joined.every((s) => s === 201)).toBe(true);
+  const lottery = await createDrop(ctx, shop, { quantity: 2, opensIn: -1, closesIn: 600 });
+  const entered = await burst('enter lottery', (i) => enter(ctx, lottery.id, bearer(ctx.deps, shoppers[i]!)));
+  expect(entered.every((s) => s === 201)).toBe(true);
 });
 
 it('stores: products, restock, carts, adds, checkout and order status changes', async () => {
