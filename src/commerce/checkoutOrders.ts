@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../infra/db';
 import type { CheckoutLine } from './contract';
 import type { HotStock } from './hotStock';
+import { tellCustomer } from './orderNotices';
 import { commitCheckoutHolds, uncommitCheckoutHolds } from './reservations';
 
 /** The checkout's holds ran out (their promise, holdsEndAt) before its order could be placed: nothing was placed. */
@@ -60,6 +61,8 @@ export async function placeCheckoutOrder(db: Db, input: CheckoutOrderRequest): P
         dropId: input.dropId ?? null,
         checkoutKey: input.checkoutKey,
       });
+      const total = input.items.reduce((s, i) => s + i.quantity * i.unit_price_cents, 0);
+      await tellCustomer(trx, { id: placed.orderId, customer_id: input.customerId, total_cents: total, currency: input.currency }, 'confirmed');
       if (left() <= 0) throw new HoldsRanOutError();
       return placed;
     });

@@ -8,6 +8,7 @@ import { refusals } from '../domain/errors';
 import type { Principal } from '../domain/roles';
 import { findStore } from './catalog';
 import { orderWithHistory } from './orderViews';
+import { type OrderForNotice, tellCustomer } from './orderNotices';
 import { restockSold } from './reservations';
 
 /**
@@ -85,10 +86,13 @@ async function restock(trx: Knex.Transaction, order: OrderRecord): Promise<void>
 }
 
 /** The order as its transition sees it: locked, in the caller's transaction. */
-async function lockOrder(trx: Knex.Transaction, orderId: string): Promise<(OrderRecord & { cancelling_since: Date | null }) | undefined> {
-  return (await trx('orders').where({ id: orderId }).forUpdate().first('id', 'store_id', 'status', 'payment_key', 'cancelling_since')) as
-    | (OrderRecord & { cancelling_since: Date | null })
-    | undefined;
+type LockedOrder = OrderRecord & OrderForNotice & { cancelling_since: Date | null };
+
+async function lockOrder(trx: Knex.Transaction, orderId: string): Promise<LockedOrder | undefined> {
+  return (await trx('orders')
+    .where({ id: orderId })
+    .forUpdate()
+    .first('id', 'store_id', 'status', 'payment_key', 'cancelling_since', 'customer_id', 'total_cents', 'currency')) as LockedOrder | undefined;
 }
 
 const illegal = (from: OrderStatus, to: OrderStatus) => {
@@ -97,8 +101,9 @@ const illegal = (from: OrderStatus, to: OrderStatus) => {
 };
 
 /** Writes the new status and its history row (and, for a cancellation, the restock) in `trx`. */
-async function applyTransition(trx: Knex.Transaction, order: OrderRecord, req: TransitionRequest): Promise<OrderRecord> {
+async function applyTransition(trx: Knex.Transaction, order: LockedOrder, req: TransitionRequest): Promise<OrderRecord> {
   if (req.to === 'cancelled') await restock(trx, order);
+  await tellCustomer(trx, order, req.to);
   await trx('orders').where({ id: order.id }).update({ status: req.to, cancelling_since: null, updated_at: trx.fn.now() });
   await trx('order_status_history').insert({ order_id: order.id, from_status: order.status, to_status: req.to, actor: req.actor, reason: req.reason ?? null });
   return { ...order, status: req.to };
