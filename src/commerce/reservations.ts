@@ -513,16 +513,6 @@ export async function confirmCheckoutHolds(db: Db, input: { cartId: string; stor
 }
 
 /**
- * Inside the order's transaction: the checkout's holds, locked FOR SHARE, must all still be held. So an order
- * step that runs late (its checkout gave the holds back meanwhile) refuses, and one that got there first makes
- * the release wait until its order is committed. ReservationsLostError otherwise.
- */
-export async function lockCheckoutHolds(trx: Knex.Transaction, storeId: string, reservationIds: string[]): Promise<void> {
-  const held = (await trx('reservations').whereIn('id', reservationIds).andWhere({ store_id: storeId, status: 'held' }).forShare().pluck('id')) as string[];
-  if (held.length !== new Set(reservationIds).size) throw new ReservationsLostError('The holds of this checkout were given back before its order could be created.');
-}
-
-/**
  * Adds (+1, right after the commit moved every line) or removes (-1, before the uncommit moves them back) the
  * units of the checkout's committed reservations to the drop's sold count. Both callers run it only in the
  * transaction that changes those rows, so a retried step never counts twice. With a checkout key, only the
