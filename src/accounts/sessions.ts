@@ -82,16 +82,6 @@ export async function rotateRefreshToken(db: Db, config: SessionConfig, refreshT
   }
 }
 
-/** The session a refresh token belongs to, when it is one of the user's (for logout by refresh token). */
-export async function sessionOfRefreshToken(db: Db, userId: string, refreshToken: string): Promise<string | undefined> {
-  if (!TOKEN_SHAPE.test(refreshToken)) return undefined;
-  const row = (await db('refresh_tokens as t')
-    .join('auth_sessions as s', 's.id', 't.session_id')
-    .where({ 't.token_hash': hashOf(refreshToken), 's.user_id': userId })
-    .first('s.id')) as { id: string } | undefined;
-  return row?.id;
-}
-
 /** Ends live sessions: one of them, or all of a user's. Returns how many ended. */
 export async function endSessions(
   db: Db | Knex.Transaction,
