@@ -2,8 +2,6 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   condition,
-  defineQuery,
-  defineUpdate,
   makeContinueAsNewFunc,
   proxyActivities,
   setCurrentDetails,

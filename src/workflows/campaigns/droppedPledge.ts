@@ -1,8 +1,6 @@
 import {
   allHandlersFinished,
   condition,
-  defineQuery,
-  defineUpdate,
   proxyActivities,
   setCurrentDetails,
   setHandler,

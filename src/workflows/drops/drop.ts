@@ -3,7 +3,6 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
-  defineSignal,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -12,7 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
-import type { DropStatus, DropWorkflowInput } from '../../drops/contract';
+import type { DropStatus } from '../../drops/contract';
 import { Status } from '../../temporal/searchAttributes';
 import { runFcfsSale } from './fcfsSale';
 import { DROP_NOT_FOUND, type DropRunInput, dropClaimedSignal } from '../../drops/contract';

@@ -2,7 +2,6 @@ import {
   allHandlersFinished,
   condition,
   makeContinueAsNewFunc,
-  defineSignal,
   proxyActivities,
   setCurrentDetails,
   setHandler,
