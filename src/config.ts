@@ -137,6 +137,28 @@ const schema = z.object({
   // First-come waiting room: how long a queue token stays valid after the room opens (or after it is issued, later).
   DROP_QUEUE_TOKEN_TTL: duration('6h'),
 
+  // Service bookings (durations; tests set them in seconds).
+  /** How long a slot hold lasts before its timer releases it. */
+  SLOT_HOLD_TTL: duration('5m'),
+  /** How long a quoted price stays locked. */
+  QUOTE_TTL: duration('10m'),
+  /** Signs quotes (HMAC); defaults to a key derived from JWT_SECRET. */
+  QUOTE_SIGNING_SECRET: z.string().min(32, 'QUOTE_SIGNING_SECRET must be at least 32 characters').optional(),
+  /** Reminders before a booking's start, e.g. "24h,1h". */
+  BOOKING_REMINDERS: z.string().default('24h,1h'),
+  /** A booking the provider says nothing about completes itself this long after its end. */
+  BOOKING_COMPLETION_GRACE: duration('24h'),
+  /** After completion, the money is released to the provider once this window for disputes has passed. */
+  BOOKING_DISPUTE_WINDOW: duration('72h'),
+  /** Bookings starting later than this save the card at booking and are charged off-session this long before the start. */
+  BOOKING_AUTHORIZATION_WINDOW: duration('6d'),
+  /** Onboarding: the provider is reminded after this, and an onboarding still incomplete after EXPIRY expires. */
+  PROVIDER_ONBOARDING_REMINDER: duration('3d'),
+  PROVIDER_ONBOARDING_EXPIRY: duration('30d'),
+  /** Dynamic pricing bounds: each multiplier is clamped to [min, max], and so is their product. */
+  PRICE_MULTIPLIER_MIN: z.coerce.number().min(0.1).max(1).default(1),
+  PRICE_MULTIPLIER_MAX: z.coerce.number().min(1).max(10).default(2),
+
   DEV_SERVER_DATA_DIR: z.string().default('.data'),
   START_API: bool(true),
   START_WORKER: bool(true),

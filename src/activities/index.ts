@@ -8,6 +8,10 @@ import { createMaintenanceActivities } from './maintenance/purgeExpiredRecords';
 import { createCheckoutPaymentActivities } from './commerce/checkoutPayments';
 import { createReconciliationActivities } from './commerce/reconcileCommerce';
 import { createDroppedPledgeActivities, createDroppedPledgePaymentActivities } from './campaigns/droppedPledge';
+import { createProviderOnboardingActivities } from './bookings/providerOnboarding';
+import { createBookingActivities } from './bookings/booking';
+import { createBookingLifecycleActivities } from './bookings/bookingLifecycle';
+import { createBookingPaymentActivities } from './bookings/bookingPayments';
 
 /** Activities served on the main task queue (database, Redis, notifications: no payment provider calls). */
 export function createActivities(deps: ActivityDeps) {
@@ -21,6 +25,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createFcfsActivities(deps),
     // Includes the rare void of an orphaned checkout authorization (a provider call), see reconciliation.ts.
     ...createReconciliationActivities(deps),
+    ...createProviderOnboardingActivities(deps),
+    ...createBookingActivities(deps),
+    ...createBookingLifecycleActivities(deps),
   };
 }
 
@@ -30,6 +37,7 @@ export function createPaymentQueueActivities(deps: ActivityDeps) {
     ...createCheckoutPaymentActivities(deps),
     ...createSettlementActivities(deps),
     ...createDroppedPledgePaymentActivities(deps),
+    ...createBookingPaymentActivities(deps),
   };
 }
 

@@ -21,6 +21,10 @@ import { registerCheckoutRoutes } from './commerce/checkoutRoutes';
 import { registerOrderRoutes } from './commerce/orderRoutes';
 import { registerDropRoutes } from './drops/dropRoutes';
 import { registerDropQueueRoutes } from './drops/dropQueueRoutes';
+import { registerProviderRoutes } from './bookings/providerRoutes';
+import { registerServiceRoutes } from './bookings/serviceRoutes';
+import { registerBookingRoutes } from './bookings/bookingRoutes';
+import { registerBookingLifecycleRoutes } from './bookings/bookingLifecycleRoutes';
 import { createAuthenticator } from '../accounts/tokens';
 import { PostgresIdempotencyGuard } from './http/idempotency';
 import { TemporalTimeoutError } from '../temporal/client';
@@ -77,6 +81,10 @@ export function createApp(deps: AppDeps): express.Express {
   registerOrderRoutes(api, deps);
   registerDropRoutes(api, deps);
   registerDropQueueRoutes(api, deps);
+  registerProviderRoutes(api, deps);
+  registerServiceRoutes(api, deps);
+  registerBookingRoutes(api, deps);
+  registerBookingLifecycleRoutes(api, deps);
   registerOperationsRoutes(app, api, deps);
 
   app.use(api.router);

@@ -1,7 +1,7 @@
 /** Account roles. Operators are never self-registered: only OPERATOR_EMAILS become operators. */
-export const ROLES = ['backer', 'creator', 'merchant', 'operator'] as const;
+export const ROLES = ['backer', 'creator', 'merchant', 'provider', 'operator'] as const;
 export type Role = (typeof ROLES)[number];
-export const SELF_SERVICE_ROLES = ['backer', 'creator', 'merchant'] as const satisfies readonly Role[];
+export const SELF_SERVICE_ROLES = ['backer', 'creator', 'merchant', 'provider'] as const satisfies readonly Role[];
 
 /** The caller of a request, as proven by its token. */
 export interface Principal {
@@ -15,7 +15,7 @@ export function hasRole(principal: Principal, allowed: readonly Role[]): boolean
   return principal.role === 'operator' || allowed.includes(principal.role);
 }
 
-/** Owner-or-operator: the rule for creator- and merchant-owned resources. */
+/** Owner-or-operator: the rule for creator-, merchant- and provider-owned resources. */
 export function canManage(principal: Principal, ownerId: string): boolean {
   return principal.role === 'operator' || principal.id === ownerId;
 }

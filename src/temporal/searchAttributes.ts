@@ -11,5 +11,6 @@ export const OrderId = defineSearchAttributeKey('OrderId', SearchAttributeType.K
 export const DropId = defineSearchAttributeKey('DropId', SearchAttributeType.KEYWORD);
 export const CustomerId = defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD);
 export const Status = defineSearchAttributeKey('Status', SearchAttributeType.KEYWORD);
+export const ProviderId = defineSearchAttributeKey('ProviderId', SearchAttributeType.KEYWORD);
 
-export const platformSearchAttributes = [CampaignId, CampaignStatus, StoreId, OrderId, DropId, CustomerId, Status];
+export const platformSearchAttributes = [CampaignId, CampaignStatus, StoreId, OrderId, DropId, CustomerId, Status, ProviderId];

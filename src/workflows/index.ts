@@ -6,3 +6,5 @@ export * from './commerce/holdExpiry';
 export * from './commerce/checkout';
 export * from './commerce/reconcileCommerce';
 export * from './drops/drop';
+export * from './bookings/providerOnboarding';
+export * from './bookings/booking';

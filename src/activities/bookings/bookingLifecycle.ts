@@ -1,0 +1,6 @@
+import type { ActivityDeps } from '../../workers/deps';
+
+// Placeholder while the bookings domain is built (issue 12).
+export function createBookingLifecycleActivities(_deps: ActivityDeps) {
+  return {};
+}

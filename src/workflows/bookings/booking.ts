@@ -1,0 +1,2 @@
+// Placeholder while the bookings domain is built (issue 12).
+export {};
