@@ -33,6 +33,12 @@ const KINDS: [string, Record<string, unknown>][] = [
   ['drop_sold_out', { drop_id: 'd1' }],
   ['drop_closed', { drop_id: 'd1' }],
   ['order_confirmed', { order_id: 'o1', total_cents: 4999, currency: 'USD', status: 'paid' }],
+  ...['booking_confirmed', 'booking_reminder', 'booking_rescheduled', 'booking_hold_expired', 'booking_completed', 'booking_feedback_requested'].map(
+    (type): [string, Record<string, unknown>] => [type, { booking_id: 'b1', service_title: 'Bike repair', start: '2026-12-10T12:00:00.000Z', time_zone: 'Europe/Berlin', price_cents: 5000, currency: 'EUR' }],
+  ),
+  ['booking_cancelled', { booking_id: 'b1', start: '2026-12-10T12:00:00.000Z', time_zone: 'Europe/Berlin', price_cents: 5000, refund_cents: 2500, fee_cents: 2500, currency: 'EUR' }],
+  ['provider_approved', { provider_id: 'p1' }],
+  ['provider_onboarding_reminder', { provider_id: 'p1' }],
 ];
 
 const notification = (type: string, data: Record<string, unknown>): NotificationJson => ({
@@ -53,7 +59,7 @@ describe('every notification kind', () => {
     const { subject, text, html } = render(m, { appUrl: 'https://app.example.test', recipientName: 'Ada', unsubscribe });
     expect(subject).toBe(`Title of ${type} <b>`);
     expect(text).toMatch(/^Hi Ada,\n/);
-    expect(m.action?.url).toMatch(/^https:\/\/app\.example\.test\/(campaigns|pledges|drops|orders)\/[a-z0-9]+$/);
+    expect(m.action?.url).toMatch(/^https:\/\/app\.example\.test\/((campaigns|pledges|drops|orders|bookings)\/[a-z0-9]+|provider)$/);
     expect(text).toContain(`${m.action!.label}: ${m.action!.url}`);
     expect(html).toContain(`href="${m.action!.url}"`);
     for (const p of m.paragraphs) expect(text).toContain(p);
@@ -71,6 +77,14 @@ describe('every notification kind', () => {
     expect(order.text).toContain('Total: $49.99');
     const reminder = render(notificationMessage(notification('payment_reminder', { pledge_id: 'p', drop_deadline: '2026-12-10T12:00:00.000Z' }), 'https://a'), { appUrl: 'https://a' });
     expect(reminder.text).toContain('Update before: Thursday, 10 December 2026 at 12:00 UTC');
+    // A booking reads in the provider's zone, where it happens; a cancellation says what came back and what was kept.
+    const cancelled = render(
+      notificationMessage(notification('booking_cancelled', { booking_id: 'b', start: '2026-12-10T12:00:00.000Z', time_zone: 'Europe/Berlin', refund_cents: 2500, fee_cents: 2500, currency: 'EUR' }), 'https://a'),
+      { appUrl: 'https://a' },
+    );
+    expect(cancelled.text).toContain('When: Thursday, 10 December 2026 at 13:00 (Europe/Berlin)');
+    expect(cancelled.text).toContain('Refunded: €25.00');
+    expect(cancelled.text).toContain('Fee: €25.00');
   });
 
   it('classes account, payment and order mail as essential and the rest by category', () => {
@@ -80,6 +94,8 @@ describe('every notification kind', () => {
     expect(classify('pledge_received')).toEqual({ essential: false, category: 'pledge_activity' });
     expect(classify('campaign_succeeded')).toEqual({ essential: false, category: 'campaign_updates' });
     expect(classify('drop_admitted')).toEqual({ essential: false, category: 'drops' });
+    for (const kind of ['booking_confirmed', 'booking_reminder', 'booking_cancelled', 'booking_rescheduled', 'provider_approved']) expect(classify(kind)).toEqual({ essential: true });
+    expect(classify('booking_feedback_requested')).toEqual({ essential: false, category: 'other' });
     expect(classify('something_new')).toEqual({ essential: false, category: 'other' });
   });
 

@@ -13,6 +13,10 @@ const ESSENTIAL_KINDS = new Set(['payment_failed', 'payment_reminder', 'pledge_d
 export function classify(kind: string): EmailClass {
   // Receipts, order confirmations and status changes are transactional whatever their exact kind.
   if (ESSENTIAL_KINDS.has(kind) || kind.startsWith('order_') || kind.startsWith('receipt')) return { essential: true };
+  // A booking's confirmation, reminders, moves and cancellation are part of the appointment; an invitation to
+  // rate it is not. A provider's onboarding decisions concern their account.
+  if (kind === 'booking_feedback_requested') return { essential: false, category: 'other' };
+  if (kind.startsWith('booking_') || kind.startsWith('provider_')) return { essential: true };
   if (kind === 'pledge_received') return { essential: false, category: 'pledge_activity' };
   if (kind.startsWith('campaign_')) return { essential: false, category: 'campaign_updates' };
   if (kind.startsWith('drop_')) return { essential: false, category: 'drops' };

@@ -37,6 +37,19 @@ export function formatInstant(value: unknown): string | undefined {
   return Number.isNaN(d.getTime()) ? undefined : `${WHEN.format(d)} UTC`;
 }
 
+/** "Thursday 3 December 2026 at 15:00 (Europe/Berlin)": a booking reads in the provider's zone, where it happens. */
+export function formatLocalInstant(value: unknown, timeZone: unknown): string | undefined {
+  if (typeof timeZone !== 'string' || timeZone.length === 0) return formatInstant(value);
+  if (typeof value !== 'string' && !(value instanceof Date)) return undefined;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return undefined;
+  try {
+    return `${new Intl.DateTimeFormat('en-GB', { dateStyle: 'full', timeStyle: 'short', timeZone }).format(d)} (${timeZone})`;
+  } catch {
+    return formatInstant(value);
+  }
+}
+
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }

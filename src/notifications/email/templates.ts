@@ -1,7 +1,7 @@
 import type { AccountEmailPayload } from '../accountEmail';
 import type { NotificationJson } from '../push';
 import type { EmailCategory } from './categories';
-import { escapeHtml, formatInstant, formatMoney } from './format';
+import { escapeHtml, formatInstant, formatLocalInstant, formatMoney } from './format';
 
 /**
  * The plain-text and HTML body of every email, built from one description per kind (paragraphs, an action
@@ -92,6 +92,8 @@ export function notificationMessage(n: NotificationJson, appUrl: string): Messag
     case 'drop_closed':
       return { ...base, ...action('View the drop', drop) };
     default: {
+      if (n.type.startsWith('booking_')) return bookingMessage(n, base, appUrl);
+      if (n.type.startsWith('provider_')) return { ...base, ...action('Open your provider page', link(appUrl, 'provider')) };
       if (n.type.startsWith('order_')) {
         const total = money(d, 'total_cents') ?? money(d, 'amount_cents');
         const status = str(d.status);
@@ -104,6 +106,25 @@ export function notificationMessage(n: NotificationJson, appUrl: string): Messag
       return base;
     }
   }
+}
+
+/**
+ * Booking mails carry `{booking_id, service_title?, start?, time_zone?, price_cents?, currency, refund_cents?,
+ * fee_cents?}` in their data; the time reads in the provider's zone, where the service happens.
+ */
+function bookingMessage(n: NotificationJson, base: Message, appUrl: string): Message {
+  const d = n.data ?? {};
+  const when = formatLocalInstant(d.start, d.time_zone);
+  const facts: [string, string][] = [
+    ...fact('Service', str(d.service_title)),
+    ...fact('When', when),
+    ...fact('Price', money(d, 'price_cents')),
+    ...fact('Refunded', money(d, 'refund_cents')),
+    ...fact('Fee', money(d, 'fee_cents')),
+  ];
+  const bookingLink = link(appUrl, 'bookings', str(d.booking_id));
+  if (n.type === 'booking_feedback_requested') return { ...base, ...action('Rate your booking', bookingLink), facts };
+  return { ...base, ...action('View the booking', bookingLink), facts };
 }
 
 const ACCOUNT_TEXT: Record<AccountEmailPayload['account']['kind'], { subject: string; paragraphs: string[]; label: string; expires: boolean }> = {
