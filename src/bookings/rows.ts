@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import type { CancellationPolicy } from '../domain/cancellationPolicy';
+import type { DateException, WeeklyHours } from '../domain/slots';
 import type { BookingStatus, ProviderStatus } from './contract';
 
 /**
@@ -6,21 +8,8 @@ import type { BookingStatus, ProviderStatus } from './contract';
  * Money columns are bigint in Postgres; pg returns them as strings, so the loaders give numbers.
  */
 
-export interface WeeklyHours {
-  /** 0 = Sunday. */
-  weekday: number;
-  /** "HH:MM", the provider's local time; end after start on the same day ("24:00" allowed as end). */
-  start: string;
-  end: string;
-}
-
-export type DateException = { date: string; closed: true } | { date: string; start: string; end: string };
-
-export interface CancellationPolicy {
-  free_until_hours: number;
-  late_fee_percent: number;
-  no_show_fee_percent: number;
-}
+// Availability and policy shapes are pure-rule types (src/domain); re-exported for the loaders' users.
+export type { CancellationPolicy, DateException, WeeklyHours };
 
 export interface ProviderRow {
   id: string;
