@@ -19,6 +19,11 @@ export interface ProviderOnboardingInput {
   providerId: string;
   userId: string;
   displayName: string;
+  /** PROVIDER_ONBOARDING_REMINDER and PROVIDER_ONBOARDING_EXPIRY at the start, in ms (tests run them in seconds). */
+  reminderMs: number;
+  expiryMs: number;
+  /** How long after the start a missing row may still be uncommitted (tests shorten it). */
+  rowGraceMs?: number;
 }
 
 export interface ProviderOnboardingResult {
@@ -41,6 +46,8 @@ export const providerOnboardingStateQuery = defineQuery<ProviderOnboardingState>
 
 /** Failure type of a decision on an onboarding already decided or expired (the API answers 409). */
 export const PROVIDER_NOT_PENDING = 'ProviderNotPending';
+/** The onboarding's first step, once the row is still missing well after the start: the onboarding request rolled back. */
+export const PROVIDER_NOT_FOUND = 'ProviderNotFound';
 
 // ---- booking:<id> — a hold's durable timer, then the booking's reminders, completion and release
 //      (src/workflows/bookings/booking.ts)

@@ -114,6 +114,28 @@ export interface RefundInput {
   amountCents?: number;
 }
 
+export interface ConnectedAccountInput {
+  idempotencyKey: string;
+  /** Our reference for the account's owner (a provider id); kept in the account's metadata. */
+  ownerRef: string;
+  email: string;
+  /** ISO 3166-1 alpha-2, upper case. */
+  country: string;
+  /** Where the provider lands after the hosted onboarding (Stripe account links need both). */
+  returnUrl: string;
+  /** Where an expired onboarding link sends the provider to get a fresh one. */
+  refreshUrl: string;
+}
+
+export interface ConnectedAccountResult {
+  /** Provider id (acct_...). */
+  id: string;
+  /** ready: payouts can be sent to it; pending: the owner still has to finish the hosted onboarding. */
+  status: 'pending' | 'ready';
+  /** While pending: the hosted onboarding page (short-lived; ask again for a fresh one). */
+  onboardingUrl?: string;
+}
+
 export interface PaymentGateway {
   readonly provider: 'stripe' | 'simulated';
   /** Saves a card for later off-session use (SetupIntent semantics). */
@@ -132,6 +154,13 @@ export interface PaymentGateway {
   /** Refunds captured money (never more than captured minus refunded). */
   refund(input: RefundInput): Promise<RefundResult>;
   retrieve(paymentIntentId: string): Promise<PaymentIntentResult>;
+  /**
+   * A connected account that receives a seller's payouts (Stripe Connect Express). The same key answers the
+   * same account; callers record its id and afterwards use retrieveConnectedAccount.
+   */
+  createConnectedAccount(input: ConnectedAccountInput): Promise<ConnectedAccountResult>;
+  /** The account's readiness now; with `onboardingLink`, a fresh onboarding url while it is still pending. */
+  retrieveConnectedAccount(accountId: string, opts?: { onboardingLink?: { returnUrl: string; refreshUrl: string } }): Promise<ConnectedAccountResult>;
 }
 
 /** The operation is not allowed in the payment's current state (capture after void, refund before capture...). */

@@ -35,5 +35,7 @@ export function withCallRateLimit(
     cancel: limited((i) => gateway.cancel(i)),
     refund: limited((i) => gateway.refund(i)),
     retrieve: limited((id) => gateway.retrieve(id)),
+    createConnectedAccount: limited((i) => gateway.createConnectedAccount(i)),
+    retrieveConnectedAccount: limited((id, opts) => gateway.retrieveConnectedAccount(id, opts)),
   };
 }

@@ -9,6 +9,8 @@ import {
   type CancelInput,
   type CaptureInput,
   type ChargeOffSessionInput,
+  type ConnectedAccountInput,
+  type ConnectedAccountResult,
   type PaymentGateway,
   type PaymentIntentResult,
   type PaymentIntentStatus,
@@ -40,7 +42,7 @@ function randomToken(length: number): string {
   return out;
 }
 
-export const simulatedId = (prefix: 'pi' | 'seti' | 'cus' | 're' | 'pm') => `${prefix}_${randomToken(24)}`;
+export const simulatedId = (prefix: 'pi' | 'seti' | 'cus' | 're' | 'pm' | 'acct') => `${prefix}_${randomToken(24)}`;
 
 interface IntentRow {
   id: string;
@@ -118,6 +120,20 @@ function outcomeColumns(outcome: CardOutcome, success: 'requires_capture' | 'suc
         : { status: 'requires_action' as const, failure_code: null, decline_code: null, failure_message: null };
   }
 }
+
+/**
+ * An account owner whose email contains this stays `pending` (onboarding to finish) until
+ * simulateAccountOnboarded; every other simulated account is ready at once, as a provider who finished.
+ */
+export const PENDING_PAYOUT_EMAIL_MARKER = 'payout-pending';
+
+interface ConnectedAccountRow {
+  id: string;
+  status: ConnectedAccountResult['status'];
+}
+
+/** The simulated hosted onboarding page: nothing serves it; tests finish it with simulateAccountOnboarded. */
+const simulatedOnboardingUrl = (id: string, returnUrl: string) => `https://connect.simulated.invalid/onboarding/${id}?return_url=${encodeURIComponent(returnUrl)}`;
 
 const noSuchPaymentIntent = (id: string) => new PaymentRequestError(`No such payment_intent: '${id}'.`, 'resource_missing');
 
@@ -265,6 +281,32 @@ export class SimulatedGateway implements PaymentGateway {
     const row = (await this.db('sim_payment_intents').where({ id: paymentIntentId }).first()) as IntentRow | undefined;
     if (!row) throw noSuchPaymentIntent(paymentIntentId);
     return intentResult(row);
+  }
+
+  async createConnectedAccount(input: ConnectedAccountInput): Promise<ConnectedAccountResult> {
+    if (!/^[A-Z]{2}$/.test(input.country)) throw new PaymentRequestError(`Country '${input.country}' is not an ISO 3166-1 alpha-2 code.`, 'country_unsupported');
+    const params = { ownerRef: input.ownerRef, email: input.email, country: input.country };
+    const account = await this.idempotent(input.idempotencyKey, 'account.create', params, async (trx) => {
+      const row: ConnectedAccountRow = { id: simulatedId('acct'), status: input.email.includes(PENDING_PAYOUT_EMAIL_MARKER) ? 'pending' : 'ready' };
+      await trx('sim_connected_accounts').insert({ ...row, owner_ref: input.ownerRef, email: input.email, country: input.country });
+      return { id: row.id, status: row.status };
+    });
+    // The link is not part of the replayed response: like Stripe's account links, each ask gets a fresh one.
+    const current = await this.retrieveConnectedAccount(account.id);
+    return current.status === 'pending' ? { ...current, onboardingUrl: simulatedOnboardingUrl(current.id, input.returnUrl) } : current;
+  }
+
+  async retrieveConnectedAccount(accountId: string, opts: { onboardingLink?: { returnUrl: string; refreshUrl: string } } = {}): Promise<ConnectedAccountResult> {
+    const row = (await this.db('sim_connected_accounts').where({ id: accountId }).first('id', 'status')) as ConnectedAccountRow | undefined;
+    if (!row) throw new PaymentRequestError(`No such account: '${accountId}'.`, 'resource_missing');
+    const link = row.status === 'pending' && opts.onboardingLink ? { onboardingUrl: simulatedOnboardingUrl(row.id, opts.onboardingLink.returnUrl) } : {};
+    return { id: row.id, status: row.status, ...link };
+  }
+
+  /** Test hook, not part of the port: the account's owner finishes the hosted onboarding. */
+  async simulateAccountOnboarded(accountId: string): Promise<void> {
+    const changed = await this.db('sim_connected_accounts').where({ id: accountId }).update({ status: 'ready', updated_at: this.db.fn.now() });
+    if (changed === 0) throw new PaymentRequestError(`No such account: '${accountId}'.`, 'resource_missing');
   }
 
   /**

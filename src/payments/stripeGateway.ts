@@ -6,6 +6,8 @@ import {
   type CancelInput,
   type CaptureInput,
   type ChargeOffSessionInput,
+  type ConnectedAccountInput,
+  type ConnectedAccountResult,
   type PaymentGateway,
   type PaymentIntentResult,
   type RefundInput,
@@ -13,7 +15,7 @@ import {
   type SavePaymentMethodInput,
   type SetupResult,
 } from './gateway';
-import { toIntentResult, toRefundResult, toSetupResult, translateStripeError } from './stripeMapping';
+import { connectedAccountStatus, toIntentResult, toRefundResult, toSetupResult, translateStripeError } from './stripeMapping';
 import { checkAmount, checkIdempotencyKey, checkPaymentMethod, normaliseCurrency } from './validation';
 
 /**
@@ -181,6 +183,43 @@ export class StripeGateway implements PaymentGateway {
 
   async retrieve(paymentIntentId: string): Promise<PaymentIntentResult> {
     return toIntentResult(await this.call(() => this.stripe.paymentIntents.retrieve(paymentIntentId, { expand: EXPAND })));
+  }
+
+  /**
+   * Stripe Connect Express: Stripe hosts the onboarding (identity, bank account) and the dashboard; the platform
+   * only requests transfers, so sellers' payouts can be sent to the account. While details are missing, an
+   * account link (short-lived, single use) is the page to send the seller to.
+   */
+  async createConnectedAccount(input: ConnectedAccountInput): Promise<ConnectedAccountResult> {
+    checkIdempotencyKey(input.idempotencyKey);
+    const account = await this.call(() =>
+      this.stripe.accounts.create(
+        {
+          type: 'express',
+          country: input.country,
+          email: input.email,
+          capabilities: { transfers: { requested: true } },
+          metadata: { owner_ref: input.ownerRef, business_key: input.idempotencyKey },
+        },
+        { idempotencyKey: input.idempotencyKey },
+      ),
+    );
+    return this.accountResult(account, { returnUrl: input.returnUrl, refreshUrl: input.refreshUrl });
+  }
+
+  async retrieveConnectedAccount(accountId: string, opts: { onboardingLink?: { returnUrl: string; refreshUrl: string } } = {}): Promise<ConnectedAccountResult> {
+    const account = await this.call(() => this.stripe.accounts.retrieve(accountId));
+    return this.accountResult(account, opts.onboardingLink);
+  }
+
+  private async accountResult(account: Stripe.Account, link?: { returnUrl: string; refreshUrl: string }): Promise<ConnectedAccountResult> {
+    const status = connectedAccountStatus(account);
+    if (status === 'ready' || !link) return { id: account.id, status };
+    // No idempotency key: a link is single use and expires in minutes, so a replayed one would be useless.
+    const accountLink = await this.call(() =>
+      this.stripe.accountLinks.create({ account: account.id, type: 'account_onboarding', return_url: link.returnUrl, refresh_url: link.refreshUrl }),
+    );
+    return { id: account.id, status, onboardingUrl: accountLink.url };
   }
 
   private async createAndConfirm(

@@ -2,6 +2,7 @@ import Stripe from 'stripe';
 import {
   PaymentRequestError,
   PaymentStateError,
+  type ConnectedAccountResult,
   type NextAction,
   type PaymentIntentResult,
   type PaymentIntentStatus,
@@ -74,6 +75,11 @@ export function toSetupResult(si: Stripe.SetupIntent): SetupResult {
 export function toRefundResult(r: Stripe.Refund): RefundResult {
   const status: RefundResult['status'] = r.status === 'succeeded' ? 'succeeded' : r.status === 'failed' || r.status === 'canceled' ? 'failed' : 'pending';
   return { id: r.id, paymentIntentId: idOf(r.payment_intent) ?? '', amountCents: r.amount, status };
+}
+
+/** A connected account can receive payouts once its owner submitted their details and Stripe enabled payouts. */
+export function connectedAccountStatus(account: Stripe.Account): ConnectedAccountResult['status'] {
+  return account.details_submitted && account.payouts_enabled ? 'ready' : 'pending';
 }
 
 /**

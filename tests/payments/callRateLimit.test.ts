@@ -28,6 +28,14 @@ function recordingGateway(calls: number[]): PaymentGateway {
       return { id: 're_x', paymentIntentId: 'pi_x', amountCents: 100, status: 'succeeded' };
     },
     retrieve: result,
+    createConnectedAccount: async () => {
+      calls.push(Date.now());
+      return { id: 'acct_x', status: 'ready' };
+    },
+    retrieveConnectedAccount: async () => {
+      calls.push(Date.now());
+      return { id: 'acct_x', status: 'ready' };
+    },
   };
 }
 

@@ -1,0 +1,62 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { refusals } from '../domain/errors';
+import type { Principal } from '../domain/roles';
+import { PaymentRequestError, type ConnectedAccountResult } from '../payments/gateway';
+import { payoutDetailsReadySignal, providerWorkflowId } from './contract';
+import { managedProvider, type ProvidersDeps } from './providers';
+
+/**
+ * A provider's payout details: a connected account at the payment provider (PaymentGateway port; Stripe Connect
+ * Express, whose hosted onboarding collects identity and bank details). The first call creates it under the
+ * business key `provider:<id>:payout-account`, so racing or retried calls get the one account; later calls
+ * read its readiness (the provider comes back from the hosted onboarding and the web app asks again) with a
+ * fresh onboarding link while it is pending. Once the gateway says ready, the row says so and the onboarding
+ * workflow is told (payoutDetailsReadySignal), which records it too and may finish the onboarding.
+ */
+
+export interface PayoutAccountJson {
+  account_id: string;
+  status: ConnectedAccountResult['status'];
+  onboarding_url?: string;
+}
+
+export async function setUpPayoutAccount(deps: Pick<ProvidersDeps, 'db' | 'config' | 'temporal' | 'payments' | 'logger'>, caller: Principal, providerId: string): Promise<PayoutAccountJson> {
+  const { db, config } = deps;
+  const row = await managedProvider(db, providerId, caller);
+  if (row.status === 'rejected' || row.status === 'expired') {
+    throw refusals.conflict('onboarding_closed', `The provider's onboarding is ${row.status}; payout details can no longer be added.`);
+  }
+  const base = config.APP_BASE_URL.replace(/\/$/, '');
+  const link = { returnUrl: `${base}/provider/payouts?done=1`, refreshUrl: `${base}/provider/payouts` };
+  const owner = (await db('users').where({ id: row.user_id }).first('email')) as { email: string };
+  let account: ConnectedAccountResult;
+  try {
+    account = row.payout_account_id
+      ? await deps.payments.retrieveConnectedAccount(row.payout_account_id, { onboardingLink: link })
+      : await deps.payments.createConnectedAccount({ idempotencyKey: `provider:${row.id}:payout-account`, ownerRef: row.id, email: owner.email, country: row.country, ...link });
+  } catch (err) {
+    if (err instanceof PaymentRequestError) throw refusals.unprocessable('payout_account_refused', `The payment provider refused the payout account: ${err.message}`);
+    deps.logger.warn({ err, providerId: row.id }, 'payout account call failed');
+    throw refusals.unavailable('payment_unavailable', 'The payment provider could not be reached; retry the same request.', 5);
+  }
+  // Never from ready back to pending (a stale answer), never onto another account than the one recorded.
+  await db('providers')
+    .where({ id: row.id })
+    .where((q) => q.whereNull('payout_account_id').orWhere('payout_account_id', account.id))
+    .update({
+      payout_account_id: account.id,
+      payout_status: db.raw(`CASE WHEN payout_status = 'ready' THEN 'ready' ELSE ? END`, [account.status]),
+      updated_at: db.fn.now(),
+    });
+  if (account.status === 'ready') {
+    try {
+      await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) =>
+        client.workflow.getHandle(providerWorkflowId(row.id)).signal(payoutDetailsReadySignal, { accountId: account.id }),
+      );
+    } catch (err) {
+      // An onboarding already finished has nothing left to wait for; the row already says ready.
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+  return { account_id: account.id, status: account.status, ...(account.onboardingUrl ? { onboarding_url: account.onboardingUrl } : {}) };
+}
