@@ -31,8 +31,47 @@ export function quoteSigningKey(config: { QUOTE_SIGNING_SECRET?: string; JWT_SEC
 
 const mac = (key: Buffer, signed: string): Buffer => createHmac('sha256', key).update(signed).digest();
 
+const isIso = (x: unknown): x is string => typeof x === 'string' && !Number.isNaN(Date.parse(x));
+const isMultiplier = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x) && x > 0;
+
+/** Positional on the wire: the id stays well under MAX_QUOTE_ID_LENGTH (about 340 characters with uuids). */
+type Wire = [string, string, string, string, number, string, [number, number, number, number, number], string];
+
+function toWire(c: QuoteClaims): Wire {
+  const b = c.breakdown;
+  return [c.serviceId, c.providerId, c.start, c.end, c.priceCents, c.currency, [b.base_cents, b.multipliers.demand, b.multipliers.experience, b.multipliers.location, b.total_multiplier], c.expiresAt];
+}
+
+function fromWire(x: unknown): QuoteClaims | null {
+  if (!Array.isArray(x) || x.length !== 8) return null;
+  const [serviceId, providerId, start, end, priceCents, currency, b, expiresAt] = x as unknown[];
+  if (!Array.isArray(b) || b.length !== 5) return null;
+  const [base_cents, demand, experience, location, total_multiplier] = b as unknown[];
+  const ok =
+    typeof serviceId === 'string' &&
+    typeof providerId === 'string' &&
+    isIso(start) &&
+    isIso(end) &&
+    Number.isSafeInteger(priceCents) &&
+    typeof currency === 'string' &&
+    isIso(expiresAt) &&
+    Number.isSafeInteger(base_cents) &&
+    [demand, experience, location, total_multiplier].every(isMultiplier);
+  if (!ok) return null;
+  return {
+    serviceId,
+    providerId,
+    start,
+    end,
+    priceCents: priceCents as number,
+    currency,
+    breakdown: { base_cents: base_cents as number, multipliers: { demand: demand as number, experience: experience as number, location: location as number }, total_multiplier: total_multiplier as number },
+    expiresAt,
+  };
+}
+
 export function signQuote(key: Buffer, claims: QuoteClaims): string {
-  const payload = Buffer.from(JSON.stringify(claims), 'utf8').toString('base64url');
+  const payload = Buffer.from(JSON.stringify(toWire(claims)), 'utf8').toString('base64url');
   const signed = `${VERSION}.${payload}`;
   const id = `${signed}.${mac(key, signed).toString('base64url')}`;
   if (id.length > MAX_QUOTE_ID_LENGTH) throw new RangeError(`quote id longer than ${MAX_QUOTE_ID_LENGTH} characters`);
@@ -50,34 +89,6 @@ function decodeCanonical(text: string): Buffer | null {
   return bytes.toString('base64url') === text ? bytes : null;
 }
 
-const isIso = (x: unknown): x is string => typeof x === 'string' && !Number.isNaN(Date.parse(x));
-const isMultiplier = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x) && x > 0;
-
-function isClaims(x: unknown): x is QuoteClaims {
-  if (typeof x !== 'object' || x === null) return false;
-  const c = x as Record<string, unknown>;
-  const b = c.breakdown as Record<string, unknown> | null | undefined;
-  const m = (b && typeof b === 'object' ? b.multipliers : null) as Record<string, unknown> | null;
-  return (
-    typeof c.serviceId === 'string' &&
-    typeof c.providerId === 'string' &&
-    isIso(c.start) &&
-    isIso(c.end) &&
-    Number.isSafeInteger(c.priceCents) &&
-    typeof c.currency === 'string' &&
-    isIso(c.expiresAt) &&
-    !!b &&
-    typeof b === 'object' &&
-    Number.isSafeInteger(b.base_cents) &&
-    isMultiplier(b.total_multiplier) &&
-    !!m &&
-    typeof m === 'object' &&
-    isMultiplier(m.demand) &&
-    isMultiplier(m.experience) &&
-    isMultiplier(m.location)
-  );
-}
-
 /** The claims of a genuine, unexpired quote; 400 when malformed or tampered with, 410 `quote_expired` when past expiresAt. */
 export function verifyQuote(key: Buffer, quoteId: string, now: number): QuoteClaims {
   if (typeof quoteId !== 'string' || quoteId.length > MAX_QUOTE_ID_LENGTH) throw invalid('not a quote id');
@@ -89,13 +100,14 @@ export function verifyQuote(key: Buffer, quoteId: string, now: number): QuoteCla
   if (!given || !payload) throw invalid('not a quote id');
   const expected = mac(key, `${VERSION}.${payloadText}`);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid('the quote was not issued here or was altered');
-  let claims: unknown;
+  let claims: QuoteClaims | null;
   try {
-    claims = JSON.parse(payload.toString('utf8'));
+    claims = fromWire(JSON.parse(payload.toString('utf8')));
   } catch {
-    throw invalid('not a quote id');
+    claims = null;
   }
-  if (!isClaims(claims)) throw invalid('not a quote id');
+  // Only a bug of ours could sign a malformed payload; still a refusal, never a 500.
+  if (!claims) throw invalid('not a quote id');
   if (now >= Date.parse(claims.expiresAt)) {
     throw refusals.gone('quote_expired', 'The quote has expired; ask for a new one.', { expired_at: claims.expiresAt });
   }
