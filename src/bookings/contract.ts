@@ -65,6 +65,12 @@ export interface BookingWorkflowInput {
   holdExpiresAt: string;
   startsAt: string;
   endsAt: string;
+  /**
+   * The hold's row is committed by the request that starts this workflow, a moment AFTER the start (so a row never
+   * exists without its timer): until this long after the start a missing row is "not committed yet", then the
+   * request rolled back and there is nothing to do. Default 60 s; tests shorten it.
+   */
+  rowGraceMs?: number;
 }
 
 export interface BookingWorkflowResult {
@@ -74,6 +80,16 @@ export interface BookingWorkflowResult {
 /** The row changed (confirmed, moved, cancelled, completed...): the workflow re-reads it and re-plans its timers. */
 export const bookingChangedSignal = defineSignal('bookingChanged');
 export const bookingStateQuery = defineQuery<{ status: BookingStatus; phase: string; nextTimerAt: string | null }>('bookingState');
+
+/**
+ * The business key of the payment a booking is made with (bookings.payment_key once confirmed): `authorize` when
+ * the start is within BOOKING_AUTHORIZATION_WINDOW (the price is held on the card), else `setup` (the card saved
+ * for an off-session authorization before the start). Every card tried on a hold is an attempt of its own (a
+ * declined card's key cannot carry another card): `booking:<id>:authorize`, then `booking:<id>:authorize:2`, ...
+ * Read the key from the row; never rebuild it from the id alone.
+ */
+export const bookingPaymentKey = (bookingId: string, mode: 'authorize' | 'setup', attempt = 1) =>
+  attempt === 1 ? `booking:${bookingId}:${mode}` : `booking:${bookingId}:${mode}:${attempt}`;
 
 /** Failure type of a booking step whose row does not exist (non-retryable). */
 export const BOOKING_NOT_FOUND = 'BookingNotFound';
