@@ -62,26 +62,17 @@ export async function providerOnboarding(input: ProviderOnboardingInput): Promis
   const remindAt = startedAt + input.reminderMs;
   const expiresAt = startedAt + input.expiryMs;
 
-  let first;
-  try {
-    first = await providerOnboardingPosition({ providerId: input.providerId, startedAt: new Date(startedAt).toISOString(), graceMs: input.rowGraceMs ?? ROW_COMMIT_GRACE_MS });
-  } catch (err) {
-    // The onboarding request rolled back: there is no provider to onboard.
-    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === PROVIDER_NOT_FOUND) {
-      setCurrentDetails('No provider row: the onboarding request rolled back.');
-      return { status: 'expired' };
-    }
-    throw err;
-  }
-
-  let status: ProviderStatus = first.status;
-  let payoutReady = first.payoutReady;
+  // Until the row is read, the status is not known: handlers are registered first (an Update arriving before a
+  // handler exists is refused), and a decision waits for the row before it is judged.
+  let loaded = false;
+  let status: ProviderStatus = 'pending';
+  let payoutReady = false;
   let decidedBy: string | undefined;
   let reason: string | undefined;
   let reminded = false;
-  /** A decision's activity is running; the validators refuse a second one and the expiry waits for it. */
+  /** A decision's activity is running; another decision is refused and the expiry waits for it. */
   let deciding = false;
-  /** The expiry's activity is running; the validators refuse decisions meanwhile. */
+  /** The expiry's activity is running; decisions are refused meanwhile. */
   let expiring = false;
   /** The account a payoutDetailsReady signal named, until recorded on the row. */
   let payoutAccount: string | undefined;
@@ -110,11 +101,15 @@ export async function providerOnboarding(input: ProviderOnboardingInput): Promis
   };
   const notPending = () =>
     ApplicationFailure.create({ type: PROVIDER_NOT_PENDING, nonRetryable: true, message: `The onboarding is no longer pending (${deciding || expiring ? 'being decided' : status}).` });
+  const decidable = () => status === 'pending' && !deciding && !expiring;
   const onlyWhilePending = (_decision: { operatorId: string }) => {
-    if (status !== 'pending' || deciding || expiring) throw notPending();
+    if (loaded && !decidable()) throw notPending();
   };
   /** Runs one decision; the row's answer is the truth (a decision on a row no longer pending is refused). */
   const decide = async (run: () => Promise<{ status: ProviderStatus; payoutReady: boolean }>, expected: ProviderStatus, operatorId: string, why?: string): Promise<ProviderOnboardingState> => {
+    await condition(() => loaded);
+    // Judged and claimed with no await in between: of two decisions, exactly one goes on.
+    if (!decidable()) throw notPending();
     deciding = true;
     try {
       const now = await run();
@@ -141,7 +136,21 @@ export async function providerOnboarding(input: ProviderOnboardingInput): Promis
   setHandler(payoutDetailsReadySignal, ({ accountId }) => {
     if (!payoutReady) payoutAccount = accountId;
   });
-  show();
+
+  try {
+    apply(await providerOnboardingPosition({ providerId: input.providerId, startedAt: new Date(startedAt).toISOString(), graceMs: input.rowGraceMs ?? ROW_COMMIT_GRACE_MS }));
+  } catch (err) {
+    // The onboarding request rolled back: there is no provider to onboard (decisions waiting are refused).
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === PROVIDER_NOT_FOUND) {
+      status = 'expired';
+      loaded = true;
+      setCurrentDetails('No provider row: the onboarding request rolled back.');
+      await condition(allHandlersFinished);
+      return { status: 'expired' };
+    }
+    throw err;
+  }
+  loaded = true;
 
   // Handlers change these between awaits; read them through functions so no narrowing goes stale.
   const finished = () => status === 'rejected' || status === 'expired' || (status === 'active' && payoutReady);
