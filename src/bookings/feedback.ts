@@ -62,7 +62,7 @@ export async function giveFeedback(db: Db, caller: Principal, input: NewFeedback
         | undefined;
       if (!booking || booking.customer_id !== caller.id) throw refusals.notFound('booking');
       if (booking.status !== 'completed') {
-        throw refusals.unprocessable('booking_not_completed', `The booking is ${booking.status}; feedback can be given once it is completed.`, { status: booking.status });
+        throw refusals.unprocessable('booking_not_completed', `The booking is ${booking.status}; feedback can be given once it is completed.`, { current_status: booking.status });
       }
       const [review] = (await trx('reviews')
         .insert({ booking_id: booking.id, provider_id: booking.provider_id, customer_id: caller.id, rating: input.rating, comment: input.comment ?? '' })
