@@ -1,4 +1,4 @@
-import { DateTime, IANAZone } from 'luxon';
+import { IANAZone } from 'luxon';
 
 /**
  * Bookable slots of a provider, computed from opening hours in the provider's IANA time zone (issue 12).
@@ -50,8 +50,14 @@ const DAY = 86_400_000;
 const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
+/** Known-good zones: checking builds an Intl formatter, too slow to repeat on every slot request. */
+const validZones = new Set<string>();
+
 export function isValidTimeZone(zone: string): boolean {
-  return typeof zone === 'string' && zone.length > 0 && IANAZone.isValidZone(zone);
+  if (validZones.has(zone)) return true;
+  const valid = typeof zone === 'string' && zone.length > 0 && IANAZone.isValidZone(zone);
+  if (valid) validZones.add(zone);
+  return valid;
 }
 
 /** Minutes since local midnight, or null; "24:00" only when allowed (an end). */
@@ -142,24 +148,21 @@ function checkRange(r: { start: string; end: string }, path: string, errors: { p
   return { start, end };
 }
 
-/** Local wall time → epoch ms in the zone: a time in a spring-forward gap moves forward (as luxon does), one in a fall-back overlap takes the earlier instant. */
-function localToEpoch(zone: IANAZone, y: number, mo: number, d: number, minutes: number): number {
-  // "24:00" is the next day's midnight.
-  const date = new Date(Date.UTC(y, mo - 1, d) + Math.floor(minutes / 1440) * DAY);
-  const m = minutes % 1440;
-  const wall = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate(), Math.floor(m / 60), m % 60);
-  // Candidate offsets: the zone's offset a day either side covers every transition nearby (none are closer than 2 days).
+/**
+ * Local wall time (its fields read as UTC, in ms) → epoch ms in the zone: a time in a spring-forward gap moves
+ * forward by the gap (as luxon does), one in a fall-back overlap takes the earlier instant.
+ */
+function localToEpoch(zone: IANAZone, wall: number): number {
+  // The zone's offsets a day either side cover every transition nearby (no real zone has two within two days).
   const before = zone.offset(wall - DAY) * MINUTE;
   const after = zone.offset(wall + DAY) * MINUTE;
-  const candidates = before === after ? [before] : [before, after];
   let best: number | null = null;
-  for (const off of candidates) {
+  for (const off of before === after ? [before] : [before, after]) {
     const t = wall - off;
     if (zone.offset(t) * MINUTE === off && (best === null || t < best)) best = t;
   }
-  if (best !== null) return best;
-  // In a gap: interpret with the offset before the transition, which lands after it (moved forward by the gap).
-  return wall - before;
+  // In a gap: read with the offset before the transition, which lands after it.
+  return best ?? wall - before;
 }
 
 interface Opening {
@@ -167,48 +170,45 @@ interface Opening {
   end: number;
 }
 
-/** Openings (epoch ms) of every local date that can hold a slot in [from, to). */
+/** Offsets run from UTC-12 to UTC+14: a local date's instants lie in [midnight - 14 h, next midnight + 12 h]. */
+const EAST_MARGIN = 14 * 60 * MINUTE;
+
+/** Openings (epoch ms) of every local date that can hold a slot in [from, to), sorted by start. */
 export function openingsOf(timeZone: string, weekly: WeeklyHours[], exceptions: DateException[], from: number, to: number): Opening[] {
   const zone = IANAZone.create(timeZone);
-  const exByDate = new Map<string, DateException[]>();
+  const exByDate = new Map<string, [number, number][]>();
+  const closed = new Set<string>();
   for (const e of exceptions) {
     const list = exByDate.get(e.date) ?? [];
-    list.push(e);
     exByDate.set(e.date, list);
+    if ('closed' in e && e.closed) closed.add(e.date);
+    else if ('start' in e) list.push([minutesOf(e.start, false) ?? -1, minutesOf(e.end, true) ?? -1]);
   }
   const byWeekday: [number, number][][] = [[], [], [], [], [], [], []];
-  for (const w of weekly) {
-    const s = minutesOf(w.start, false);
-    const e = minutesOf(w.end, true);
-    if (s !== null && e !== null && s < e) byWeekday[w.weekday]?.push([s, e]);
-  }
-  const first = DateTime.fromMillis(from, { zone }).minus({ days: 1 });
-  const last = DateTime.fromMillis(to, { zone });
+  for (const w of weekly) byWeekday[w.weekday]?.push([minutesOf(w.start, false) ?? -1, minutesOf(w.end, true) ?? -1]);
+
+  // Local dates from the day before `from`'s to `to`'s, as wall-clock midnights.
+  const localDay = (t: number) => Math.floor((t + zone.offset(t) * MINUTE) / DAY) * DAY;
+  const firstDay = localDay(from) - DAY;
+  const lastDay = localDay(to);
+  // One offset sample per date (at midnight - 14 h); when the four samples spanning a date's instants agree, the
+  // date has one offset throughout and converts by plain arithmetic: the exact conversion only runs near transitions.
+  const samples: number[] = [];
+  for (let t = firstDay - EAST_MARGIN; t <= lastDay + 3 * DAY; t += DAY) samples.push(zone.offset(t) * MINUTE);
+
   const openings: Opening[] = [];
-  let day = Date.UTC(first.year, first.month - 1, first.day);
-  const lastDay = Date.UTC(last.year, last.month - 1, last.day);
-  for (; day <= lastDay; day += DAY) {
-    const cal = new Date(day);
-    const [y, mo, d] = [cal.getUTCFullYear(), cal.getUTCMonth() + 1, cal.getUTCDate()];
-    const iso = cal.toISOString().slice(0, 10);
-    let ranges: [number, number][];
-    const ex = exByDate.get(iso);
-    if (ex) {
-      ranges = [];
-      if (!ex.some((e) => 'closed' in e && e.closed)) {
-        for (const e of ex) {
-          if ('closed' in e) continue;
-          const s = minutesOf(e.start, false);
-          const en = minutesOf(e.end, true);
-          if (s !== null && en !== null && s < en) ranges.push([s, en]);
-        }
-      }
-    } else {
-      ranges = byWeekday[cal.getUTCDay()] ?? [];
-    }
+  for (let day = firstDay, k = 0; day <= lastDay; day += DAY, k++) {
+    const offset = samples[k]!;
+    const uniform = samples[k + 1] === offset && samples[k + 2] === offset && samples[k + 3] === offset;
+    const iso = new Date(day).toISOString().slice(0, 10);
+    if (closed.has(iso)) continue;
+    const ranges = exByDate.get(iso) ?? byWeekday[new Date(day).getUTCDay()] ?? [];
     for (const [s, e] of ranges) {
-      const start = localToEpoch(zone, y, mo, d, s);
-      const end = localToEpoch(zone, y, mo, d, e);
+      if (s < 0 || e < 0 || s >= e) continue; // invalid entries are refused on save; never guessed at here
+      const wallStart = day + s * MINUTE;
+      const wallEnd = day + e * MINUTE; // "24:00" is the next midnight
+      const start = uniform ? wallStart - offset : localToEpoch(zone, wallStart);
+      const end = uniform ? wallEnd - offset : localToEpoch(zone, wallEnd);
       if (end > start) openings.push({ start, end });
     }
   }

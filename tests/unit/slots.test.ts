@@ -229,8 +229,10 @@ const hhmm = (m: number): string => `${String(Math.floor(m / 60)).padStart(2, '0
 
 /** Local dates (YYYY-MM-DD) from the day before `from` to the day of `to`. */
 function datesAround(zone: string, from: number, to: number): string[] {
+  // Calendar dates, not local midnights: in Chile some dates have no 00:00.
   const dates: string[] = [];
-  for (let d = DateTime.fromMillis(from, { zone }).minus({ days: 1 }).startOf('day'); d.toMillis() <= to; d = d.plus({ days: 1 })) dates.push(d.toISODate()!);
+  const last = DateTime.fromMillis(to, { zone }).toISODate()!;
+  for (let d = DateTime.fromISO(DateTime.fromMillis(from, { zone }).toISODate()!, { zone: 'UTC' }).minus({ days: 1 }); d.toISODate()! <= last; d = d.plus({ days: 1 })) dates.push(d.toISODate()!);
   return dates;
 }
 
