@@ -7,7 +7,7 @@ import { PaymentRecords, type PaymentRecord } from '../payments/paymentRecords';
 import { createPaymentService } from '../payments/paymentService';
 import { providerCalendarChanged } from './availabilityCache';
 import { bookingPaymentKey, type BookingStatus } from './contract';
-import { bookingJson, signalBookingChanged, type BookingJson, type BookingsDeps } from './holds';
+import { bookingJson, signalBookingChanged, throughTheGate, type BookingJson, type BookingsDeps } from './holds';
 import { recordBookingStatus } from './rows';
 
 /**
@@ -144,7 +144,8 @@ export function createBookingCreation(deps: BookingsDeps) {
       const outcome = paymentOutcome(record);
       if (outcome !== 'held' && outcome !== 'saved') refuse(row, record);
 
-      const booked = await db.transaction((trx) => confirm(trx, row, caller, record, input.notes ?? ''));
+      // held → confirmed is a new index entry, checked by the gate like any other (a deadlock with a racing hold is retried).
+      const booked = await throughTheGate(() => db.transaction((trx) => confirm(trx, row, caller, record, input.notes ?? '')));
       if (!booked) {
         const now = (await load(row.id))!;
         // A concurrent request with this very card confirmed it: that booking is this request's answer too.

@@ -54,6 +54,26 @@ export function isOverlap(err: unknown): boolean {
 
 export const slotUnavailable = () => refusals.conflict('slot_unavailable', 'The slot is no longer free: another hold or booking of this provider overlaps it.');
 
+const DEADLOCK_RETRIES = 5;
+
+/**
+ * Runs a write that goes through the exclusion gate: its refusal (23P01) is 409 slot_unavailable. Two writers of
+ * overlapping intervals that are both still uncommitted each wait for the other in the constraint's check, which
+ * Postgres ends as a deadlock (40P01) of one of them: nothing was written, so that one runs again (and then meets
+ * the other's committed row, or finds the slot free if the other rolled back).
+ */
+export async function throughTheGate<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (isOverlap(err)) throw slotUnavailable();
+      if ((err as { code?: string })?.code !== '40P01' || attempt >= DEADLOCK_RETRIES) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+    }
+  }
+}
+
 /** `[start, end + buffer)`: the interval a row keeps its provider busy, as the exclusion constraint sees it. */
 export const blockedRange = (db: Knex | Knex.Transaction, start: Date, end: Date, bufferMinutes: number) =>
   db.raw(`tstzrange(?::timestamptz, ?::timestamptz + make_interval(mins => ?::int), '[)')`, [start, end, bufferMinutes]);
@@ -163,6 +183,21 @@ export function createHolds(deps: BookingsDeps) {
     }
   }
 
+  /**
+   * A live row (committed, not a hold past its end) already overlapping: not the gate, only a shortcut that spares
+   * the many losers of a race an INSERT, a wait on the winner's transaction and a deadlock between themselves.
+   */
+  async function visiblyTaken(providerId: string, range: { start: Date; end: Date; buffer: number }): Promise<boolean> {
+    const { rows } = await db.raw(
+      `SELECT 1 FROM bookings
+        WHERE provider_id = ? AND status IN ('held', 'confirmed') AND blocked && tstzrange(?::timestamptz, ?::timestamptz + make_interval(mins => ?::int), '[)')
+          AND NOT (status = 'held' AND hold_expires_at <= now())
+        LIMIT 1`,
+      [providerId, range.start, range.end, range.buffer],
+    );
+    return rows.length > 0;
+  }
+
   async function insertHold(row: Record<string, unknown>, range: { start: Date; end: Date; buffer: number }, input: BookingWorkflowInput, title: string) {
     return db.transaction(async (trx) => {
       await checkHoldCap(trx, input.customerId);
@@ -224,20 +259,16 @@ export function createHolds(deps: BookingsDeps) {
         policy: JSON.stringify(policyOf(service)),
       };
       const range = { start: new Date(start), end: new Date(end), buffer: service.buffer_minutes };
+      if (await visiblyTaken(provider.id, range)) throw slotUnavailable();
       let inserted: Record<string, unknown>;
       try {
-        inserted = await insertHold(row, range, input, service.title);
+        inserted = await throughTheGate(() => insertHold(row, range, input, service.title));
       } catch (err) {
-        if (!isOverlap(err)) throw err;
+        if (!(err instanceof DomainError && err.code === 'slot_unavailable')) throw err;
         // A hold past its end whose timer has not run yet (a worker down) must not keep the slot: expire the
         // overlapping stale ones and try once more. Live rows still refuse.
-        if ((await expireStaleHolds(deps, { providerId: provider.id, start: range.start, end: new Date(end + range.buffer * 60_000) })) === 0) throw slotUnavailable();
-        try {
-          inserted = await insertHold(row, range, input, service.title);
-        } catch (again) {
-          if (isOverlap(again)) throw slotUnavailable();
-          throw again;
-        }
+        if ((await expireStaleHolds(deps, { providerId: provider.id, start: range.start, end: new Date(end + range.buffer * 60_000) })) === 0) throw err;
+        inserted = await throughTheGate(() => insertHold(row, range, input, service.title));
       }
       await providerCalendarChanged(deps, provider.id);
       return bookingJson(inserted);

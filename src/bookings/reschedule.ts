@@ -4,7 +4,7 @@ import type { Principal } from '../domain/roles';
 import { notify } from '../notifications/notify';
 import { providerCalendarChanged } from './availabilityCache';
 import type { BookingStatus } from './contract';
-import { blockedRange, bookingJson, isOverlap, signalBookingChanged, slotUnavailable, type BookingJson, type BookingsDeps } from './holds';
+import { blockedRange, bookingJson, signalBookingChanged, throughTheGate, type BookingJson, type BookingsDeps } from './holds';
 import { recordBookingStatus } from './rows';
 
 /**
@@ -59,16 +59,6 @@ async function moveRow(trx: Knex.Transaction, row: Row, to: { start: Date; end: 
 export function createBookingMoves(deps: BookingsDeps) {
   const { db, config } = deps;
 
-  /** Runs a move; the exclusion constraint's refusal is 409 slot_unavailable and leaves everything as it was. */
-  async function gated<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (err) {
-      if (isOverlap(err)) throw slotUnavailable();
-      throw err;
-    }
-  }
-
   async function afterMove(row: Row, ...signalled: string[]): Promise<void> {
     for (const id of signalled) await signalBookingChanged(deps, id);
     await providerCalendarChanged(deps, row.provider_id);
@@ -76,7 +66,7 @@ export function createBookingMoves(deps: BookingsDeps) {
 
   return {
     async reschedule(caller: Principal, bookingId: string, holdId: string): Promise<BookingJson> {
-      const moved = await gated(() =>
+      const moved = await throughTheGate(() =>
         db.transaction(async (trx) => {
           // Both rows locked in one order, so two moves crossing the same pair cannot deadlock.
           const rows = (await trx('bookings').whereIn('id', [bookingId, holdId]).orderBy('id').forUpdate().select('*')) as Row[];
@@ -107,7 +97,7 @@ export function createBookingMoves(deps: BookingsDeps) {
     async operatorMove(bookingId: string, startIso: string): Promise<BookingJson> {
       const start = new Date(startIso);
       if (start.getTime() <= Date.now()) throw refusals.unprocessable('slot_in_past', 'The new start must be in the future.');
-      const moved = await gated(() =>
+      const moved = await throughTheGate(() =>
         db.transaction(async (trx) => {
           const row = (await trx('bookings').where({ id: bookingId }).forUpdate().first()) as Row | undefined;
           if (!row) throw refusals.notFound('booking');

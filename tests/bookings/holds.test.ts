@@ -67,6 +67,38 @@ describe('slot holds', () => {
     }
   });
 
+  it('lets Postgres alone refuse overlapping rows of different lengths written by parallel transactions (no API, no pre-check)', async () => {
+    const provider = await makeProvider(ctx.deps);
+    const service = await makeService(ctx.deps, provider);
+    const customer = await makeUser(ctx.deps);
+    const base = localStart(provider.timeZone, 7, 9);
+    // Ten intervals of 30 to 120 minutes (+10 min buffer), starting 09:15 to 10:00: every one covers 10:00–10:30.
+    const attempts = Array.from({ length: 10 }, (_, i) => ({ start: base + (60 - i * 5) * 60_000, minutes: 30 + i * 10 }));
+
+    const outcomes = await Promise.all(
+      attempts.map(({ start, minutes }) =>
+        ctx.deps.db
+          .transaction(async (trx) => {
+            await trx.raw(
+              `INSERT INTO bookings (service_id, provider_id, customer_id, status, starts_at, ends_at, buffer_minutes, blocked, hold_expires_at, price_cents, currency, quote, policy)
+               VALUES (?, ?, ?, 'held', ?, ?, 10, tstzrange(?::timestamptz, ?::timestamptz + interval '10 minutes', '[)'), now() + interval '5 minutes', 100, 'EUR', '{}', '{}')`,
+              [service.id, provider.id, customer.id, new Date(start), new Date(start + minutes * 60_000), new Date(start), new Date(start + minutes * 60_000)],
+            );
+            await trx.raw('SELECT pg_sleep(0.05)'); // stay uncommitted while the others check against this row
+          })
+          .then(
+            () => 'inserted',
+            (err: { code?: string }) => err.code,
+          ),
+      ),
+    );
+
+    // Refused by the constraint (23P01), or chosen as the victim of two uncommitted overlapping rows (40P01).
+    expect(outcomes.filter((o) => o === 'inserted')).toHaveLength(1);
+    for (const o of outcomes.filter((x) => x !== 'inserted')) expect(['23P01', '40P01']).toContain(o);
+    expect(await liveRows(ctx.deps, provider.id)).toHaveLength(1);
+  });
+
   it('refuses a tampered quote (400), a quote for another slot (409) or service (400), an expired quote (410) and an off-grid start (409)', async () => {
     const provider = await makeProvider(ctx.deps);
     const service = await makeService(ctx.deps, provider);
