@@ -9,7 +9,7 @@ import type { TemporalClientProvider } from '../temporal/client';
 import { providerCalendarChanged } from './availabilityCache';
 import { bookingNoticeData } from './bookingNotices';
 import { settleOutcomeMoney, type BookingMoneyDeps } from './bookingMoney';
-import { bookingChangedSignal, bookingWorkflowId } from './contract';
+import { signalBookingChanged } from './holds';
 import { bookingFromRow, recordBookingStatus, type BookingRow } from './rows';
 
 /**
@@ -171,18 +171,6 @@ async function tellParties(trx: Knex.Transaction, bookingId: string, req: Outcom
     data: d.row,
     dedupeKey: `booking_feedback_requested:${bookingId}`,
   });
-}
-
-/**
- * Tells booking:<id> to re-read its row and re-plan (stop its timers). Best effort: the workflow re-reads at its
- * next timer anyway, and settles any money this request left undone.
- */
-export async function signalBookingChanged(deps: Pick<OutcomeDeps, 'config' | 'temporal' | 'logger'>, bookingId: string): Promise<void> {
-  try {
-    await deps.temporal.withDeadline(deps.config.TEMPORAL_UPDATE_TIMEOUT, (client) => client.workflow.getHandle(bookingWorkflowId(bookingId)).signal(bookingChangedSignal));
-  } catch (err) {
-    deps.logger.warn({ err, bookingId }, 'booking workflow not told of the change; it re-reads the booking at its next timer');
-  }
 }
 
 /**

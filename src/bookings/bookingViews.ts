@@ -4,7 +4,8 @@ import type { Principal } from '../domain/roles';
 import type { Db } from '../infra/db';
 import { sideOf } from './bookingOutcomes';
 import { managedProvider, renderProviderSummary, type ProviderSummary } from './providers';
-import { bookingFromRow, type BookingRow, type ProviderRow } from './rows';
+import { renderService, type ServiceJson } from './services';
+import { bookingFromRow, loadBooking, serviceFromRow, type BookingRow, type ProviderRow } from './rows';
 
 /**
  * Bookings as the API shows them: one booking with its status history (its customer, its provider's owner and
@@ -16,14 +17,6 @@ import { bookingFromRow, type BookingRow, type ProviderRow } from './rows';
 export const BOOKING_LIST_STATUSES = ['confirmed', 'completed', 'cancelled', 'no_show'] as const;
 export type ListedBookingStatus = (typeof BOOKING_LIST_STATUSES)[number];
 
-export interface BookingServiceJson {
-  id: string;
-  title: string;
-  category: string;
-  duration_minutes: number;
-  buffer_minutes: number;
-}
-
 export interface BookingJson {
   id: string;
   status: string;
@@ -32,7 +25,7 @@ export interface BookingJson {
   price_cents: number;
   currency: string;
   customer_id: string;
-  service: BookingServiceJson;
+  service: ServiceJson;
   provider: ProviderSummary;
   policy: BookingRow['policy'];
   refund_cents: number;
@@ -51,19 +44,7 @@ export interface StatusHistoryJson {
   detail: Record<string, unknown>;
 }
 
-type ServiceColumns = { s_id: string; s_title: string; s_category: string; s_duration_minutes: number; s_buffer_minutes: number };
-const SERVICE_COLUMNS = ['s.id as s_id', 's.title as s_title', 's.category as s_category', 's.duration_minutes as s_duration_minutes', 's.buffer_minutes as s_buffer_minutes'];
-
-// The service as a booking shows it (rendered here: the services module has no summary renderer of its own yet).
-const serviceJson = (r: ServiceColumns): BookingServiceJson => ({
-  id: r.s_id,
-  title: r.s_title,
-  category: r.s_category,
-  duration_minutes: r.s_duration_minutes,
-  buffer_minutes: r.s_buffer_minutes,
-});
-
-function bookingJson(b: BookingRow, service: BookingServiceJson, provider: ProviderSummary): BookingJson {
+function bookingJson(b: BookingRow, service: ServiceJson, provider: ProviderSummary): BookingJson {
   return {
     id: b.id,
     status: b.status,
@@ -85,9 +66,13 @@ function bookingJson(b: BookingRow, service: BookingServiceJson, provider: Provi
   };
 }
 
-async function providersById(db: Db, ids: string[]): Promise<Map<string, ProviderSummary>> {
-  const rows = (await db('providers').whereIn('id', [...new Set(ids)]).select('*')) as ProviderRow[];
-  return new Map(rows.map((p) => [p.id, renderProviderSummary(p)]));
+/** The services and providers of some bookings, as their own modules render them. */
+async function partsOf(db: Db, bookings: BookingRow[]) {
+  const services = (await db('services').whereIn('id', [...new Set(bookings.map((b) => b.service_id))]).select('*')).map(serviceFromRow);
+  const providers = (await db('providers').whereIn('id', [...new Set(bookings.map((b) => b.provider_id))]).select('*')) as ProviderRow[];
+  const serviceById = new Map(services.map((x) => [x.id, renderService(x)]));
+  const providerById = new Map(providers.map((p) => [p.id, renderProviderSummary(p)]));
+  return (b: BookingRow) => bookingJson(b, serviceById.get(b.service_id)!, providerById.get(b.provider_id)!);
 }
 
 async function statusHistory(db: Db, bookingId: string): Promise<StatusHistoryJson[]> {
@@ -102,11 +87,8 @@ async function statusHistory(db: Db, bookingId: string): Promise<StatusHistoryJs
 
 /** A booking with its status history (it must exist). */
 export async function bookingView(db: Db, bookingId: string): Promise<BookingJson & { status_history: StatusHistoryJson[] }> {
-  const row = (await db('bookings as b').join('services as s', 's.id', 'b.service_id').where('b.id', bookingId).first('b.*', ...SERVICE_COLUMNS)) as Record<string, unknown> &
-    ServiceColumns;
-  const b = bookingFromRow(row);
-  const providers = await providersById(db, [b.provider_id]);
-  return { ...bookingJson(b, serviceJson(row), providers.get(b.provider_id)!), status_history: await statusHistory(db, bookingId) };
+  const b = (await loadBooking(db, bookingId))!;
+  return { ...(await partsOf(db, [b]))(b), status_history: await statusHistory(db, bookingId) };
 }
 
 /** The booking for its customer, its provider's owner or an operator; a hold, or anyone else: 404. */
@@ -134,9 +116,7 @@ async function listBookings(db: Db, scope: { customerId: string } | { providerId
   if (query.from && query.to && Date.parse(query.from) >= Date.parse(query.to)) {
     throw refusals.invalid([{ path: 'query.to', message: '`to` must be after `from`.' }]);
   }
-  const q = db('bookings as b')
-    .join('services as s', 's.id', 'b.service_id')
-    .select('b.*', ...SERVICE_COLUMNS, db.raw(`${cursorTimeSql('b.starts_at')} AS cursor_time`));
+  const q = db('bookings as b').select('b.*', db.raw(`${cursorTimeSql('b.starts_at')} AS cursor_time`));
   if ('customerId' in scope) q.where('b.customer_id', scope.customerId);
   else q.where('b.provider_id', scope.providerId);
   if (query.status) q.where('b.status', query.status);
@@ -149,17 +129,12 @@ async function listBookings(db: Db, scope: { customerId: string } | { providerId
     q.whereRaw('(b.starts_at, b.id) < (?::timestamptz, ?::uuid)', [after.time, after.id]);
   }
   const rows = (await q.orderBy([{ column: 'b.starts_at', order: 'desc' }, { column: 'b.id', order: 'desc' }]).limit(query.limit + 1)) as Array<
-    Record<string, unknown> & ServiceColumns & { cursor_time: string; id: string }
+    Record<string, unknown> & { cursor_time: string; id: string }
   >;
   const page = keysetPage(rows, query.limit);
-  const providers = await providersById(db, page.rows.map((r) => r.provider_id as string));
-  return {
-    data: page.rows.map((r) => {
-      const b = bookingFromRow(r);
-      return bookingJson(b, serviceJson(r), providers.get(b.provider_id)!);
-    }),
-    next_cursor: page.nextCursor,
-  };
+  const bookings = page.rows.map(bookingFromRow);
+  const render = await partsOf(db, bookings);
+  return { data: bookings.map(render), next_cursor: page.nextCursor };
 }
 
 /** The caller's own bookings (as customer). */

@@ -6,6 +6,7 @@ import { requirePrincipal } from '../../accounts/authorization';
 import { endBookingFor, type Outcome } from '../../bookings/bookingOutcomes';
 import { BOOKING_LIST_STATUSES, bookingFor, bookingView, listMyBookings, listProviderBookings } from '../../bookings/bookingViews';
 import { giveFeedback, listReviews } from '../../bookings/feedback';
+import { ProviderSummarySchema, ServiceSchema } from './providerRoutes';
 
 /**
  * A booking once confirmed (API.md, "Service bookings"): reading it (its customer, its provider's owner, operators;
@@ -17,17 +18,6 @@ import { giveFeedback, listReviews } from '../../bookings/feedback';
 
 const described = (description: string) => ({ description });
 
-const ProviderSummarySchema = z.object({
-  id: z.uuid(),
-  display_name: z.string(),
-  status: z.string(),
-  rating_average: z.number().nullable(),
-  rating_count: z.number().int(),
-  categories: z.array(z.string()),
-  location: z.object({ lat: z.number(), lng: z.number(), city: z.string(), country: z.string() }),
-  time_zone: z.string(),
-});
-
 const bookingFields = {
   id: z.uuid(),
   status: z.enum(BOOKING_LIST_STATUSES),
@@ -36,7 +26,7 @@ const bookingFields = {
   price_cents: z.number().int(),
   currency: z.string(),
   customer_id: z.uuid(),
-  service: z.object({ id: z.uuid(), title: z.string(), category: z.string(), duration_minutes: z.number().int(), buffer_minutes: z.number().int() }),
+  service: ServiceSchema,
   provider: ProviderSummarySchema,
   policy: z
     .object({ free_until_hours: z.number().int(), late_fee_percent: z.number().int(), no_show_fee_percent: z.number().int() })
