@@ -165,16 +165,11 @@ function localToEpoch(zone: IANAZone, wall: number): number {
   return best ?? wall - before;
 }
 
-interface Opening {
-  start: number;
-  end: number;
-}
-
 /** Offsets run from UTC-12 to UTC+14: a local date's instants lie in [midnight - 14 h, next midnight + 12 h]. */
 const EAST_MARGIN = 14 * 60 * MINUTE;
 
 /** Openings (epoch ms) of every local date that can hold a slot in [from, to), sorted by start. */
-export function openingsOf(timeZone: string, weekly: WeeklyHours[], exceptions: DateException[], from: number, to: number): Opening[] {
+export function openingsOf(timeZone: string, weekly: WeeklyHours[], exceptions: DateException[], from: number, to: number): Interval[] {
   const zone = IANAZone.create(timeZone);
   const exByDate = new Map<string, [number, number][]>();
   const closed = new Set<string>();
@@ -196,7 +191,7 @@ export function openingsOf(timeZone: string, weekly: WeeklyHours[], exceptions: 
   const samples: number[] = [];
   for (let t = firstDay - EAST_MARGIN; t <= lastDay + 3 * DAY; t += DAY) samples.push(zone.offset(t) * MINUTE);
 
-  const openings: Opening[] = [];
+  const openings: Interval[] = [];
   for (let day = firstDay, k = 0; day <= lastDay; day += DAY, k++) {
     const offset = samples[k]!;
     const uniform = samples[k + 1] === offset && samples[k + 2] === offset && samples[k + 3] === offset;

@@ -180,6 +180,22 @@ describe('validateAvailability', () => {
   });
 });
 
+describe('validateAvailability properties', () => {
+  const range = fc.tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 95 }), fc.integer({ min: 1, max: 96 })).filter(([, s, e]) => s < e);
+
+  it('reports an overlap exactly when two ranges of one weekday overlap (brute force), and nothing else for well-formed ranges', () => {
+    fc.assert(
+      fc.property(fc.array(range, { maxLength: 8 }), (ranges) => {
+        const weekly = ranges.map(([weekday, s, e]) => ({ weekday, start: hhmm(s * 15), end: hhmm(e * 15) }));
+        const overlapping = ranges.some(([d, s, e], i) => ranges.some(([d2, s2, e2], j) => i !== j && d === d2 && s < e2 && s2 < e));
+        const errors = validateAvailability(weekly, []);
+        expect(errors.every((x) => x.message.startsWith('overlaps'))).toBe(true);
+        expect(errors.length > 0).toBe(overlapping);
+      }),
+    );
+  });
+});
+
 describe('isValidTimeZone', () => {
   it('knows IANA zones and nothing else', () => {
     for (const z of ['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata', 'UTC']) expect(isValidTimeZone(z)).toBe(true);
