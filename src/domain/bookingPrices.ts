@@ -81,7 +81,7 @@ export function dynamicPrice(baseCents: number, factors: PriceFactors, bounds: P
   const e = scaled(experienceMultiplier(factors), min, max);
   const l = scaled(location, min, max);
   const total = scaled((d / SCALE) * (e / SCALE) * (l / SCALE), min, max);
-  // base × total fits a safe integer for any realistic price (base < 4.5e11 cents at total ≤ 2).
+  // Exact integer arithmetic: base × total (in ten-thousandths) stays a safe integer up to 9e10 cents at the largest max (10).
   const priceCents = Math.max(1, divideHalfEven(baseCents * total, SCALE));
   return {
     priceCents,
