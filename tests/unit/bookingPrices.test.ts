@@ -80,6 +80,17 @@ describe('dynamicPrice properties', () => {
     expect(demandMultiplier({ demandShare: 0.2, weekDemandShare: 0.2 })).toBeLessThan(demandMultiplier({ demandShare: 0.3, weekDemandShare: 0.2 }));
   });
 
+  it('never falls with more completed bookings or a better rating, and stays within +25 %', () => {
+    fc.assert(
+      fc.property(factorsArb, fc.integer({ min: 0, max: 1000 }), fc.double({ min: 0, max: 4, noNaN: true }), fc.integer({ min: 0, max: 100 }), (f, more, better, reviews) => {
+        const rated = { ...f, ratingAverage: f.ratingAverage ?? 1 };
+        const up = { ...rated, completedBookings: rated.completedBookings + more, ratingAverage: Math.min(5, rated.ratingAverage + better), ratingCount: rated.ratingCount + reviews };
+        expect(experienceMultiplier(up)).toBeGreaterThanOrEqual(experienceMultiplier(rated));
+        expect(experienceMultiplier(up)).toBeLessThanOrEqual(1.25 + 1e-12);
+      }),
+    );
+  });
+
   it('gives an integer price of at least 1 cent, each multiplier and the product within the bounds, 4 decimals each', () => {
     fc.assert(
       fc.property(baseArb, factorsArb, boundsArb, (base, f, bounds) => {
