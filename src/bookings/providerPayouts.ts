@@ -39,24 +39,43 @@ export async function setUpPayoutAccount(deps: Pick<ProvidersDeps, 'db' | 'confi
     deps.logger.warn({ err, providerId: row.id }, 'payout account call failed');
     throw refusals.unavailable('payment_unavailable', 'The payment provider could not be reached; retry the same request.', 5);
   }
-  // Never from ready back to pending (a stale answer), never onto another account than the one recorded.
+  await recordPayoutAccount(deps, row.id, account);
+  return { account_id: account.id, status: account.status, ...(account.onboardingUrl ? { onboarding_url: account.onboardingUrl } : {}) };
+}
+
+/**
+ * Records what the gateway said of a provider's account and, once it is ready, tells the onboarding workflow.
+ * Never from ready back to pending (a stale answer), never onto another account than the one recorded.
+ */
+async function recordPayoutAccount(deps: Pick<ProvidersDeps, 'db' | 'config' | 'temporal'>, providerId: string, account: Pick<ConnectedAccountResult, 'id' | 'status'>): Promise<void> {
+  const { db, config } = deps;
   await db('providers')
-    .where({ id: row.id })
+    .where({ id: providerId })
     .where((q) => q.whereNull('payout_account_id').orWhere('payout_account_id', account.id))
     .update({
       payout_account_id: account.id,
       payout_status: db.raw(`CASE WHEN payout_status = 'ready' THEN 'ready' ELSE ? END`, [account.status]),
       updated_at: db.fn.now(),
     });
-  if (account.status === 'ready') {
-    try {
-      await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) =>
-        client.workflow.getHandle(providerWorkflowId(row.id)).signal(payoutDetailsReadySignal, { accountId: account.id }),
-      );
-    } catch (err) {
-      // An onboarding already finished has nothing left to wait for; the row already says ready.
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-    }
+  if (account.status !== 'ready') return;
+  try {
+    await deps.temporal.withDeadline(config.TEMPORAL_UPDATE_TIMEOUT, (client) =>
+      client.workflow.getHandle(providerWorkflowId(providerId)).signal(payoutDetailsReadySignal, { accountId: account.id }),
+    );
+  } catch (err) {
+    // An onboarding already finished has nothing left to wait for; the row already says ready.
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
   }
-  return { account_id: account.id, status: account.status, ...(account.onboardingUrl ? { onboarding_url: account.onboardingUrl } : {}) };
+}
+
+/**
+ * The payment provider reported a connected account's state (Stripe's `account.updated` webhook, mapped with
+ * connectedAccountStatus): the provider whose account it is learns it without coming back to the app.
+ * Returns whether the account is one of ours.
+ */
+export async function payoutAccountReported(deps: Pick<ProvidersDeps, 'db' | 'config' | 'temporal'>, account: Pick<ConnectedAccountResult, 'id' | 'status'>): Promise<boolean> {
+  const owner = (await deps.db('providers').where({ payout_account_id: account.id }).first('id')) as { id: string } | undefined;
+  if (!owner) return false;
+  await recordPayoutAccount(deps, owner.id, account);
+  return true;
 }

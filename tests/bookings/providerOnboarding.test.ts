@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import supertest from 'supertest';
 import { createApp } from '../../src/api/app';
 import { PROVIDER_ONBOARDING_WORKFLOW, providerOnboardingStateQuery, providerWorkflowId, type ProviderOnboardingWorkflow } from '../../src/bookings/contract';
+import { payoutAccountReported } from '../../src/bookings/providerPayouts';
 import { PENDING_PAYOUT_EMAIL_MARKER, SimulatedGateway } from '../../src/payments/simulatedGateway';
 import { TemporalClientProvider } from '../../src/temporal/client';
 import { closeDeps, createTestContext, createTestDeps, startTestWorker, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
@@ -156,6 +157,25 @@ describe('payout details and the decision, in either order', () => {
     expect((await ctx.http.post(`/v1/operator/providers/${id}/approve`).set('Authorization', operator.auth).send({})).status).toBe(200);
     expect(await wf.result()).toEqual({ status: 'active' });
     expect(await notices(ctx, owner.id, 'provider_approved')).toEqual([{ data: { provider_id: id, payout_ready: true } }]);
+  });
+
+  it("the payment provider's report that the account is ready (account.updated) finishes the onboarding without the provider coming back", async () => {
+    const { ctx, operator } = s;
+    const owner = await makeUser(ctx.deps, { role: 'provider', email: `provider+${PENDING_PAYOUT_EMAIL_MARKER}-${randomUUID()}@example.test` });
+    const id = await onboard(ctx, owner);
+    const pending = await payoutAccount(ctx, id, owner.auth);
+    expect(pending.body.status).toBe('pending');
+    expect((await ctx.http.post(`/v1/operator/providers/${id}/approve`).set('Authorization', operator.auth).send({})).status).toBe(200);
+
+    expect(await payoutAccountReported(ctx.deps, { id: pending.body.account_id, status: 'pending' })).toBe(true);
+    expect(await ctx.deps.db('providers').where({ id }).first('payout_status')).toEqual({ payout_status: 'pending' });
+    expect(await payoutAccountReported(ctx.deps, { id: pending.body.account_id, status: 'ready' })).toBe(true);
+    expect(await (await handle(ctx, id)).result()).toEqual({ status: 'active' });
+    expect(await ctx.deps.db('providers').where({ id }).first('payout_status')).toEqual({ payout_status: 'ready' });
+    // A stale "pending" after "ready" changes nothing; an account that is not ours is not acted on.
+    expect(await payoutAccountReported(ctx.deps, { id: pending.body.account_id, status: 'pending' })).toBe(true);
+    expect(await ctx.deps.db('providers').where({ id }).first('payout_status')).toEqual({ payout_status: 'ready' });
+    expect(await payoutAccountReported(ctx.deps, { id: 'acct_not_ours', status: 'ready' })).toBe(false);
   });
 
   it("is the owner's: another provider gets 404, a backer 403", async () => {
