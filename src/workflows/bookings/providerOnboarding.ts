@@ -144,6 +144,7 @@ export async function providerOnboarding(input: ProviderOnboardingInput): Promis
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === PROVIDER_NOT_FOUND) {
       status = 'expired';
       loaded = true;
+      show();
       setCurrentDetails('No provider row: the onboarding request rolled back.');
       await condition(allHandlersFinished);
       return { status: 'expired' };
