@@ -4,6 +4,7 @@ import { createTestContext, startTestWorker, testConfig, type TestContext } from
 import { makeUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
+import { confirmedBooking, holdSlot, localStart } from './holdHelpers';
 import { bookingMoney, intentOf, ledgerLines, makeBooking, makeScene, noticesOf, startBookingWorkflow, type Scene } from './lifecycleFixtures';
 
 /**
@@ -185,4 +186,26 @@ it('hides a booking from strangers: cancelling someone else’s booking is 404 a
   expect((await bookingMoney(ctx.deps, b.id)).status).toBe('confirmed');
   expectProblem(await cancel(b.id, b.customer.auth, { reason: 'x'.repeat(501) }), 400, 'validation_failed');
   expect((await ctx.http.post(`/v1/bookings/${b.id}/cancel`).send({})).status).toBe(401);
+});
+
+it('cancels a booking made through the API by its own payment: a late fee captured from the booking’s authorization, the slot free again', async () => {
+  const scene = await makeScene(ctx.deps, { basePriceCents: 5_000, freeUntilHours: 72, lateFeePercent: 20 });
+  const customer = await makeUser(ctx.deps);
+  const start = localStart(scene.provider.timeZone, 1, 10);
+  const id = await confirmedBooking(ctx, customer, scene.service, start);
+  const { payment_key: paymentKey } = await bookingMoney(ctx.deps, id);
+
+  const res = await cancel(id, customer.auth);
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ status: 'cancelled', fee_cents: 1_000, refund_cents: 4_000, captured_cents: 1_000 });
+  expect(await intentOf(ctx.deps, paymentKey)).toMatchObject({ status: 'succeeded', amount_cents: 5_000, captured_cents: 1_000 });
+  expect((await ledgerLines(ctx.deps, id)).filter((l) => l.kind !== 'authorization')).toEqual([{ kind: 'capture', amount_cents: 1_000, business_key: `booking:${id}:capture` }]);
+  // Its booking:<id> workflow now waits out the dispute window (72 h here) to release the fee to the provider.
+  const handle = (await ctx.deps.temporal.client()).workflow.getHandle(bookingWorkflowId(id));
+  const state = await eventually(async () => {
+    const s = await handle.query<{ status: string; nextTimerAt: string | null }>('bookingState');
+    return s.status === 'cancelled' && s.nextTimerAt !== null && s;
+  }, 10_000, 'the workflow waiting for the release');
+  expect(Date.parse(state.nextTimerAt!)).toBeGreaterThan(Date.now() + 71 * HOUR);
+  expect((await holdSlot(ctx, await makeUser(ctx.deps), scene.service, start)).status).toBe(201);
 });
