@@ -2,7 +2,7 @@ import { refusals } from '../domain/errors';
 import { canManage, type Principal } from '../domain/roles';
 import type { Db } from '../infra/db';
 import { canSeeProvider, managedProvider, renderProviderSummary, visibleProvider, type ProviderSummary } from './providers';
-import { loadProvider, loadService, serviceFromRow, type CancellationPolicy, type ServiceRow } from './rows';
+import { loadProvider, loadService, serviceFromRow, type CancellationPolicy, type ProviderRow, type ServiceRow } from './rows';
 
 /**
  * A provider's services: what is booked (duration, the buffer kept free after it, base price, and the
@@ -89,7 +89,11 @@ export async function getService(db: Db, id: string, viewer?: Principal): Promis
 
 /** A provider's services, oldest first; inactive ones only for its owner and operators. */
 export async function listServices(db: Db, providerId: string, viewer?: Principal): Promise<ServiceJson[]> {
-  const provider = await visibleProvider(db, providerId, viewer);
+  return servicesOf(db, await visibleProvider(db, providerId, viewer), viewer);
+}
+
+/** The services of a provider the viewer may see (checked by the caller). */
+export async function servicesOf(db: Db, provider: ProviderRow, viewer?: Principal): Promise<ServiceJson[]> {
   const owns = viewer !== undefined && canManage(viewer, provider.user_id);
   const rows = (await db('services')
     .where({ provider_id: provider.id })

@@ -7,7 +7,7 @@ import { getAvailability, setAvailability } from '../../bookings/providerAvailab
 import { decideProvider } from '../../bookings/providerDecisions';
 import { setUpPayoutAccount } from '../../bookings/providerPayouts';
 import { myProvider, onboardProvider, renderProvider, visibleProvider } from '../../bookings/providers';
-import { createService, getService, listServices } from '../../bookings/services';
+import { createService, getService, listServices, servicesOf } from '../../bookings/services';
 
 /**
  * Providers (API.md, "Service bookings"): onboarding (starts `provider:<id>`), the operators' approval or
@@ -178,7 +178,7 @@ export function registerProviderRoutes(api: Api, deps: AppDeps): void {
     },
     async ({ params, principal }) => {
       const row = await visibleProvider(db, params.id, principal);
-      return { status: 200, body: { ...renderProvider(row, principal), services: await listServices(db, row.id, principal) } };
+      return { status: 200, body: { ...renderProvider(row, principal), services: await servicesOf(db, row, principal) } };
     },
   );
 
