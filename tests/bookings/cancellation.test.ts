@@ -1,3 +1,5 @@
+import { createBookingLifecycleActivities } from '../../src/activities/bookings/bookingLifecycle';
+import { createBookingPaymentActivities } from '../../src/activities/bookings/bookingPayments';
 import { decideOutcome } from '../../src/bookings/bookingOutcomes';
 import { bookingWorkflowId } from '../../src/bookings/contract';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
@@ -154,6 +156,26 @@ it('of a cancellation racing a completion exactly one wins, and its money moves 
     expect(captures).toHaveLength(1);
   }
   expect(await ctx.deps.db('providers').where({ id: scene.provider.id }).first('completed_count')).toEqual({ completed_count: outcomes.filter((s) => s === 'completed').length });
+});
+
+it('of a cancellation racing the automatic completion exactly one wins; the workflow’s settlement then moves its money once', async () => {
+  const scene = await makeScene(ctx.deps, { basePriceCents: 4_000, freeUntilHours: 24, lateFeePercent: 50 });
+  const lifecycle = createBookingLifecycleActivities(ctx.deps);
+  const payments = createBookingPaymentActivities(ctx.deps);
+  for (let round = 0; round < 6; round++) {
+    const b = await makeBooking(ctx.deps, scene, { startsInMs: -(round + 2) * HOUR, durationMs: HOUR / 2 });
+    const [byCustomer, bySystem] = await Promise.all([cancel(b.id, b.customer.auth), lifecycle.autoCompleteBooking({ bookingId: b.id })]);
+    const row = await bookingMoney(ctx.deps, b.id);
+    // The system's step reports the outcome that stands, whoever decided it.
+    expect(bySystem.status).toBe(row.status);
+    expect(byCustomer.status).toBe(row.status === 'cancelled' ? 200 : 409);
+    await payments.settleBookingMoney({ bookingId: b.id });
+    await payments.settleBookingMoney({ bookingId: b.id });
+    const kept = row.status === 'completed' ? 4_000 : 2_000;
+    expect(await ledgerLines(ctx.deps, b.id)).toEqual([{ kind: 'capture', amount_cents: kept, business_key: `booking:${b.id}:capture` }]);
+    expect(await intentOf(ctx.deps, b.paymentKey)).toMatchObject({ status: 'succeeded', captured_cents: kept });
+    expect(await ctx.deps.db('booking_status_history').where({ booking_id: b.id }).whereIn('status', ['cancelled', 'completed'])).toHaveLength(1);
+  }
 });
 
 it('finishes the money of a cancellation that crashed after deciding: by a retry, or by the booking workflow', async () => {
