@@ -13,15 +13,25 @@ const bool = (def: boolean) =>
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 /** A duration: plain seconds ("30") or with a unit ("500ms", "30s", "15m", "48h", "7d"); parsed to milliseconds. */
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
+const toMs = (v: string) => {
+  const [, n, unit] = DURATION.exec(v.trim())!;
+  return Math.round(Number(n) * UNIT_MS[unit ?? 's']!);
+};
 const duration = (def: string) =>
   z
     .string()
     .default(def)
-    .refine((v) => /^\d+(\.\d+)?(ms|s|m|h|d)?$/.test(v.trim()), 'must be a duration such as 30, 30s, 15m, 48h or 7d')
-    .transform((v) => {
-      const [, n, unit] = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim())!;
-      return Math.round(Number(n) * UNIT_MS[unit ?? 's']!);
-    });
+    .refine((v) => DURATION.test(v.trim()), 'must be a duration such as 30, 30s, 15m, 48h or 7d')
+    .transform(toMs);
+/** Comma-separated durations ("24h,1h"): distinct positive milliseconds, largest first. */
+const durationList = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v) => v.split(',').map((e) => e.trim()).filter(Boolean))
+    .refine((parts) => parts.every((p) => DURATION.test(p)), 'must be comma-separated durations such as 24h,1h')
+    .transform((parts) => [...new Set(parts.map(toMs).filter((ms) => ms > 0))].sort((a, b) => b - a));
 
 const list = z
   .string()
@@ -144,8 +154,8 @@ const schema = z.object({
   QUOTE_TTL: duration('10m'),
   /** Signs quotes (HMAC); defaults to a key derived from JWT_SECRET. */
   QUOTE_SIGNING_SECRET: z.string().min(32, 'QUOTE_SIGNING_SECRET must be at least 32 characters').optional(),
-  /** Reminders before a booking's start, e.g. "24h,1h". */
-  BOOKING_REMINDERS: z.string().default('24h,1h'),
+  /** Reminders before a booking's start, e.g. "24h,1h": parsed to milliseconds, largest first. */
+  BOOKING_REMINDERS: durationList('24h,1h'),
   /** A booking the provider says nothing about completes itself this long after its end. */
   BOOKING_COMPLETION_GRACE: duration('24h'),
   /** After completion, the money is released to the provider once this window for disputes has passed. */

@@ -2,7 +2,7 @@ import type { Config } from '../config';
 import type { Db } from '../infra/db';
 import { PaymentRecords } from '../payments/paymentRecords';
 import { isReleased } from './bookingLedger';
-import { parseReminderOffsets, planReminders, sentReminderKeys } from './bookingReminders';
+import { planReminders, sentReminderKeys } from './bookingReminders';
 import type { BookingStatus } from './contract';
 
 /**
@@ -91,7 +91,7 @@ export async function lifecyclePlan(deps: { db: Db; config: Config }, bookingId:
       bookingId: row.id,
       startsAt: row.starts_at,
       plannedAt: await startSetAt(db, row),
-      offsetsMs: parseReminderOffsets(config.BOOKING_REMINDERS),
+      offsetsMs: config.BOOKING_REMINDERS,
       sent: await sentReminderKeys(db, row.id),
       now: new Date(now),
     });

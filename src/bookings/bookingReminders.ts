@@ -3,27 +3,11 @@ import { notify } from '../notifications/notify';
 import { bookingNoticeData } from './bookingNotices';
 
 /**
- * Reminders before a booking's start, at each BOOKING_REMINDERS offset ("24h,1h"). One notification per booking,
+ * Reminders before a booking's start, at each BOOKING_REMINDERS offset ("24h,1h", parsed by src/config.ts). One notification per booking,
  * offset and start: the dedupe key names all three, so a retried step never reminds twice, while a reschedule's
  * new start reminds again. Which reminder is due is a pure function of the row, so the workflow can re-derive its
  * plan after any wake, restart or continue-as-new.
  */
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "24h,1h" → [86400000, 3600000]: largest first, duplicates and zero dropped; a bad entry throws naming it. */
-export function parseReminderOffsets(setting: string): number[] {
-  const offsets = new Set<number>();
-  for (const raw of setting.split(',')) {
-    const entry = raw.trim();
-    if (!entry) continue;
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(entry);
-    if (!m) throw new Error(`BOOKING_REMINDERS: '${entry}' is not a duration such as 30s, 15m, 24h or 7d`);
-    const ms = Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 's']!);
-    if (ms > 0) offsets.add(ms);
-  }
-  return [...offsets].sort((a, b) => b - a);
-}
 
 export const reminderDedupeKey = (bookingId: string, offsetMs: number, startsAt: Date | string) =>
   `booking_reminder:${bookingId}:${offsetMs}:${new Date(startsAt).toISOString()}`;

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { parseReminderOffsets, planReminders, reminderDedupeKey } from '../../src/bookings/bookingReminders';
+import { loadConfig } from '../../src/config';
+import { planReminders, reminderDedupeKey } from '../../src/bookings/bookingReminders';
 import { paymentGraceMs } from '../../src/bookings/bookingPlan';
 
 /** Which reminder a booking owes, from its row alone (src/bookings/bookingReminders.ts), and the payment grace. */
@@ -17,12 +18,13 @@ const plan = (nowOffsetMs: number, opts: { plannedAt?: Date; sent?: string[] } =
     now: new Date(start.getTime() + nowOffsetMs),
   });
 
-it('parses BOOKING_REMINDERS into offsets, largest first, and names a bad entry', () => {
-  expect(parseReminderOffsets('24h,1h')).toEqual([24 * HOUR, HOUR]);
-  expect(parseReminderOffsets(' 1h , 2d, 1h,30m ,0s')).toEqual([2 * 24 * HOUR, HOUR, 30 * 60_000]);
-  expect(parseReminderOffsets('4s,1.5s')).toEqual([4_000, 1_500]);
-  expect(parseReminderOffsets('')).toEqual([]);
-  expect(() => parseReminderOffsets('24h,soon')).toThrow(/'soon'/);
+it('parses BOOKING_REMINDERS into offsets, largest first, and refuses a bad entry at start-up', () => {
+  const offsets = (v: string) => loadConfig({ BOOKING_REMINDERS: v }).BOOKING_REMINDERS;
+  expect(offsets('24h,1h')).toEqual([24 * HOUR, HOUR]);
+  expect(offsets(' 1h , 2d, 1h,30m ,0s')).toEqual([2 * 24 * HOUR, HOUR, 30 * 60_000]);
+  expect(offsets('4s,1.5s')).toEqual([4_000, 1_500]);
+  expect(loadConfig({}).BOOKING_REMINDERS).toEqual([24 * HOUR, HOUR]);
+  expect(() => offsets('24h,soon')).toThrow(/BOOKING_REMINDERS: must be comma-separated durations/);
 });
 
 it('owes each reminder from its instant until the start, the nearest one only when several are owed', () => {
