@@ -132,15 +132,15 @@ export async function signalBookingChanged(deps: Pick<BookingsDeps, 'config' | '
 
 /** Whether [start, end) is one of the service's slots by the provider's opening hours (ignoring other bookings). */
 function onOpeningGrid(provider: { time_zone: string; weekly_hours: never[] | unknown; exceptions: unknown }, service: { duration_minutes: number; buffer_minutes: number }, start: number, end: number): boolean {
-  const DAY = 86_400_000;
   const slots = computeSlots({
     timeZone: provider.time_zone,
     weekly: provider.weekly_hours as Parameters<typeof computeSlots>[0]['weekly'],
     exceptions: provider.exceptions as Parameters<typeof computeSlots>[0]['exceptions'],
     durationMinutes: service.duration_minutes,
     bufferMinutes: service.buffer_minutes,
-    from: start - DAY,
-    to: start + DAY,
+    // Openings are whole (from the day before `from`), so the grid is anchored at the opening's start, not here.
+    from: start,
+    to: end,
     busy: [],
   });
   return slots.some((s) => s.start === start && s.end === end);
