@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import Stripe from 'stripe';
 import supertest from 'supertest';
 import { createApp } from '../../src/api/app';
 import { PROVIDER_ONBOARDING_WORKFLOW, providerOnboardingStateQuery, providerWorkflowId, type ProviderOnboardingWorkflow } from '../../src/bookings/contract';
 import { payoutAccountReported } from '../../src/bookings/providerPayouts';
 import { PENDING_PAYOUT_EMAIL_MARKER, SimulatedGateway } from '../../src/payments/simulatedGateway';
+import { STRIPE_API_VERSION } from '../../src/payments/stripeGateway';
 import { TemporalClientProvider } from '../../src/temporal/client';
 import { closeDeps, createTestContext, createTestDeps, startTestWorker, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
@@ -16,6 +18,8 @@ import { eventually } from '../helpers/wait';
  * before or after the approval (approval makes the provider active at once; the onboarding ends once the
  * payout account is ready too).
  */
+
+const WEBHOOK_SECRET = 'whsec_pledgeflow_provider_test';
 
 const onboardBody = {
   display_name: 'Bea Plumbing',
@@ -97,9 +101,29 @@ describe('timers: reminder, then expiry of an undecided onboarding', () => {
 describe('payout details and the decision, in either order', () => {
   let s: Setup;
   beforeAll(async () => {
-    s = await setUp({ PROVIDER_ONBOARDING_REMINDER: '2s', PROVIDER_ONBOARDING_EXPIRY: '1h' });
+    s = await setUp({ PROVIDER_ONBOARDING_REMINDER: '2s', PROVIDER_ONBOARDING_EXPIRY: '1h', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET });
   });
   afterAll(() => tearDown(s));
+
+  /** Stripe's signed `account.updated` delivery, as its webhook sends it. */
+  const accountUpdated = (ctx: TestContext, accountId: string, ready: boolean) => {
+    const payload = JSON.stringify({
+      id: `evt_${randomUUID().replace(/-/g, '')}`,
+      object: 'event',
+      type: 'account.updated',
+      api_version: STRIPE_API_VERSION,
+      created: Math.floor(Date.now() / 1000),
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      data: { object: { id: accountId, object: 'account', type: 'express', details_submitted: ready, payouts_enabled: ready, charges_enabled: ready } },
+    });
+    return ctx.http
+      .post('/v1/webhooks/stripe')
+      .set('Content-Type', 'application/json')
+      .set('Stripe-Signature', Stripe.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET }))
+      .send(payload);
+  };
 
   const payoutAccount = (ctx: TestContext, id: string, auth: string) => ctx.http.post(`/v1/providers/${id}/payout-account`).set('Authorization', auth).send({});
 
@@ -159,7 +183,7 @@ describe('payout details and the decision, in either order', () => {
     expect(await notices(ctx, owner.id, 'provider_approved')).toEqual([{ data: { provider_id: id, payout_ready: true } }]);
   });
 
-  it("the payment provider's report that the account is ready (account.updated) finishes the onboarding without the provider coming back", async () => {
+  it("the payment provider's signed account.updated webhook saying the account is ready finishes the onboarding without the provider coming back", async () => {
     const { ctx, operator } = s;
     const owner = await makeUser(ctx.deps, { role: 'provider', email: `provider+${PENDING_PAYOUT_EMAIL_MARKER}-${randomUUID()}@example.test` });
     const id = await onboard(ctx, owner);
@@ -167,13 +191,14 @@ describe('payout details and the decision, in either order', () => {
     expect(pending.body.status).toBe('pending');
     expect((await ctx.http.post(`/v1/operator/providers/${id}/approve`).set('Authorization', operator.auth).send({})).status).toBe(200);
 
-    expect(await payoutAccountReported(ctx.deps, { id: pending.body.account_id, status: 'pending' })).toBe(true);
+    // Delivered through the signed webhook endpoint, as Stripe would.
+    expect((await accountUpdated(ctx, pending.body.account_id, false)).status).toBe(200);
     expect(await ctx.deps.db('providers').where({ id }).first('payout_status')).toEqual({ payout_status: 'pending' });
-    expect(await payoutAccountReported(ctx.deps, { id: pending.body.account_id, status: 'ready' })).toBe(true);
+    expect((await accountUpdated(ctx, pending.body.account_id, true)).status).toBe(200);
     expect(await (await handle(ctx, id)).result()).toEqual({ status: 'active' });
     expect(await ctx.deps.db('providers').where({ id }).first('payout_status')).toEqual({ payout_status: 'ready' });
     // A stale "pending" after "ready" changes nothing; an account that is not ours is not acted on.
-    expect(await payoutAccountReported(ctx.deps, { id: pending.body.account_id, status: 'pending' })).toBe(true);
+    expect((await accountUpdated(ctx, pending.body.account_id, false)).status).toBe(200);
     expect(await ctx.deps.db('providers').where({ id }).first('payout_status')).toEqual({ payout_status: 'ready' });
     expect(await payoutAccountReported(ctx.deps, { id: 'acct_not_ours', status: 'ready' })).toBe(false);
   });
