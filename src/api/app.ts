@@ -81,8 +81,9 @@ export function createApp(deps: AppDeps): express.Express {
   registerOrderRoutes(api, deps);
   registerDropRoutes(api, deps);
   registerDropQueueRoutes(api, deps);
-  registerProviderRoutes(api, deps);
+  // Before the provider routes: GET /v1/services/search must not be taken for GET /v1/services/{id}.
   registerServiceRoutes(api, deps);
+  registerProviderRoutes(api, deps);
   registerBookingRoutes(api, deps);
   registerBookingLifecycleRoutes(api, deps);
   registerOperationsRoutes(app, api, deps);
