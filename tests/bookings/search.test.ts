@@ -47,7 +47,9 @@ describe('service search', () => {
     const hit = res.body.data.find((h: Hit) => h.service.id === inTitle.service.id);
     expect(hit).toMatchObject({ service: { title: `${word} fixing`, base_price_cents: 5_000 }, provider: { id: inTitle.provider.id, status: 'active' }, from_price_cents: 5_000 });
     expect(hit).not.toHaveProperty('distance_km');
-    expect(Date.parse(hit.next_available_at)).toBeGreaterThan(Date.now());
+    // The first free slot, as the service's slot list has it.
+    const slots = await ctx.http.get(`/v1/services/${inTitle.service.id}/slots`);
+    expect(hit.next_available_at).toBe(slots.body.slots[0].start);
     expect(res.body.next_cursor).toBeNull();
 
     // Web search syntax: the others' titles or descriptions (the fixture's "Fixing bikes...") say "fixing".
@@ -143,6 +145,15 @@ describe('service search', () => {
     expect(res.status).toBe(200);
     expect(ids(res.body).sort()).toEqual([open.service.id, freeHour.service.id].sort());
     expect(ids((await search({ category })).body)).toHaveLength(4);
+    // Paged one by one, the filter leaves the same two, each once.
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { data: Hit[]; next_cursor: string | null } } = await search({ category, available_on: date, limit: 1, ...(cursor ? { cursor } : {}) });
+      paged.push(...ids(page.body));
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    expect(paged.sort()).toEqual([open.service.id, freeHour.service.id].sort());
     expect(ids((await search({ category, available_on: dateAhead(zone, -2) })).body)).toEqual([]);
   });
 
