@@ -146,6 +146,31 @@ describe('slot holds', () => {
     expect(await liveRows(ctx.deps, provider.id)).toHaveLength(5);
   });
 
+  it('does not let a hold past its end keep the slot when its timer is late (no worker running): the next hold expires it', async () => {
+    const late = createTestContext(testConfig({ SLOT_HOLD_TTL: '1s' }));
+    try {
+      const provider = await makeProvider(late.deps);
+      const service = await makeService(late.deps, provider);
+      const first = await makeUser(late.deps);
+      const start = localStart(provider.timeZone, 8, 10);
+      const stale = await holdSlot(late, first, service, start);
+      expect(stale.status).toBe(201);
+      const live = await holdSlot(late, await makeUser(late.deps), service, start);
+      expect([live.status, live.body.code]).toEqual([409, 'slot_unavailable']);
+      await new Promise((r) => setTimeout(r, 1_200));
+
+      const next = await holdSlot(late, await makeUser(late.deps), service, start);
+
+      expect(next.status).toBe(201);
+      expect((await late.deps.db('bookings').where({ id: stale.body.id }).first('status')).status).toBe('expired');
+      const told = await late.deps.db('notifications').where({ user_id: first.id, type: 'booking_hold_expired' }).pluck('data');
+      expect(told).toEqual([expect.objectContaining({ booking_id: stale.body.id })]);
+      expect((await liveRows(late.deps, provider.id)).map((r) => r.id)).toEqual([next.body.id]);
+    } finally {
+      await late.close();
+    }
+  });
+
   it("releases a hold nobody booked at its end by the hold's own timer, tells the customer, and frees the slot", async () => {
     // Its own context: holds of 2 s, and a worker to run their timers.
     const timed = createTestContext(testConfig({ SLOT_HOLD_TTL: '2s' }));

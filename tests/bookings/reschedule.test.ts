@@ -1,4 +1,5 @@
-import { createTestContext, testConfig, type TestContext } from '../helpers/context';
+import { bookingStateQuery, bookingWorkflowId } from '../../src/bookings/contract';
+import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { uniqueEmail } from '../helpers/context';
 import { makeProvider, makeService, type TestService } from './fixtures';
@@ -14,12 +15,16 @@ describe('rescheduling and moving bookings', () => {
   const operatorEmail = uniqueEmail('ops');
   let ctx: TestContext;
   let operator: TestUser;
+  let worker: Awaited<ReturnType<typeof startTestWorker>>;
 
   beforeAll(async () => {
     ctx = createTestContext(testConfig({ OPERATOR_EMAILS: operatorEmail }));
     operator = await makeUser(ctx.deps, { email: operatorEmail });
+    // The bookings' workflows run: the hold used for a move ends released, the booking's own goes on.
+    worker = await startTestWorker(ctx.deps);
   });
   afterAll(async () => {
+    await worker?.stop();
     await ctx?.close();
   });
 
@@ -54,6 +59,12 @@ describe('rescheduling and moving bookings', () => {
 
     const next = await holdSlot(ctx, await makeUser(ctx.deps), service, from);
     expect(next.status).toBe(201);
+
+    const client = await ctx.deps.temporal.client();
+    expect(await client.workflow.getHandle(bookingWorkflowId(hold.body.id)).result()).toEqual({ status: 'released' });
+    const booking = client.workflow.getHandle(bookingWorkflowId(bookingId));
+    expect((await booking.describe()).status.name).toBe('RUNNING');
+    expect((await booking.query(bookingStateQuery)).status).toBe('confirmed');
   });
 
   it('answers 409, 404 or 410 and changes nothing when the reschedule cannot be done', async () => {
