@@ -33,6 +33,25 @@ const durationList = (def: string) =>
     .refine((parts) => parts.every((p) => DURATION.test(p)), 'must be comma-separated durations such as 24h,1h')
     .transform((parts) => [...new Set(parts.map(toMs).filter((ms) => ms > 0))].sort((a, b) => b - a));
 
+/**
+ * "DE=1.1,DE/Berlin=1.2": price multipliers by country (ISO code) or country/city, keyed "DE" and "DE/berlin";
+ * a malformed entry is refused at start-up rather than silently priced at 1.
+ */
+const LOCATION_ENTRY = /^([A-Za-z]{2})(?:\/([^=]+))?=(\d+(?:\.\d+)?)$/;
+const locationMultipliers = z
+  .string()
+  .default('')
+  .transform((v) => v.split(',').map((e) => e.trim()).filter(Boolean))
+  .refine((parts) => parts.every((p) => LOCATION_ENTRY.test(p) && Number(LOCATION_ENTRY.exec(p)![3]) > 0), 'must be entries such as DE=1.1,DE/Berlin=1.2')
+  .transform((parts) =>
+    Object.fromEntries(
+      parts.map((p) => {
+        const [, country, city, value] = LOCATION_ENTRY.exec(p)!;
+        return [city ? `${country!.toUpperCase()}/${city.trim().toLowerCase()}` : country!.toUpperCase(), Number(value)];
+      }),
+    ) as Record<string, number>,
+  );
+
 const list = z
   .string()
   .default('')
@@ -168,6 +187,8 @@ const schema = z.object({
   /** Dynamic pricing bounds: each multiplier is clamped to [min, max], and so is their product. */
   PRICE_MULTIPLIER_MIN: z.coerce.number().min(0.1).max(1).default(1),
   PRICE_MULTIPLIER_MAX: z.coerce.number().min(1).max(10).default(2),
+  /** Location multiplier by country or country/city ("DE=1.1,DE/Berlin=1.2"; a city before its country; else 1). */
+  PRICE_LOCATION_MULTIPLIERS: locationMultipliers,
 
   DEV_SERVER_DATA_DIR: z.string().default('.data'),
   START_API: bool(true),

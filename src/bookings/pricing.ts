@@ -14,10 +14,7 @@ import type { ProviderRow, ServiceRow } from './rows';
  * the slot list prices a day once and a quote for any of its slots gives the same price.
  */
 
-export type PricingConfig = Pick<Config, 'PRICE_MULTIPLIER_MIN' | 'PRICE_MULTIPLIER_MAX'> & {
-  /** Not a setting yet: "DE=1.1,DE/Berlin=1.2" (country, or country/city, the more specific wins). */
-  PRICE_LOCATION_MULTIPLIERS?: string;
-};
+export type PricingConfig = Pick<Config, 'PRICE_MULTIPLIER_MIN' | 'PRICE_MULTIPLIER_MAX' | 'PRICE_LOCATION_MULTIPLIERS'>;
 
 export interface PricingDeps {
   config: PricingConfig;
@@ -31,29 +28,11 @@ export interface Price {
   breakdown: PriceBreakdown;
 }
 
-const parsedLocations = new Map<string, Map<string, number>>();
-
-/** Multipliers by "COUNTRY" and "COUNTRY/city" (city lower-cased); malformed entries are ignored. */
-export function parseLocationMultipliers(text: string): Map<string, number> {
-  let parsed = parsedLocations.get(text);
-  if (parsed) return parsed;
-  parsed = new Map();
-  for (const part of text.split(',')) {
-    const [where, value] = part.split('=').map((x) => x.trim());
-    const m = Number(value);
-    if (!where || !Number.isFinite(m) || m <= 0) continue;
-    const [country, city] = where.split('/');
-    parsed.set(city ? `${country!.toUpperCase()}/${city.toLowerCase()}` : country!.toUpperCase(), m);
-  }
-  parsedLocations.set(text, parsed);
-  return parsed;
-}
-
+/** PRICE_LOCATION_MULTIPLIERS (parsed by src/config.ts): the provider's city, else its country, else 1. */
 export function locationMultiplier(config: PricingConfig, provider: Pick<ProviderRow, 'country' | 'city'>): number {
-  if (!config.PRICE_LOCATION_MULTIPLIERS) return 1;
-  const table = parseLocationMultipliers(config.PRICE_LOCATION_MULTIPLIERS);
+  const table = config.PRICE_LOCATION_MULTIPLIERS;
   const country = provider.country.toUpperCase();
-  return table.get(`${country}/${provider.city.toLowerCase()}`) ?? table.get(country) ?? 1;
+  return table[`${country}/${provider.city.trim().toLowerCase()}`] ?? table[country] ?? 1;
 }
 
 /** Share of the grid's slots on these days that are taken (0 when the days have no slots). */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { locationMultiplier } from '../../src/bookings/pricing';
+import { loadConfig } from '../../src/config';
 import { quoteSigningKey, verifyQuote } from '../../src/bookings/quotes';
 import { dynamicPrice } from '../../src/domain/bookingPrices';
 import { createTestContext, testConfig, type TestContext } from '../helpers/context';
@@ -91,11 +92,13 @@ describe('service quotes', () => {
   });
 
   it('takes the location multiplier from PRICE_LOCATION_MULTIPLIERS, a city before its country, 1 elsewhere', () => {
-    const config = { PRICE_MULTIPLIER_MIN: 1, PRICE_MULTIPLIER_MAX: 2, PRICE_LOCATION_MULTIPLIERS: 'DE=1.1, DE/Berlin=1.2, FR=oops' };
+    const config = loadConfig({ PRICE_LOCATION_MULTIPLIERS: 'DE=1.1, DE/Berlin=1.2' });
     expect(locationMultiplier(config, { country: 'DE', city: 'Berlin' })).toBe(1.2);
     expect(locationMultiplier(config, { country: 'de', city: 'Hamburg' })).toBe(1.1);
     expect(locationMultiplier(config, { country: 'FR', city: 'Paris' })).toBe(1);
-    expect(locationMultiplier({ PRICE_MULTIPLIER_MIN: 1, PRICE_MULTIPLIER_MAX: 2 }, { country: 'DE', city: 'Berlin' })).toBe(1);
+    expect(locationMultiplier(loadConfig({}), { country: 'DE', city: 'Berlin' })).toBe(1);
+    // A malformed entry stops the process at start-up instead of pricing at 1 without a word.
+    expect(() => loadConfig({ PRICE_LOCATION_MULTIPLIERS: 'DE=1.1, FR=oops' })).toThrow(/PRICE_LOCATION_MULTIPLIERS/);
   });
 
   it('refuses 409 slot_unavailable for a busy slot, a start off the grid, outside the hours or in the past', async () => {
