@@ -1,4 +1,5 @@
-import { bookingStateQuery, bookingWorkflowId } from '../../src/bookings/contract';
+import { randomUUID } from 'node:crypto';
+import { BOOKING_WORKFLOW, bookingStateQuery, bookingWorkflowId } from '../../src/bookings/contract';
 import { CustomerId, ProviderId, Status } from '../../src/temporal/searchAttributes';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
 import { makeUser } from '../helpers/fixtures';
@@ -144,6 +145,39 @@ describe('slot holds', () => {
     const refused = answers.filter((a) => a.status !== 201);
     expect(refused.map((a) => [a.status, a.body.code])).toEqual(Array(3).fill([409, 'too_many_holds']));
     expect(await liveRows(ctx.deps, provider.id)).toHaveLength(5);
+  });
+
+  it('never leaves a hold without its timer: no Temporal, no hold (503); a timer whose hold never committed ends on its own', async () => {
+    const provider = await makeProvider(ctx.deps);
+    const service = await makeService(ctx.deps, provider);
+    const customer = await makeUser(ctx.deps);
+    const start = localStart(provider.timeZone, 9, 10);
+    const unreachable = createTestContext(testConfig({ TEMPORAL_ADDRESS: '127.0.0.1:1', JWT_SECRET: ctx.deps.config.JWT_SECRET }));
+    try {
+      const refused = await holdSlot(unreachable, customer, service, start);
+      expect([refused.status, refused.body.code, refused.body.dependency]).toEqual([503, 'dependency_unavailable', 'temporal']);
+    } finally {
+      await unreachable.close();
+    }
+    expect(await ctx.deps.db('bookings').where({ provider_id: provider.id })).toEqual([]);
+
+    // The other way round: the workflow started, then its request died before COMMIT (no row ever appears).
+    const worker = await startTestWorker(ctx.deps);
+    try {
+      const client = await ctx.deps.temporal.client();
+      const bookingId = randomUUID();
+      const handle = await client.workflow.start(BOOKING_WORKFLOW, {
+        workflowId: bookingWorkflowId(bookingId),
+        taskQueue: ctx.deps.config.TASK_QUEUE,
+        args: [{ bookingId, providerId: provider.id, customerId: customer.id, serviceId: service.id, holdExpiresAt: new Date(start - 3_600_000).toISOString(), startsAt: new Date(start).toISOString(), endsAt: new Date(start + 3_600_000).toISOString(), rowGraceMs: 1_000 }],
+      });
+      expect(await handle.result()).toEqual({ status: 'expired' });
+      expect((await handle.describe()).typedSearchAttributes.get(Status)).toBe('expired');
+    } finally {
+      await worker.stop();
+    }
+    const held = await holdSlot(ctx, customer, service, start);
+    expect(held.status).toBe(201);
   });
 
   it('does not let a hold past its end keep the slot when its timer is late (no worker running): the next hold expires it', async () => {

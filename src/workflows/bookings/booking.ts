@@ -92,7 +92,7 @@ export async function booking(input: BookingWorkflowInput): Promise<BookingWorkf
       // The request that started this workflow rolled back: there is no hold.
       if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === BOOKING_NOT_FOUND) {
         state.phase = 'done';
-        setCurrentDetails('No hold: the request that made it rolled back.');
+        setStatus('expired', 'No hold: the request that made it rolled back.');
         return { status: 'expired' };
       }
       throw err;
