@@ -169,7 +169,7 @@ describe('slot holds', () => {
       const handle = await client.workflow.start(BOOKING_WORKFLOW, {
         workflowId: bookingWorkflowId(bookingId),
         taskQueue: ctx.deps.config.TASK_QUEUE,
-        args: [{ bookingId, providerId: provider.id, customerId: customer.id, serviceId: service.id, holdExpiresAt: new Date(start - 3_600_000).toISOString(), startsAt: new Date(start).toISOString(), endsAt: new Date(start + 3_600_000).toISOString(), rowGraceMs: 1_000 }],
+        args: [{ bookingId, providerId: provider.id, customerId: customer.id, serviceId: service.id, holdExpiresAt: new Date(Date.now() + 1_000).toISOString(), startsAt: new Date(start).toISOString(), endsAt: new Date(start + 3_600_000).toISOString(), rowGraceMs: 1_000 }],
       });
       expect(await handle.result()).toEqual({ status: 'expired' });
       expect((await handle.describe()).typedSearchAttributes.get(Status)).toBe('expired');

@@ -26,7 +26,7 @@ import { runConfirmedBooking } from './bookingLifecycle';
  * "not committed yet" until `rowGraceMs` after the start and then "rolled back": nothing to do.
  *
  * Hold phase: sleep until hold_expires_at, woken early by bookingChanged (confirmed, moved, released); on waking,
- * re-read the row. Still held and past its end → release it (expired, the customer told) and finish; booked →
+ * read the row. Still held and past its end → release it (expired, the customer told) and finish; booked →
  * the lifecycle; anything else (expired, released into another booking) → finish. All state is the row's: a
  * replay or a new worker after a crash re-derives everything from it.
  */
@@ -82,6 +82,12 @@ export async function booking(input: BookingWorkflowInput): Promise<BookingWorkf
   setStatus('held', `**Status:** held until ${input.holdExpiresAt}\n\n**Slot:** ${input.startsAt} – ${input.endsAt}`);
   const startedAt = workflowInfo().startTime.toISOString();
   const graceMs = input.rowGraceMs ?? ROW_COMMIT_GRACE_MS;
+
+  // A new hold is asleep from its first task: nothing about it can change before its end unless a request says so
+  // (bookingChanged), so the row is first read when woken, which saves every hold an activity and a task. A hold
+  // whose request rolled back is then found missing, well past the grace.
+  const untilEnd = Date.parse(input.holdExpiresAt) - Date.now();
+  if (untilEnd > 0) await sleepUnlessChanged(untilEnd);
 
   for (;;) {
     acknowledged = changes; // a change from here on wakes the next sleep at once
