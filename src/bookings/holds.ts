@@ -14,7 +14,7 @@ import { providerCalendarChanged } from './availabilityCache';
 import { BOOKING_WORKFLOW, bookingChangedSignal, bookingWorkflowId, type BookingStatus, type BookingWorkflow, type BookingWorkflowInput } from './contract';
 import { expireStaleHolds } from './holdRelease';
 import { quoteSigningKey, verifyQuote } from './quotes';
-import { loadProvider, loadService, policyOf, recordBookingStatus, type CancellationPolicy } from './rows';
+import { loadProvider, loadService, policyOf, recordBookingStatus, type CancellationPolicy, type ProviderRow, type ServiceRow } from './rows';
 
 /**
  * Slot holds (POST /v1/bookings/holds). A hold is a `bookings` row in status `held` plus its `booking:<id>`
@@ -131,11 +131,11 @@ export async function signalBookingChanged(deps: Pick<BookingsDeps, 'config' | '
 }
 
 /** Whether [start, end) is one of the service's slots by the provider's opening hours (ignoring other bookings). */
-function onOpeningGrid(provider: { time_zone: string; weekly_hours: never[] | unknown; exceptions: unknown }, service: { duration_minutes: number; buffer_minutes: number }, start: number, end: number): boolean {
+function onOpeningGrid(provider: ProviderRow, service: ServiceRow, start: number, end: number): boolean {
   const slots = computeSlots({
     timeZone: provider.time_zone,
-    weekly: provider.weekly_hours as Parameters<typeof computeSlots>[0]['weekly'],
-    exceptions: provider.exceptions as Parameters<typeof computeSlots>[0]['exceptions'],
+    weekly: provider.weekly_hours,
+    exceptions: provider.exceptions,
     durationMinutes: service.duration_minutes,
     bufferMinutes: service.buffer_minutes,
     // Openings are whole (from the day before `from`), so the grid is anchored at the opening's start, not here.
@@ -225,6 +225,7 @@ export function createHolds(deps: BookingsDeps) {
       if (!service || !service.active || service.provider_id !== quote.providerId) throw refusals.notFound('service');
       const provider = await loadProvider(db, service.provider_id);
       if (!provider || provider.status !== 'active') throw refusals.notFound('service');
+      if (provider.user_id === caller.id) throw refusals.unprocessable('cannot_book_own_service', 'Providers cannot book their own services.');
       if (start <= now) throw refusals.unprocessable('slot_in_past', 'The slot has already started.');
       const end = start + service.duration_minutes * 60_000;
       // Hours may have changed since the quote: the slot must still be one the provider offers.

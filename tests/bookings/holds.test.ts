@@ -100,7 +100,7 @@ describe('slot holds', () => {
     expect(await liveRows(ctx.deps, provider.id)).toHaveLength(1);
   });
 
-  it('refuses a tampered quote (400), a quote for another slot (409) or service (400), an expired quote (410) and an off-grid start (409)', async () => {
+  it('refuses a tampered quote (400), a quote for another slot (409) or service (400), an expired quote (410), an off-grid start (409) and the provider holding their own slot (422)', async () => {
     const provider = await makeProvider(ctx.deps);
     const service = await makeService(ctx.deps, provider);
     const other = await makeService(ctx.deps, provider);
@@ -127,6 +127,9 @@ describe('slot holds', () => {
     const offGrid = localStart(provider.timeZone, 4, 11, 20);
     const notOffered = await holdSlot(ctx, customer, service, offGrid);
     expect([notOffered.status, notOffered.body.code]).toEqual([409, 'slot_unavailable']);
+
+    const own = await holdSlot(ctx, provider.owner, service, start);
+    expect([own.status, own.body.code]).toEqual([422, 'cannot_book_own_service']);
 
     expect(await liveRows(ctx.deps, provider.id)).toEqual([]);
     const held = await holdSlot(ctx, customer, service, start, genuine);

@@ -81,7 +81,7 @@ export function registerBookingRoutes(api: Api, deps: AppDeps): void {
         404: described('No such service, or its provider is not active'),
         409: described('`slot_unavailable` (overlaps a live hold or booking, or no longer offered), `quote_mismatch` (quoted for another start), `too_many_holds`'),
         410: described('`quote_expired`'),
-        422: described('`slot_in_past`'),
+        422: described('`slot_in_past`, `cannot_book_own_service`'),
         503: described('`dependency_unavailable` (temporal): nothing was held; retry'),
       },
     },
