@@ -68,6 +68,35 @@ describe('slot holds', () => {
     }
   });
 
+  it('holds a listed slot with a quote from the quotes route, at its price; such a quote expires after QUOTE_TTL (410)', async () => {
+    const quick = createTestContext(testConfig({ QUOTE_TTL: '1s', JWT_SECRET: ctx.deps.config.JWT_SECRET }));
+    try {
+      const provider = await makeProvider(quick.deps);
+      const service = await makeService(quick.deps, provider, { durationMinutes: 45, bufferMinutes: 15 });
+      const customer = await makeUser(quick.deps);
+      const from = new Date(localStart(provider.timeZone, 3, 0)).toISOString();
+      const to = new Date(localStart(provider.timeZone, 4, 0)).toISOString();
+      const listed = await quick.http.get(`/v1/services/${service.id}/slots`).query({ from, to });
+      expect(listed.status).toBe(200);
+      const [first, second] = listed.body.slots as Array<{ start: string; price_cents: number }>;
+      const quoteOfSlot = (start: string) => quick.http.post(`/v1/services/${service.id}/quotes`).set('Authorization', customer.auth).send({ start });
+
+      const quote = await quoteOfSlot(first!.start);
+      expect(quote.status).toBe(201);
+      const held = await holdSlot(quick, customer, service, Date.parse(first!.start), quote.body.id);
+      expect(held.status).toBe(201);
+      expect(held.body).toMatchObject({ start: first!.start, price_cents: quote.body.price_cents, expires_at: expect.any(String) });
+
+      const lapsing = await quoteOfSlot(second!.start);
+      expect(lapsing.status).toBe(201);
+      await new Promise((r) => setTimeout(r, 1_100));
+      const expired = await holdSlot(quick, customer, service, Date.parse(second!.start), lapsing.body.id);
+      expect([expired.status, expired.body.code]).toEqual([410, 'quote_expired']);
+    } finally {
+      await quick.close();
+    }
+  });
+
   it('lets Postgres alone refuse overlapping rows of different lengths written by parallel transactions (no API, no pre-check)', async () => {
     const provider = await makeProvider(ctx.deps);
     const service = await makeService(ctx.deps, provider);
