@@ -85,9 +85,10 @@ export async function booking(input: BookingWorkflowInput): Promise<BookingWorkf
 
   // A new hold is asleep from its first task: nothing about it can change before its end unless a request says so
   // (bookingChanged), so the row is first read when woken, which saves every hold an activity and a task. A hold
-  // whose request rolled back is then found missing, well past the grace.
+  // whose request rolled back is then found missing, well past the grace. A continued run (the lifecycle's
+  // continue-as-new) reads at once: its row has long moved on.
   const untilEnd = Date.parse(input.holdExpiresAt) - Date.now();
-  if (untilEnd > 0) await sleepUnlessChanged(untilEnd);
+  if (untilEnd > 0 && !workflowInfo().continuedFromExecutionRunId) await sleepUnlessChanged(untilEnd);
 
   for (;;) {
     acknowledged = changes; // a change from here on wakes the next sleep at once
