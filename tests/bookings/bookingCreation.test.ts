@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SimulatedGateway } from '../../src/payments/simulatedGateway';
 import { createTestContext, testConfig, type TestContext } from '../helpers/context';
 import { gatewayIntentCount, makeUser } from '../helpers/fixtures';
 import { makeProvider, makeService } from './fixtures';
@@ -86,6 +87,20 @@ describe('booking a held slot', () => {
       expect.objectContaining({ business_key: `booking:${holdId}:authorize:3`, status: 'requires_capture', payment_method: 'pm_card_visa' }),
     ]);
     expect((await ctx.deps.db('bookings').where({ id: holdId }).first('payment_key')).payment_key).toBe(`booking:${holdId}:authorize:3`);
+  });
+
+  it('books with the same card once the customer has authenticated (3-D Secure), reusing its attempt', async () => {
+    const { customer, holdId } = await heldSlot(1, 12);
+    const needsAction = await book(ctx, customer, holdId, 'pm_card_authenticationRequired');
+    expect([needsAction.status, needsAction.body.code, needsAction.body.hold_id]).toEqual([402, 'requires_action', holdId]);
+    const pending = await ctx.deps.db('payments').where({ business_key: `booking:${holdId}:authorize` }).first('provider_payment_id');
+
+    await (ctx.deps.payments as SimulatedGateway).simulateCustomerAction(pending.provider_payment_id, 'authenticated');
+    const booked = await book(ctx, customer, holdId, 'pm_card_authenticationRequired');
+
+    expect([booked.status, booked.body.status]).toEqual([201, 'confirmed']);
+    expect(await paymentsOf(ctx, holdId)).toEqual([expect.objectContaining({ business_key: `booking:${holdId}:authorize`, status: 'requires_capture' })]);
+    expect(await gatewayIntentCount(ctx.deps, `booking:${holdId}:authorize`)).toBe(1);
   });
 
   it('saves the card instead when the start is beyond the authorization window', async () => {
