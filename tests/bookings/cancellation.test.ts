@@ -63,6 +63,18 @@ it('cancelled late: the fee of the policy frozen at booking is captured, though 
   expect(await bookingMoney(ctx.deps, b.id)).toMatchObject({ money_error: null, captured_cents: 2_000 });
 });
 
+it('needs no body at all (the reason is optional), but refuses a body in another format without changing anything', async () => {
+  const scene = await makeScene(ctx.deps, { basePriceCents: 8_000, freeUntilHours: 24, lateFeePercent: 50 });
+  const b = await makeBooking(ctx.deps, scene, { startsInMs: 48 * HOUR });
+
+  expectProblem(await ctx.http.post(`/v1/bookings/${b.id}/cancel`).set('Authorization', b.customer.auth).set('Content-Type', 'text/plain').send('reason=later'), 400, 'validation_failed');
+  expect(await ctx.deps.db('bookings').where({ id: b.id }).first('status')).toEqual({ status: 'confirmed' });
+
+  const res = await ctx.http.post(`/v1/bookings/${b.id}/cancel`).set('Authorization', b.customer.auth);
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ id: b.id, status: 'cancelled', fee_cents: 0, refund_cents: 8_000 });
+});
+
 it('cancelled late by the provider: the customer pays nothing', async () => {
   const scene = await makeScene(ctx.deps, { basePriceCents: 8_000, freeUntilHours: 24, lateFeePercent: 50 });
   const b = await makeBooking(ctx.deps, scene, { startsInMs: 2 * HOUR });

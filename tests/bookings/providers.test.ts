@@ -167,6 +167,8 @@ describe('operator decisions', () => {
 
     expectProblem(await decide(id, 'approve'), 409, 'provider_not_pending');
     expectProblem(await decide(id, 'reject'), 409, 'provider_not_pending');
+    // API.md's reject takes no body: the reason is optional, so a request without one is a decision too.
+    expectProblem(await ctx.http.post(`/v1/operator/providers/${id}/reject`).set('Authorization', operator.auth), 409, 'provider_not_pending');
   });
 
   it('reject: 200 rejected with the reason shown to the owner, the provider told; still hidden from strangers', async () => {

@@ -206,6 +206,9 @@ export class Api {
 
   private parseBody(def: RouteDef<AnyObject, AnyObject, ZodType>, req: Request): unknown {
     if (!def.body) return undefined;
+    // A body whose every field is optional may be left out altogether (POST .../cancel with no reason): only a
+    // request with no body at all, never one sent in another format.
+    if (req.body === undefined && !hasBody(req) && def.body.safeParse({}).success) return this.parse(def.body, {}, 'body');
     if (req.body === undefined) {
       throw problems.validation([{ path: 'body', message: 'A JSON body (Content-Type: application/json) is required.' }], 'Missing JSON body.');
     }
@@ -245,7 +248,7 @@ export class Api {
         params: def.params,
         query: def.query,
         headers,
-        body: def.body ? { required: true, content: { 'application/json': { schema: def.body } } } : undefined,
+        body: def.body ? { required: !def.body.safeParse({}).success, content: { 'application/json': { schema: def.body } } } : undefined,
       },
       responses,
     };
@@ -278,4 +281,10 @@ declare module 'express-serve-static-core' {
     principal?: Principal;
     rawBody?: Buffer;
   }
+}
+
+/** Whether the request carries a body at all (RFC 9112: a Content-Length above 0, or a Transfer-Encoding). */
+function hasBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
