@@ -3,6 +3,7 @@ import { DomainError, refusals } from '../domain/errors';
 import type { Principal } from '../domain/roles';
 import { notify } from '../notifications/notify';
 import { declineReason, paymentOutcome, refusedRequest } from '../payments/outcomes';
+import { PaymentRequestError } from '../payments/gateway';
 import { PaymentRecords, type PaymentRecord } from '../payments/paymentRecords';
 import { createPaymentService } from '../payments/paymentService';
 import { providerCalendarChanged } from './availabilityCache';
@@ -44,49 +45,64 @@ export function createBookingCreation(deps: BookingsDeps) {
 
   const load = async (id: string) => (await db('bookings').where({ id }).first()) as Row | undefined;
 
+  /** The row has left `held` (or never was this caller's to pay): the answer for it. */
+  function ended(now: Row | undefined): never {
+    if (now && BOOKED.includes(now.status)) throw alreadyBooked(now.id);
+    throw holdExpired();
+  }
+
   /**
-   * The business key for this card on this hold: the current attempt when it is this card and not spent (a retry,
-   * or a return after 3-D Secure), else the next attempt, after voiding a still-live hold of the previous card.
+   * The attempt for this card on this hold: the current one when it is this card and not spent (a retry, or a
+   * return after 3-D Secure), else the next one. The row's payment_attempt is a fence: the attempt is moved on
+   * BEFORE a still-live hold of the previous card is voided, and a confirmation must name the current attempt, so
+   * a request still busy with the previous card can no longer confirm on money that is being voided.
    */
-  async function attemptKey(row: Row, mode: 'authorize' | 'setup', paymentMethod: string): Promise<string> {
+  async function attemptFor(row: Row, mode: 'authorize' | 'setup', paymentMethod: string): Promise<{ attempt: number; key: string }> {
     let attempt = row.payment_attempt;
     for (;;) {
       const key = bookingPaymentKey(row.id, mode, attempt);
       const earlier = await records.findByBusinessKey(key);
-      if (!earlier || (earlier.paymentMethod === paymentMethod && !SPENT.includes(earlier.status))) return key;
-      if (earlier.kind === 'authorization' && !SPENT.includes(earlier.status)) await payments.cancelPayment({ businessKey: key });
+      if (!earlier || (earlier.paymentMethod === paymentMethod && !SPENT.includes(earlier.status))) return { attempt, key };
       const moved = await db('bookings').where({ id: row.id, status: 'held', payment_attempt: attempt }).update({ payment_attempt: attempt + 1 }).returning('payment_attempt');
       if (moved.length === 1) {
+        if (earlier.kind === 'authorization' && !SPENT.includes(earlier.status)) await payments.cancelPayment({ businessKey: key });
         attempt += 1;
         continue;
       }
       // Another request moved on (or the hold ended) meanwhile: go on from what the row says now.
       const now = await load(row.id);
-      if (!now || now.status !== 'held') throw holdExpired();
+      if (!now || now.status !== 'held') ended(now);
       attempt = now.payment_attempt;
     }
   }
 
   /** Puts the card in place; a refusal of the request itself is 422, an unreachable provider 503 (retry the same request). */
-  async function pay(row: Row, caller: Principal, mode: 'authorize' | 'setup', paymentMethod: string): Promise<PaymentRecord> {
-    try {
-      const businessKey = await attemptKey(row, mode, paymentMethod);
-      if (mode === 'setup') return await payments.savePaymentMethod({ businessKey, paymentMethod, customerRef: caller.id, email: caller.email });
-      return await payments.authorizePayment({
-        businessKey,
-        amountCents: Number(row.price_cents),
-        currency: String(row.currency).trim(),
-        paymentMethod,
-        customerRef: caller.id,
-        description: `Booking ${row.id}`,
-        metadata: { booking_id: row.id, business_key: businessKey },
-      });
-    } catch (err) {
-      if (err instanceof DomainError) throw err; // our own refusal (hold_expired)
-      const refused = refusedRequest(err);
-      if (refused) throw refusals.unprocessable('payment_method_rejected', `The payment provider refused the payment method: ${refused.message}`, { reason: refused.code });
-      logger.error({ err, bookingId: row.id }, 'booking payment step failed; the hold stays for a retry');
-      throw refusals.unavailable('payment_unavailable', 'The payment provider could not be reached; retry the same request.', 5);
+  async function pay(row: Row, caller: Principal, mode: 'authorize' | 'setup', paymentMethod: string): Promise<{ attempt: number; record: PaymentRecord }> {
+    for (let tries = 1; ; tries++) {
+      try {
+        const { attempt, key: businessKey } = await attemptFor(row, mode, paymentMethod);
+        const record =
+          mode === 'setup'
+            ? await payments.savePaymentMethod({ businessKey, paymentMethod, customerRef: caller.id, email: caller.email })
+            : await payments.authorizePayment({
+                businessKey,
+                amountCents: Number(row.price_cents),
+                currency: String(row.currency).trim(),
+                paymentMethod,
+                customerRef: caller.id,
+                description: `Booking ${row.id}`,
+                metadata: { booking_id: row.id, business_key: businessKey },
+              });
+        return { attempt, record };
+      } catch (err) {
+        if (err instanceof DomainError) throw err; // our own refusal (hold_expired, already_booked)
+        // Another card took this attempt's key a moment before us: the next round moves past it.
+        if (err instanceof PaymentRequestError && err.code === 'idempotency_key_reused' && tries < 5) continue;
+        const refused = refusedRequest(err);
+        if (refused) throw refusals.unprocessable('payment_method_rejected', `The payment provider refused the payment method: ${refused.message}`, { reason: refused.code });
+        logger.error({ err, bookingId: row.id }, 'booking payment step failed; the hold stays for a retry');
+        throw refusals.unavailable('payment_unavailable', 'The payment provider could not be reached; retry the same request.', 5);
+      }
     }
   }
 
@@ -108,9 +124,9 @@ export function createBookingCreation(deps: BookingsDeps) {
     });
   }
 
-  async function confirm(trx: Knex.Transaction, row: Row, caller: Principal, record: PaymentRecord, notes: string): Promise<Row | undefined> {
+  async function confirm(trx: Knex.Transaction, row: Row, caller: Principal, attempt: number, record: PaymentRecord, notes: string): Promise<Row | undefined> {
     const [booked] = (await trx('bookings')
-      .where({ id: row.id, status: 'held' })
+      .where({ id: row.id, status: 'held', payment_attempt: attempt })
       .andWhere('hold_expires_at', '>', trx.fn.now())
       .update({ status: 'confirmed', confirmed_at: trx.fn.now(), payment_method: record.paymentMethod, payment_key: record.businessKey, notes, updated_at: trx.fn.now() })
       .returning('*')) as Row[];
@@ -140,24 +156,26 @@ export function createBookingCreation(deps: BookingsDeps) {
 
       const startsIn = new Date(String(row.starts_at)).getTime() - Date.now();
       const mode = startsIn <= config.BOOKING_AUTHORIZATION_WINDOW ? 'authorize' : 'setup';
-      const record = await pay(row, caller, mode, input.paymentMethod);
+      const { attempt, record } = await pay(row, caller, mode, input.paymentMethod);
       const outcome = paymentOutcome(record);
       if (outcome !== 'held' && outcome !== 'saved') refuse(row, record);
 
       // held → confirmed is a new index entry, checked by the gate like any other (a deadlock with a racing hold is retried).
-      const booked = await throughTheGate(() => db.transaction((trx) => confirm(trx, row, caller, record, input.notes ?? '')));
+      const booked = await throughTheGate(() => db.transaction((trx) => confirm(trx, row, caller, attempt, record, input.notes ?? '')));
       if (!booked) {
         const now = (await load(row.id))!;
         // A concurrent request with this very card confirmed it: that booking is this request's answer too.
         if (BOOKED.includes(now.status) && now.payment_key === record.businessKey) return bookingJson(now);
-        // The hold ended while the card was being put in place: the money must not stay held.
+        // The hold ended, or another card took over, while this one was being put in place: its money must not stay held.
         if (record.kind === 'authorization') {
           await payments.cancelPayment({ businessKey: record.businessKey }).catch((err: unknown) => {
             logger.error({ err, bookingId: row.id, businessKey: record.businessKey }, 'authorization of an ended hold not voided; it lapses at the provider');
           });
         }
-        if (BOOKED.includes(now.status)) throw alreadyBooked(row.id);
-        throw holdExpired();
+        if (now.status === 'held' && new Date(String(now.hold_expires_at)).getTime() > Date.now()) {
+          throw refusals.conflict('payment_superseded', 'Another card was tried on this hold meanwhile; this one was not used. Book again with the card you mean.');
+        }
+        ended(now);
       }
       await signalBookingChanged(deps, row.id);
       await providerCalendarChanged(deps, row.provider_id);

@@ -89,6 +89,23 @@ describe('booking a held slot', () => {
     expect((await ctx.deps.db('bookings').where({ id: holdId }).first('payment_key')).payment_key).toBe(`booking:${holdId}:authorize:3`);
   });
 
+  it('books a hold once when two different cards are tried on it at once: the other card is not charged', async () => {
+    for (let round = 0; round < 3; round++) {
+      const { customer, holdId } = await heldSlot(1, 13 + round);
+      const [a, b] = await Promise.all([book(ctx, customer, holdId, 'pm_card_visa'), book(ctx, customer, holdId, 'pm_card_mastercard')]);
+
+      const [won, lost] = a!.status === 201 ? [a!, b!] : [b!, a!];
+      expect(won.status).toBe(201);
+      // The other one found the booking made, or its card fenced out by the other card's attempt.
+      expect([lost.status, ['already_booked', 'payment_superseded'].includes(lost.body.code)]).toEqual([409, true]);
+      const row = await ctx.deps.db('bookings').where({ id: holdId }).first('status', 'payment_key');
+      expect(row.status).toBe('confirmed');
+      // Exactly one payment of the booking still holds money: the one it stands on.
+      const live = (await paymentsOf(ctx, holdId)).filter((p) => p.status === 'requires_capture');
+      expect(live.map((p) => p.business_key)).toEqual([row.payment_key]);
+    }
+  });
+
   it('books with the same card once the customer has authenticated (3-D Secure), reusing its attempt', async () => {
     const { customer, holdId } = await heldSlot(1, 12);
     const needsAction = await book(ctx, customer, holdId, 'pm_card_authenticationRequired');

@@ -105,7 +105,7 @@ export function registerBookingRoutes(api: Api, deps: AppDeps): void {
         201: { description: 'The booking, confirmed (the same booking for every retry)', schema: BookingSchema },
         402: described('`payment_declined` (with `decline_code`) or `requires_action` (with `next_action.client_secret`); the slot stays held until its expiry, retry with another card'),
         404: described('No such hold of yours'),
-        409: described('`already_booked`'),
+        409: described('`already_booked`, or `payment_superseded` (another card was tried on the hold meanwhile; this one was voided)'),
         410: described('`hold_expired`'),
         422: described('`payment_method_rejected`'),
         503: described('`payment_unavailable`: retry the same request'),
