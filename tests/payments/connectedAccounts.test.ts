@@ -8,6 +8,7 @@ import { PENDING_PAYOUT_EMAIL_MARKER, SimulatedGateway } from '../../src/payment
 import { createStripeClient, STRIPE_API_VERSION, StripeGateway } from '../../src/payments/stripeGateway';
 import { testConfig } from '../helpers/context';
 import { readTestEnvironment } from '../helpers/testEnv';
+import { recordStripeRequests, type SentStripeRequest } from '../helpers/stripeRequests';
 
 /**
  * Connected accounts (a seller's payout details) through the PaymentGateway port: the simulated gateway's
@@ -64,29 +65,14 @@ describe('simulated connected accounts', () => {
 });
 
 describe('StripeGateway connected accounts against stripe-mock', () => {
-  interface Sent {
-    method: string;
-    path: string;
-    idempotencyKey?: string;
-    apiVersion?: string;
-    body?: Record<string, unknown>;
-    status?: number;
-  }
 
   function stripeGateway() {
     const stripe = createStripeClient({ secretKey: 'sk_test_pledgeflow', apiUrl: readTestEnvironment().stripeMockUrl, timeoutMs: 7000, maxNetworkRetries: 1, emitEventBodies: true });
-    const sent: Sent[] = [];
-    stripe.on('request', (e: { method: string; path: string; idempotency_key?: string; api_version?: string; body?: Record<string, unknown> }) => {
-      sent.push({ method: e.method, path: e.path, idempotencyKey: e.idempotency_key, apiVersion: e.api_version, body: e.body });
-    });
-    stripe.on('response', (e: { method: string; path: string; status: number }) => {
-      const req = sent.find((s) => s.path === e.path && s.method === e.method && s.status === undefined);
-      if (req) req.status = e.status;
-    });
+    const sent = recordStripeRequests(stripe);
     return { gateway: new StripeGateway(stripe), sent };
   }
 
-  const accepted = (sent: Sent[]) => {
+  const accepted = (sent: SentStripeRequest[]) => {
     for (const s of sent) expect({ status: s.status, apiVersion: s.apiVersion }).toEqual({ status: expect.any(Number), apiVersion: STRIPE_API_VERSION });
     expect(sent.every((s) => s.status! >= 200 && s.status! < 300)).toBe(true);
   };

@@ -7,6 +7,7 @@ import { PaymentRecords } from '../../src/payments/paymentRecords';
 import { createStripeClient, STRIPE_API_VERSION, StripeGateway } from '../../src/payments/stripeGateway';
 import { testConfig } from '../helpers/context';
 import { readTestEnvironment } from '../helpers/testEnv';
+import { recordStripeRequests, type SentStripeRequest } from '../helpers/stripeRequests';
 
 /**
  * stripe-mock validates every request against Stripe's OpenAPI spec (unknown or malformed parameters are
@@ -14,14 +15,7 @@ import { readTestEnvironment } from '../helpers/testEnv';
  * version, Idempotency-Key, parameters — and that stripe-mock accepted it (2xx).
  */
 
-interface Sent {
-  method: string;
-  path: string;
-  idempotencyKey?: string;
-  apiVersion?: string;
-  body?: Record<string, unknown>;
-  status?: number;
-}
+type Sent = SentStripeRequest;
 
 let db: Db;
 const config = () =>
@@ -39,19 +33,6 @@ afterAll(async () => {
   await db.destroy();
 });
 
-/** Records each request and the status stripe-mock answered it with. */
-function record(stripe: Stripe): Sent[] {
-  const sent: Sent[] = [];
-  stripe.on('request', (e: { method: string; path: string; idempotency_key?: string; api_version?: string; body?: Record<string, unknown> }) => {
-    sent.push({ method: e.method, path: e.path, idempotencyKey: e.idempotency_key, apiVersion: e.api_version, body: e.body });
-  });
-  stripe.on('response', (e: { method: string; path: string; status: number }) => {
-    const req = sent.find((s) => s.path === e.path && s.method === e.method && s.status === undefined);
-    if (req) req.status = e.status;
-  });
-  return sent;
-}
-
 function gatewayWithRecorder(httpClient?: Stripe.HttpClient) {
   const c = config();
   const stripe = createStripeClient({
@@ -63,7 +44,7 @@ function gatewayWithRecorder(httpClient?: Stripe.HttpClient) {
     httpClient,
   });
   const gateway = new StripeGateway(stripe, { knownIntents: new PaymentRecords(db).intentLookup() });
-  return { gateway, sent: record(stripe), stripe };
+  return { gateway, sent: recordStripeRequests(stripe), stripe };
 }
 
 const posts = (sent: Sent[]) => sent.filter((s) => s.method === 'POST');
