@@ -8,8 +8,9 @@ import { PaymentRecords, type PaymentRecord } from '../payments/paymentRecords';
 import { createPaymentService } from '../payments/paymentService';
 import { providerCalendarChanged } from './availabilityCache';
 import { bookingPaymentKey, type BookingStatus } from './contract';
-import { bookingJson, signalBookingChanged, throughTheGate, type BookingJson, type BookingsDeps } from './holds';
+import { bookingJson, signalBookingChanged, throughTheGate, type BookingJson } from './holds';
 import { recordBookingStatus } from './rows';
+import type { BookingsDeps } from './deps';
 
 /**
  * A booking made from a hold (POST /v1/bookings, Idempotency-Key required): the card is put in place first, then

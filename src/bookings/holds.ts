@@ -1,20 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Config } from '../config';
 import { DomainError, refusals } from '../domain/errors';
 import type { Principal } from '../domain/roles';
 import { computeSlots } from '../domain/slots';
-import type { Db } from '../infra/db';
-import type { RedisClient } from '../infra/redis';
-import type { Logger } from '../logger';
-import type { PaymentGateway } from '../payments/gateway';
 import { CustomerId, ProviderId, Status } from '../temporal/searchAttributes';
-import type { TemporalClientProvider } from '../temporal/client';
 import { providerCalendarChanged } from './availabilityCache';
 import { BOOKING_WORKFLOW, bookingChangedSignal, bookingWorkflowId, type BookingStatus, type BookingWorkflow, type BookingWorkflowInput } from './contract';
 import { expireStaleHolds } from './holdRelease';
 import { quoteSigningKey, verifyQuote } from './quotes';
 import { loadProvider, loadService, policyOf, recordBookingStatus, type CancellationPolicy, type ProviderRow, type ServiceRow } from './rows';
+import type { BookingsDeps } from './deps';
+
 
 /**
  * Slot holds (POST /v1/bookings/holds). A hold is a `bookings` row in status `held` plus its `booking:<id>`
@@ -27,15 +23,6 @@ import { loadProvider, loadService, policyOf, recordBookingStatus, type Cancella
  * once its grace has passed and ends (contract.ts, `rowGraceMs`). Losers of a race fail at the INSERT, before any
  * start, so they cost Temporal nothing.
  */
-
-export interface BookingsDeps {
-  config: Config;
-  db: Db;
-  redis: RedisClient;
-  logger: Logger;
-  temporal: TemporalClientProvider;
-  payments: PaymentGateway;
-}
 
 /** A customer may hold this many slots at once (live holds), so nobody can hoard a provider's week. */
 export const MAX_LIVE_HOLDS = 5;

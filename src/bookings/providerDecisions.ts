@@ -3,8 +3,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { refusals } from '../domain/errors';
 import type { Principal } from '../domain/roles';
 import { approveProviderUpdate, PROVIDER_NOT_PENDING, providerWorkflowId, rejectProviderUpdate } from './contract';
-import { renderProvider, type ProviderJson, type ProvidersDeps } from './providers';
+import { renderProvider, type ProviderJson } from './providers';
 import { loadProvider } from './rows';
+import type { BookingsDeps } from './deps';
 
 /**
  * An operator's decision on a pending provider, through the Updates of `provider:<id>`: the workflow owns the
@@ -16,7 +17,7 @@ import { loadProvider } from './rows';
 const notPending = (status: string) => refusals.conflict('provider_not_pending', `The provider is ${status}; only a pending onboarding can be decided.`);
 
 export async function decideProvider(
-  deps: Pick<ProvidersDeps, 'db' | 'config' | 'temporal'>,
+  deps: Pick<BookingsDeps, 'db' | 'config' | 'temporal'>,
   operator: Principal,
   providerId: string,
   decision: { approve: true } | { approve: false; reason?: string | undefined },

@@ -3,7 +3,8 @@ import { refusals } from '../domain/errors';
 import type { Principal } from '../domain/roles';
 import { PaymentRequestError, type ConnectedAccountResult } from '../payments/gateway';
 import { payoutDetailsReadySignal, providerWorkflowId } from './contract';
-import { managedProvider, type ProvidersDeps } from './providers';
+import { managedProvider } from './providers';
+import type { BookingsDeps } from './deps';
 
 /**
  * A provider's payout details: a connected account at the payment provider (PaymentGateway port; Stripe Connect
@@ -20,7 +21,7 @@ export interface PayoutAccountJson {
   onboarding_url?: string;
 }
 
-export async function setUpPayoutAccount(deps: Pick<ProvidersDeps, 'db' | 'config' | 'temporal' | 'payments' | 'logger'>, caller: Principal, providerId: string): Promise<PayoutAccountJson> {
+export async function setUpPayoutAccount(deps: Pick<BookingsDeps, 'db' | 'config' | 'temporal' | 'payments' | 'logger'>, caller: Principal, providerId: string): Promise<PayoutAccountJson> {
   const { db, config } = deps;
   const row = await managedProvider(db, providerId, caller);
   if (row.status === 'rejected' || row.status === 'expired') {
@@ -47,7 +48,7 @@ export async function setUpPayoutAccount(deps: Pick<ProvidersDeps, 'db' | 'confi
  * Records what the gateway said of a provider's account and, once it is ready, tells the onboarding workflow.
  * Never from ready back to pending (a stale answer), never onto another account than the one recorded.
  */
-async function recordPayoutAccount(deps: Pick<ProvidersDeps, 'db' | 'config' | 'temporal'>, providerId: string, account: Pick<ConnectedAccountResult, 'id' | 'status'>): Promise<void> {
+async function recordPayoutAccount(deps: Pick<BookingsDeps, 'db' | 'config' | 'temporal'>, providerId: string, account: Pick<ConnectedAccountResult, 'id' | 'status'>): Promise<void> {
   const { db, config } = deps;
   await db('providers')
     .where({ id: providerId })
@@ -73,7 +74,7 @@ async function recordPayoutAccount(deps: Pick<ProvidersDeps, 'db' | 'config' | '
  * connectedAccountStatus): the provider whose account it is learns it without coming back to the app.
  * Returns whether the account is one of ours.
  */
-export async function payoutAccountReported(deps: Pick<ProvidersDeps, 'db' | 'config' | 'temporal'>, account: Pick<ConnectedAccountResult, 'id' | 'status'>): Promise<boolean> {
+export async function payoutAccountReported(deps: Pick<BookingsDeps, 'db' | 'config' | 'temporal'>, account: Pick<ConnectedAccountResult, 'id' | 'status'>): Promise<boolean> {
   const owner = (await deps.db('providers').where({ payout_account_id: account.id }).first('id')) as { id: string } | undefined;
   if (!owner) return false;
   await recordPayoutAccount(deps, owner.id, account);

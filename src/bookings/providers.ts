@@ -1,13 +1,9 @@
-import type { Config } from '../config';
 import { refusals } from '../domain/errors';
 import { canManage, type Principal } from '../domain/roles';
 import { isValidTimeZone } from '../domain/slots';
 import type { Db } from '../infra/db';
-import type { RedisClient } from '../infra/redis';
-import type { Logger } from '../logger';
-import type { PaymentGateway } from '../payments/gateway';
-import type { TemporalClientProvider } from '../temporal/client';
 import { ProviderId, Status } from '../temporal/searchAttributes';
+import type { BookingsDeps } from './deps';
 import { PROVIDER_ONBOARDING_WORKFLOW, providerWorkflowId, type ProviderOnboardingWorkflow } from './contract';
 import { loadProvider, loadProviderOfUser, type ProviderRow } from './rows';
 
@@ -16,16 +12,6 @@ import { loadProvider, loadProviderOfUser, type ProviderRow } from './rows';
  * together), and how a provider is shown. Pending, rejected and expired providers are the owner's and the
  * operators' only: anyone else gets the 404 an unknown id gets.
  */
-
-/** What the providers services use of the outside world; the API and the workers each pass their own. */
-export interface ProvidersDeps {
-  config: Config;
-  db: Db;
-  redis: RedisClient;
-  logger: Logger;
-  temporal: TemporalClientProvider;
-  payments: PaymentGateway;
-}
 
 export interface NewProvider {
   display_name: string;
@@ -128,7 +114,7 @@ const isUniqueViolation = (err: unknown, constraint: string) => {
  * One per account: the UNIQUE user_id makes a concurrent second onboarding wait for the first's commit and
  * fail (409), so it never starts a workflow of its own.
  */
-export async function onboardProvider(deps: ProvidersDeps, caller: Principal, body: NewProvider): Promise<ProviderJson> {
+export async function onboardProvider(deps: BookingsDeps, caller: Principal, body: NewProvider): Promise<ProviderJson> {
   const { db, config, logger } = deps;
   if (!isValidTimeZone(body.time_zone)) throw refusals.invalid([{ path: 'body.time_zone', message: `'${body.time_zone}' is not an IANA time zone` }]);
   const alreadyOnboarded = () => refusals.conflict('already_onboarded', 'This account already has a provider profile (GET /v1/me/provider).');

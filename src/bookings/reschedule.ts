@@ -4,8 +4,9 @@ import type { Principal } from '../domain/roles';
 import { notify } from '../notifications/notify';
 import { providerCalendarChanged } from './availabilityCache';
 import type { BookingStatus } from './contract';
-import { blockedRange, bookingJson, signalBookingChanged, throughTheGate, type BookingJson, type BookingsDeps } from './holds';
+import { blockedRange, bookingJson, signalBookingChanged, throughTheGate, type BookingJson } from './holds';
 import { recordBookingStatus } from './rows';
+import type { BookingsDeps } from './deps';
 
 /**
  * Moving a booking to another interval, through the same exclusion gate as every other write.
