@@ -12,6 +12,7 @@ import { createProviderOnboardingActivities } from './bookings/providerOnboardin
 import { createBookingActivities } from './bookings/booking';
 import { createBookingLifecycleActivities } from './bookings/bookingLifecycle';
 import { createBookingPaymentActivities } from './bookings/bookingPayments';
+import { createBookingReconciliationActivities, createBookingReconciliationPaymentActivities } from './bookings/reconcileBookings';
 
 /** Activities served on the main task queue (database, Redis, notifications: no payment provider calls). */
 export function createActivities(deps: ActivityDeps) {
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createProviderOnboardingActivities(deps),
     ...createBookingActivities(deps),
     ...createBookingLifecycleActivities(deps),
+    ...createBookingReconciliationActivities(deps),
   };
 }
 
@@ -38,6 +40,7 @@ export function createPaymentQueueActivities(deps: ActivityDeps) {
     ...createSettlementActivities(deps),
     ...createDroppedPledgePaymentActivities(deps),
     ...createBookingPaymentActivities(deps),
+    ...createBookingReconciliationPaymentActivities(deps),
   };
 }
 

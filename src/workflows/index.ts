@@ -8,3 +8,4 @@ export * from './commerce/reconcileCommerce';
 export * from './drops/drop';
 export * from './bookings/providerOnboarding';
 export * from './bookings/booking';
+export * from './bookings/reconcileBookings';
