@@ -41,13 +41,14 @@ describe('worker wiring', () => {
   it('creates the maintenance and reconciliation schedules once and leaves existing ones alone', async () => {
     const client = await ctx.deps.temporal.client();
     const first = await ensureSchedules(client, ctx.deps.config);
-    expect(first).toEqual([`${ctx.deps.config.TASK_QUEUE}:maintenance-purge`, `${ctx.deps.config.TASK_QUEUE}:commerce-reconcile`]);
+    expect(first).toEqual([`${ctx.deps.config.TASK_QUEUE}:maintenance-purge`, `${ctx.deps.config.TASK_QUEUE}:commerce-reconcile`, `${ctx.deps.config.TASK_QUEUE}:bookings-reconcile`]);
     const handle = client.schedule.getHandle(first[0]!);
     await handle.pause('operator pause must survive a redeploy');
     expect(await ensureSchedules(client, ctx.deps.config)).toEqual([]);
     expect((await handle.describe()).state.paused).toBe(true);
     const reconcile = await client.schedule.getHandle(first[1]!).describe();
     expect(reconcile.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileCommerce' });
+    expect((await client.schedule.getHandle(first[2]!).describe()).action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileBookings' });
     for (const id of first) await client.schedule.getHandle(id).delete();
   });
 
