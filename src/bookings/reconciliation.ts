@@ -1,4 +1,3 @@
-import type { Config } from '../config';
 import type { Metrics } from '../infra/metrics';
 import { createPaymentService } from '../payments/paymentService';
 import { recordBookingLedgerLine } from './bookingLedger';
@@ -29,7 +28,7 @@ const REPAIRS_HELP = 'Repairs made by the reconciliations (orphaned authorizatio
 const BATCH = 500;
 const ENDED = ['completed', 'cancelled', 'no_show'];
 
-export type BookingReconciliationDeps = BookingsDeps & { config: Pick<Config, 'RECONCILE_GRACE'>; metrics: Metrics };
+export type BookingReconciliationDeps = BookingsDeps & { metrics: Metrics };
 
 export function createBookingReconciliation(deps: BookingReconciliationDeps) {
   const { db, logger } = deps;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { bookingMoneyKey } from '../../src/bookings/bookingLedger';
 import { decideOutcome } from '../../src/bookings/bookingOutcomes';
 import { bookingPaymentKey } from '../../src/bookings/contract';
 import type { ReconcileBookingsResult } from '../../src/bookings/reconciliation';
@@ -115,7 +116,7 @@ it('voids orphaned authorizations, releases a hold whose timer was lost and sett
   expect(await ledgerLines(ctx.deps, cancelled.id)).toHaveLength(1);
 });
 
-it('leaves alone what is inside the grace, and an old authorization of a hold that is still live', async () => {
+it('leaves alone what is inside the grace, an old authorization of a hold still live and a confirmed booking\'s off-session authorization', async () => {
   const { db } = ctx.deps;
 
   // A second attempt authorized just now.
@@ -132,6 +133,13 @@ it('leaves alone what is inside the grace, and an old authorization of a hold th
   const liveKey = await authorizeAttempt(liveHold, 1);
   await db('payments').where({ business_key: liveKey }).update({ created_at: hourAgo() });
 
+  // A far booking (card saved) whose off-session authorization landed long ago but the booking does not stand on it
+  // yet: its lifecycle's retry makes it stand on it, so it is not an orphan.
+  const far = await makeBooking(ctx.deps, scene, { startsInMs: nextStart(), mode: 'setup' });
+  const offSessionKey = bookingMoneyKey(far.id, 'offsession');
+  await createPaymentService(ctx.deps).authorizePayment({ businessKey: offSessionKey, amountCents: far.priceCents, currency: 'EUR', paymentMethod: 'pm_card_visa', customerRef: far.customer.id });
+  await db('payments').where({ business_key: offSessionKey }).update({ created_at: hourAgo() });
+
   // Cancelled a moment ago: its request or workflow is still settling.
   const cancelled = await makeBooking(ctx.deps, scene, { startsInMs: nextStart() });
   await decideOutcome(db, { bookingId: cancelled.id, to: 'cancelled', by: 'customer' });
@@ -142,6 +150,7 @@ it('leaves alone what is inside the grace, and an old authorization of a hold th
   expect(await paymentStatus(lateKey)).toBe('requires_capture');
   expect(await bookingStatus(liveHold.id)).toBe('held');
   expect(await paymentStatus(liveKey)).toBe('requires_capture');
+  expect(await paymentStatus(offSessionKey)).toBe('requires_capture');
   expect(await bookingMoney(ctx.deps, cancelled.id)).toMatchObject({ status: 'cancelled', money_settled_at: null });
   expect(await paymentStatus(cancelled.paymentKey)).toBe('requires_capture');
 });
