@@ -103,7 +103,7 @@ describe('booking workflow (mocked activities)', () => {
   const count = (h: Handle, name: string) => t.calls(h.workflowId).filter((c) => c.name === name).length;
 
   it('a hold not booked by its end: read at its end, released once, the workflow ends expired (Status expired)', async () => {
-    const input = bookingInput({ holdExpiresAt: at(600) });
+    const input = bookingInput({ holdExpiresAt: at(1_500) });
     const m = mocks(input);
     const h = await start(input, m);
 
@@ -139,7 +139,7 @@ describe('booking workflow (mocked activities)', () => {
   });
 
   it('bookingChanged while still held (a failed confirmation): read at once, then asleep again until the end', async () => {
-    const input = bookingInput({ holdExpiresAt: at(1_500) });
+    const input = bookingInput({ holdExpiresAt: at(3_000) });
     const m = mocks(input);
     const h = await start(input, m);
     await eventually(async () => (await h.query(bookingStateQuery)).nextTimerAt !== null);

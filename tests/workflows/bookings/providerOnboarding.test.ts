@@ -323,7 +323,7 @@ describe('provider onboarding workflow (mocked activities)', () => {
   });
 
   it('the reminder fires once, naming only what is still missing; an approved provider never expires', async () => {
-    const input = onboardingInput({ reminderMs: 800, expiryMs: 1_200 });
+    const input = onboardingInput({ reminderMs: 1_500, expiryMs: 2_000 });
     const m = mocks();
     const atReminder = noteDetailsAtReminder(m.remindProvider, providerWorkflowId(input.providerId));
     const h = await start(input, m);
@@ -347,7 +347,7 @@ describe('provider onboarding workflow (mocked activities)', () => {
   });
 
   it('no reminder when nothing is missing by then: decided and paid before the reminder, the workflow has ended', async () => {
-    const input = onboardingInput({ reminderMs: 500, expiryMs: 1_000 });
+    const input = onboardingInput({ reminderMs: 3_000, expiryMs: 4_000 });
     const m = mocks();
     const h = await start(input, m);
     await loaded(h);
