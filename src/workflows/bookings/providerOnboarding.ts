@@ -94,9 +94,11 @@ export async function providerOnboarding(input: ProviderOnboardingInput): Promis
       ].join('\n\n'),
     );
   };
+  // Only forward: a provider leaves pending once and payout details never become unready, so an older answer
+  // arriving after a newer one (an approval overtaking recordPayoutReady) cannot put the workflow back.
   const apply = (now: { status: ProviderStatus; payoutReady: boolean }) => {
-    status = now.status;
-    payoutReady = now.payoutReady;
+    if (status === 'pending') status = now.status;
+    payoutReady ||= now.payoutReady;
     show();
   };
   const notPending = () =>

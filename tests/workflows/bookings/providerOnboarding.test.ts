@@ -442,4 +442,29 @@ describe('provider onboarding workflow (mocked activities)', () => {
     expect(new Set(approves.map((c) => c.runId)).size).toBe(1);
     expect(calls.map((c) => c.name)).toEqual(['providerOnboardingPosition', 'approveProvider', 'approveProvider', 'recordPayoutReady', 'recordPayoutReady']);
   });
+
+  it('an older position answered after a newer one does not take the status back to pending', async () => {
+    const input = { ...onboardingInput(), reminderMs: 60_000, expiryMs: 120_000 };
+    const workflowId = providerWorkflowId(input.providerId);
+    // recordPayoutReady's UPDATE commits first (RETURNING pending, ready), then the approval commits
+    // (active, ready); but the approval's completion reaches the workflow first.
+    const m = mocks({
+      recordPayoutReady: jest.fn(async () => pos('pending', true)),
+      approveProvider: jest.fn(async () => pos('active', true)),
+    });
+    const recording = gate(m.recordPayoutReady);
+    t.mock(workflowId, m);
+    const h = await t.client.workflow.start<ProviderOnboardingWorkflow>(PROVIDER_ONBOARDING_WORKFLOW, { workflowId, taskQueue: t.taskQueue, args: [input] });
+    await eventually(() => t.callNames(workflowId).includes('providerOnboardingPosition'));
+    await h.signal(payoutDetailsReadySignal, { accountId: 'acct_race' });
+    await recording.started;
+    await expect(h.executeUpdate(approveProviderUpdate, { args: [{ operatorId: 'op-race' }] })).resolves.toMatchObject({ status: 'active', payoutReady: true });
+    recording.release();
+
+    // The row is active with payout details ready: the onboarding is over.
+    await eventually(async () => (await h.describe()).status.name !== 'RUNNING', 5_000, 'the workflow to end');
+    expect(await h.query(providerOnboardingStateQuery)).toMatchObject({ status: 'active', payoutReady: true });
+    expect((await h.describe()).typedSearchAttributes.get(Status)).toBe('active');
+    expect((await h.describe()).status.name).toBe('COMPLETED');
+  });
 });
