@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { merchantPlansSetting } from './billing/plans';
 
 /**
  * Every setting the platform reads, validated once at start-up. `.env.example` documents each one;
@@ -189,6 +190,9 @@ const schema = z.object({
   PRICE_MULTIPLIER_MAX: z.coerce.number().min(1).max(10).default(2),
   /** Location multiplier by country or country/city ("DE=1.1,DE/Berlin=1.2"; a city before its country; else 1). */
   PRICE_LOCATION_MULTIPLIERS: locationMultipliers,
+
+  // Billing: merchant plans (src/billing/plans.ts). Unset: Basic / Grow / Advanced; else a JSON array that replaces them.
+  MERCHANT_PLANS: merchantPlansSetting,
 
   DEV_SERVER_DATA_DIR: z.string().default('.data'),
   START_API: bool(true),
