@@ -53,6 +53,19 @@ const locationMultipliers = z
     ) as Record<string, number>,
   );
 
+/**
+ * "default=1900,<issuer user id>=700,platform=1900": invoice tax rates in basis points (0-10000) per issuer (a
+ * seller's user id, or `platform`), `default` for every other issuer (0 when absent); src/domain/invoiceMath.ts.
+ */
+const TAX_ENTRY = /^(default|platform|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})=(\d{1,5})$/i;
+const taxRates = z
+  .string()
+  .default('default=0')
+  .transform((v) => v.split(',').map((e) => e.trim()).filter(Boolean))
+  .refine((parts) => parts.every((p) => TAX_ENTRY.test(p) && Number(TAX_ENTRY.exec(p)![2]) <= 10_000), 'must be entries such as default=1900,platform=1900,<user id>=700 (basis points 0-10000)')
+  .refine((parts) => new Set(parts.map((p) => p.split('=')[0]!.toLowerCase())).size === parts.length, 'names an issuer twice')
+  .transform((parts) => Object.fromEntries(parts.map((p) => [TAX_ENTRY.exec(p)![1]!.toLowerCase(), Number(TAX_ENTRY.exec(p)![2])])) as Record<string, number>);
+
 const list = z
   .string()
   .default('')
@@ -190,6 +203,9 @@ const schema = z.object({
   PRICE_MULTIPLIER_MAX: z.coerce.number().min(1).max(10).default(2),
   /** Location multiplier by country or country/city ("DE=1.1,DE/Berlin=1.2"; a city before its country; else 1). */
   PRICE_LOCATION_MULTIPLIERS: locationMultipliers,
+
+  /** Invoice tax rates in basis points per issuer ("default=1900,platform=1900,<seller user id>=700"), added on top per line. */
+  TAX_RATES_BPS: taxRates,
 
   // Billing: merchant plans (src/billing/plans.ts). Unset: Basic / Grow / Advanced; else a JSON array that replaces them.
   MERCHANT_PLANS: merchantPlansSetting,

@@ -25,6 +25,7 @@ import { registerProviderRoutes } from './bookings/providerRoutes';
 import { registerServiceRoutes } from './bookings/serviceRoutes';
 import { registerBookingRoutes } from './bookings/bookingRoutes';
 import { registerBookingLifecycleRoutes } from './bookings/bookingLifecycleRoutes';
+import { registerInvoiceRoutes } from './billing/invoiceRoutes';
 import { registerPlanRoutes } from './billing/planRoutes';
 import { createAuthenticator } from '../accounts/tokens';
 import { PostgresIdempotencyGuard } from './http/idempotency';
@@ -87,6 +88,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerProviderRoutes(api, deps);
   registerBookingRoutes(api, deps);
   registerBookingLifecycleRoutes(api, deps);
+  registerInvoiceRoutes(api, deps);
   registerPlanRoutes(api, deps);
   registerOperationsRoutes(app, api, deps);
 
