@@ -156,6 +156,39 @@ describe('a finalized invoice never changes', () => {
   });
 });
 
+describe('a line racing a finalization', () => {
+  const extraLine = (invoiceId: string) => ({ invoice_id: invoiceId, position: 3, description: 'late line', quantity: 1, unit_amount_cents: 100, amount_cents: 100, tax_rate_bps: 0, tax_cents: 0 });
+  const settled = async (p: Promise<unknown>) => {
+    let done = false;
+    p.then(() => (done = true), () => (done = true));
+    await new Promise((r) => setTimeout(r, 300));
+    return done;
+  };
+
+  it('a line written first makes the finalization wait, which then refuses totals that miss it', async () => {
+    const d = await createDraftInvoice(db(), draftInput(), settings());
+    const writer = await db().transaction();
+    await writer('invoice_lines').insert(extraLine(d.id));
+    const finalizing = finalizeInvoice(db(), d.id);
+    expect(await settled(finalizing)).toBe(false); // waiting for the writer
+    await writer.commit();
+    await expect(finalizing).rejects.toMatchObject({ code: '23514' });
+    expect(await db()('invoices').where({ id: d.id }).first()).toMatchObject({ status: 'draft', number: null });
+  });
+
+  it('a finalization first makes the line wait, which is then refused (PF013)', async () => {
+    const d = await createDraftInvoice(db(), draftInput(), settings());
+    const finalizer = await db().transaction();
+    await finalizeInvoice(finalizer, d.id);
+    const writing = db()('invoice_lines').insert(extraLine(d.id));
+    const write = writing.then((r) => r); // start the query now
+    expect(await settled(write)).toBe(false); // waiting for the finalizer
+    await finalizer.commit();
+    await expect(write).rejects.toMatchObject({ code: 'PF013' });
+    expect(await invoiceLines(db(), d.id)).toHaveLength(2);
+  });
+});
+
 describe('routes', () => {
   const get = (path: string, who: TestUser) => ctx.http.get(path).set('Authorization', who.auth);
 
