@@ -143,6 +143,7 @@ async function run(env: BenchEnvironment, kind: RunKind, storeId: string, mercha
   const acceptedLatencies: number[] = [];
   const rejectedLatencies: number[] = [];
   let lastAcceptAt = 0;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const latencies = await runConcurrently(attempts, concurrency, async (i) => {
     const t = performance.now();
@@ -155,6 +156,7 @@ async function run(env: BenchEnvironment, kind: RunKind, storeId: string, mercha
     } else if (status === 409) rejectedLatencies.push(now - t);
   });
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   const sellOutSeconds = Math.max(0.001, (lastAcceptAt - started) / 1000);
   const accepted = statuses.get(200);
   const acceptedPerSecond = Math.round(accepted / sellOutSeconds);
@@ -197,6 +199,8 @@ async function run(env: BenchEnvironment, kind: RunKind, storeId: string, mercha
     ratio_to_baseline: ratioTo(baseline, acceptedPerSecond),
     sell_out_seconds: round(sellOutSeconds, 2),
     latency_ms: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)) },
+    // The whole process (API, workers and load generator): steadier than rates on a shared machine.
+    cpu_ms_per_attempt: round((cpu.user + cpu.system) / 1000 / attempts, 3),
     accepted_latency_ms: { p50: round(percentile(acceptedLatencies, 50)), p99: round(percentile(acceptedLatencies, 99)) },
     rejected_latency_ms: { p50: round(percentile(rejectedLatencies, 50)), p99: round(percentile(rejectedLatencies, 99)) },
     inventory,

@@ -43,6 +43,7 @@ async function main(): Promise<void> {
     let accepted = 0;
     let expectedCents = 0;
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     const latencies = await runConcurrently(total, concurrency, async (i) => {
       const amount = 1_000 + (i % 50) * 100;
       const status = await httpRequest(`${baseUrl}/v1/campaigns/${campaignId}/pledges`, {
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
       }
     });
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
     const loadAfter = loadAverage();
 
     const campaign = await services.db('campaigns').where({ id: campaignId }).first('pledged_cents', 'backer_count');
@@ -80,6 +82,8 @@ async function main(): Promise<void> {
       accepted,
       statuses: Object.fromEntries(statuses),
       pledges_per_second: pledgesPerSecond,
+      // The bench process's CPU (API, load generator; not Postgres or Redis) over the timed span, per pledge.
+      cpu_ms_per_pledge: Math.round(((cpu.user + cpu.system) / 1000 / total) * 100) / 100,
       latency_ms: { p50: Math.round(percentile(latencies, 50)), p99: Math.round(percentile(latencies, 99)) },
       baseline: { kind: baseline.kind, requests: baseline.requests, concurrency: baseline.concurrency, per_second: baseline.per_second, p50_ms: baseline.p50_ms, p99_ms: baseline.p99_ms },
       ratio_to_baseline: ratioTo(baseline, pledgesPerSecond),

@@ -34,6 +34,15 @@ const durationList = (def: string) =>
     .refine((parts) => parts.every((p) => DURATION.test(p)), 'must be comma-separated durations such as 24h,1h')
     .transform((parts) => [...new Set(parts.map(toMs).filter((ms) => ms > 0))].sort((a, b) => b - a));
 
+/** Comma-separated durations kept in the order given ("1d,3d,5d,7d"): positive milliseconds; "" is none. */
+const durationSequence = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v) => v.split(',').map((e) => e.trim()).filter(Boolean))
+    .refine((parts) => parts.every((p) => DURATION.test(p) && toMs(p) > 0), 'must be comma-separated positive durations such as 1d,3d,5d,7d')
+    .transform((parts) => parts.map(toMs));
+
 /**
  * "DE=1.1,DE/Berlin=1.2": price multipliers by country (ISO code) or country/city, keyed "DE" and "DE/berlin";
  * a malformed entry is refused at start-up rather than silently priced at 1.
@@ -101,6 +110,8 @@ const schema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_CLI_PATH: z.string().optional(),
   TEMPORAL_UI_PORT: intFrom(8233).pipe(z.number().max(65535)),
+  /** Where operators open the Temporal Web UI (the operator dashboard links workflows there); default the dev server's, http://localhost:TEMPORAL_UI_PORT. */
+  TEMPORAL_UI_URL: z.url().optional(),
   TASK_QUEUE: z.string().min(1).default('pledgeflow'),
   PAYMENTS_ACTIVITIES_PER_SECOND: z.coerce.number().positive().default(20),
   WORKER_SHUTDOWN_GRACE_SECONDS: intFrom(30),
@@ -209,6 +220,29 @@ const schema = z.object({
 
   // Billing: merchant plans (src/billing/plans.ts). Unset: Basic / Grow / Advanced; else a JSON array that replaces them.
   MERCHANT_PLANS: merchantPlansSetting,
+  /** The plan whose transaction fee applies to a store without a subscription. */
+  STORE_DEFAULT_PLAN: z.string().min(1).default('basic'),
+  /** Platform fees in basis points of each charge: crowdfunding (of collected funds) and bookings; stores by plan. */
+  PLATFORM_FEE_CROWDFUNDING_BPS: intFrom(500).pipe(z.number().max(10000)),
+  PLATFORM_FEE_BOOKINGS_BPS: intFrom(1000).pipe(z.number().max(10000)),
+  /** A fixed platform fee per store order, in the order's minor units, on top of the plan's percentage. */
+  PLATFORM_FEE_STORE_FIXED_CENTS: intFrom(30),
+  /** Payout delays: money is pending this long after a campaign settles, an order is delivered, a booking completes. */
+  PAYOUT_DELAY_CAMPAIGN: duration('14d'),
+  PAYOUT_DELAY_ORDER: duration('7d'),
+  PAYOUT_DELAY_BOOKING: duration('3d'),
+  /** Dunning: the waits after each failed plan charge before the next try (its length: how many retries; none after a hard decline). */
+  SUBSCRIPTION_RETRY_SCHEDULE: durationSequence('1d,3d,5d,7d'),
+  /** Unset: calendar periods of the plan's interval on the anchor. A duration: fixed periods of that length (tests, demos). */
+  SUBSCRIPTION_PERIOD: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || (DURATION.test(v.trim()) && toMs(v) >= 1000), 'must be a duration of at least 1s, such as 30s or 1d')
+    .transform((v) => (v === undefined ? undefined : toMs(v))),
+  /** When payout runs start (a Temporal Schedule; cron, UTC): weekly on Mondays by default. */
+  PAYOUT_SCHEDULE_CRON: z.string().min(9).default('0 6 * * 1'),
+  /** Receipts (invoices) for every charge; off only to measure what invoicing costs (bench:invoices). */
+  ISSUE_RECEIPTS: bool(true),
 
   DEV_SERVER_DATA_DIR: z.string().default('.data'),
   START_API: bool(true),

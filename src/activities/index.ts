@@ -13,6 +13,10 @@ import { createBookingActivities } from './bookings/booking';
 import { createBookingLifecycleActivities } from './bookings/bookingLifecycle';
 import { createBookingPaymentActivities } from './bookings/bookingPayments';
 import { createBookingReconciliationActivities, createBookingReconciliationPaymentActivities } from './bookings/reconcileBookings';
+import { createChargeActivities, createChargePaymentActivities } from './billing/charges';
+import { createPayoutActivities, createPayoutPaymentActivities } from './billing/payouts';
+import { createSubscriptionActivities, createSubscriptionPaymentActivities } from './billing/subscription';
+import { createBillingReconciliationActivities, createBillingReconciliationPaymentActivities } from './billing/reconcileBilling';
 
 /** Activities served on the main task queue (database, Redis, notifications: no payment provider calls). */
 export function createActivities(deps: ActivityDeps) {
@@ -30,6 +34,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createBookingActivities(deps),
     ...createBookingLifecycleActivities(deps),
     ...createBookingReconciliationActivities(deps),
+    ...createChargeActivities(deps),
+    ...createPayoutActivities(deps),
+    ...createSubscriptionActivities(deps),
+    ...createBillingReconciliationActivities(deps),
   };
 }
 
@@ -41,6 +49,10 @@ export function createPaymentQueueActivities(deps: ActivityDeps) {
     ...createDroppedPledgePaymentActivities(deps),
     ...createBookingPaymentActivities(deps),
     ...createBookingReconciliationPaymentActivities(deps),
+    ...createChargePaymentActivities(deps),
+    ...createPayoutPaymentActivities(deps),
+    ...createSubscriptionPaymentActivities(deps),
+    ...createBillingReconciliationPaymentActivities(deps),
   };
 }
 

@@ -2,7 +2,7 @@ import cors from 'cors';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
-import { Api } from './http/api';
+import { Api, hasBody } from './http/api';
 import { requestLog } from './http/requestLog';
 import { asProblem, Problem, problems } from './http/problem';
 import type { AppDeps } from './deps';
@@ -16,6 +16,7 @@ import { registerPledgesRoutes } from './campaigns/pledgeRoutes';
 import { registerPledgeRecoveryRoutes } from './campaigns/pledgeRecoveryRoutes';
 import { registerNotificationsRoutes } from './notifications/notificationRoutes';
 import { registerStoreRoutes } from './commerce/storeRoutes';
+import { registerStorefrontRoutes } from './commerce/storefrontRoutes';
 import { registerCartRoutes } from './commerce/cartRoutes';
 import { registerCheckoutRoutes } from './commerce/checkoutRoutes';
 import { registerOrderRoutes } from './commerce/orderRoutes';
@@ -27,9 +28,16 @@ import { registerBookingRoutes } from './bookings/bookingRoutes';
 import { registerBookingLifecycleRoutes } from './bookings/bookingLifecycleRoutes';
 import { registerInvoiceRoutes } from './billing/invoiceRoutes';
 import { registerPlanRoutes } from './billing/planRoutes';
+import { registerRefundRoutes } from './billing/refundRoutes';
+import { registerBalanceRoutes } from './billing/balanceRoutes';
+import { registerSubscriptionRoutes } from './billing/subscriptionRoutes';
+import { registerReconciliationRoutes } from './billing/reconciliationRoutes';
+import { registerOperatorRoutes } from './operator/operatorRoutes';
+import { registerMyCampaignRoutes } from './campaigns/myCampaignRoutes';
 import { createAuthenticator } from '../accounts/tokens';
 import { PostgresIdempotencyGuard } from './http/idempotency';
 import { TemporalTimeoutError } from '../temporal/client';
+import { mountWebApp } from './http/webApp';
 
 /** Builds the Express app; no listening, no global state, so tests can build as many as they like. */
 export function createApp(deps: AppDeps): express.Express {
@@ -40,7 +48,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(requestLog(deps.logger, deps.metrics));
   // Standard hardening headers (HSTS, nosniff, frame-ancestors, referrer policy, CSP fit for /docs).
-  app.use(helmet());
+  app.use(staticHeaders(helmet()));
   // Cross-origin browser calls only from configured origins; preflights answered here, before any route.
   const origins = new Set(deps.config.CORS_ORIGINS);
   app.use(
@@ -52,15 +60,15 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
 
-  app.use(
-    express.json({
-      limit: `${deps.config.REQUEST_BODY_LIMIT_KB}kb`,
-      // Kept for signature checks (Stripe webhooks sign the exact bytes).
-      verify: (req, _res, buf) => {
-        (req as Request).rawBody = buf;
-      },
-    }),
-  );
+  const json = express.json({
+    limit: `${deps.config.REQUEST_BODY_LIMIT_KB}kb`,
+    // Kept for signature checks (Stripe webhooks sign the exact bytes).
+    verify: (req, _res, buf) => {
+      (req as Request).rawBody = buf;
+    },
+  });
+  // Most requests (every read) carry no body: they skip the parser's bookkeeping altogether.
+  app.use((req: Request, res: Response, next: NextFunction) => (hasBody(req) ? json(req, res, next) : next()));
 
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
@@ -78,6 +86,7 @@ export function createApp(deps: AppDeps): express.Express {
   registerPledgeRecoveryRoutes(api, deps);
   registerNotificationsRoutes(api, deps);
   registerStoreRoutes(api, deps);
+  registerStorefrontRoutes(api, deps);
   registerCartRoutes(api, deps);
   registerCheckoutRoutes(api, deps);
   registerOrderRoutes(api, deps);
@@ -90,14 +99,62 @@ export function createApp(deps: AppDeps): express.Express {
   registerBookingLifecycleRoutes(api, deps);
   registerInvoiceRoutes(api, deps);
   registerPlanRoutes(api, deps);
+  registerRefundRoutes(api, deps);
+  registerBalanceRoutes(api, deps);
+  registerSubscriptionRoutes(api, deps);
+  registerReconciliationRoutes(api, deps);
+  registerOperatorRoutes(api, deps);
+  registerMyCampaignRoutes(api, deps);
   registerOperationsRoutes(app, api, deps);
 
-  app.use(api.router);
+  // The routes' dispatcher itself, not api.router around it: one router pass fewer per request.
+  app.use(api.dispatch);
+  mountWebApp(app);
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new Problem(404, 'route_not_found', 'Not found', `No route for ${req.method} ${req.path}.`));
   });
   app.use(errorHandler);
   return app;
+}
+
+/**
+ * helmet's headers do not depend on the request: it runs once here against a recording response, and each
+ * request gets the recorded headers in one loop instead of a chain of a dozen middlewares. Should a future
+ * helmet not answer synchronously and only through setHeader/removeHeader, its middleware is used as it is.
+ */
+export function staticHeaders(middleware: (req: Request, res: Response, next: (err?: unknown) => void) => void) {
+  const set: [string, string][] = [];
+  const removed: string[] = [];
+  let nextCalled = false;
+  let unexpected = false;
+  const recorder = new Proxy({} as Response, {
+    get: (_target, prop) => {
+      if (prop === 'setHeader') return (name: string, value: string) => set.push([name, value]);
+      if (prop === 'removeHeader') return (name: string) => removed.push(name);
+      unexpected = true;
+      return undefined;
+    },
+  });
+  // Any look at the request means the headers may depend on it.
+  const request = new Proxy({} as Request, {
+    get: () => {
+      unexpected = true;
+      return undefined;
+    },
+  });
+  try {
+    middleware(request, recorder, (err) => {
+      nextCalled = err === undefined;
+    });
+  } catch {
+    unexpected = true;
+  }
+  if (!nextCalled || unexpected) return middleware;
+  return (_req: Request, res: Response, next: NextFunction): void => {
+    for (const name of removed) res.removeHeader(name);
+    for (const [name, value] of set) res.setHeader(name, value);
+    next();
+  };
 }
 
 /** Exported so test-only apps (built from `Api` directly) answer errors exactly as the real one does. */

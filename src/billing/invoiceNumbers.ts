@@ -8,7 +8,7 @@ import { PLATFORM_ISSUER_KEY, type InvoiceIssuer } from './contract';
  * and an invoice always names its issuer. 'P' is not a hex digit, so no seller prefix is ever the platform's.
  * Six digits are padding, not a limit: the millionth invoice reads `PF-1000000`.
  *
- * The counter row (`invoice_number_counters`) is taken in the finalizing transaction: `UPDATE ... RETURNING` locks
+ * The counter row (`invoice_number_counters`) is taken in the finalizing transaction: the upsert that moves it locks
  * it until that transaction ends, so concurrent finalizations of one issuer queue on it and each gets the next
  * number; a transaction that rolls back gives its number back with it (no gap).
  */
@@ -20,13 +20,32 @@ export const formatInvoiceNumber = (prefix: string, n: number): string => `${pre
 
 /** The next number of the issuer; call it in the transaction that stores the number (the counter stays locked until it ends). */
 export async function takeInvoiceNumber(trx: Knex.Transaction, issuerKey: string, prefix: string): Promise<string> {
-  await trx.raw('INSERT INTO invoice_number_counters (issuer_key, prefix, next_number) VALUES (?, ?, 1) ON CONFLICT (issuer_key) DO NOTHING', [issuerKey, prefix]);
+  // One statement: the first number creates the counter, every later one moves it (and locks it until commit).
   const { rows } = (await trx.raw(
-    'UPDATE invoice_number_counters SET next_number = next_number + 1 WHERE issuer_key = ? RETURNING next_number - 1 AS taken, prefix',
-    [issuerKey],
+    `INSERT INTO invoice_number_counters AS c (issuer_key, prefix, next_number) VALUES (?, ?, 2)
+     ON CONFLICT (issuer_key) DO UPDATE SET next_number = c.next_number + 1
+     RETURNING c.next_number - 1 AS taken, c.prefix`,
+    [issuerKey, prefix],
   )) as { rows: Array<{ taken: number; prefix: string }> };
   const row = rows[0]!;
   return formatInvoiceNumber(row.prefix, row.taken);
+}
+
+/**
+ * The next k numbers of the issuer in one statement (a batch of receipts): same counter, same lock until commit, same
+ * gapless rule as takeInvoiceNumber. Returned in order.
+ */
+export async function takeInvoiceNumbers(trx: Knex.Transaction, issuerKey: string, prefix: string, k: number): Promise<string[]> {
+  if (k <= 0) return [];
+  const { rows } = (await trx.raw(
+    `INSERT INTO invoice_number_counters AS c (issuer_key, prefix, next_number) VALUES (?, ?, ?::bigint + 1)
+     ON CONFLICT (issuer_key) DO UPDATE SET next_number = c.next_number + ?::bigint
+     RETURNING c.next_number - ?::bigint AS first, c.prefix`,
+    [issuerKey, prefix, k, k, k],
+  )) as { rows: Array<{ first: number | string; prefix: string }> };
+  const row = rows[0]!;
+  const first = Number(row.first);
+  return Array.from({ length: k }, (_, i) => formatInvoiceNumber(row.prefix, first + i));
 }
 
 export const isPlatformKey = (issuerKey: string) => issuerKey === PLATFORM_ISSUER_KEY;

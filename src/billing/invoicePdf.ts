@@ -6,6 +6,7 @@ import type { InvoiceJson } from './invoiceViews';
  * An invoice as a PDF (GET /v1/invoices/{id}/pdf), drawn with pdfkit's built-in Helvetica (no font files, no
  * network): issuer, customer, number and date, the lines table, subtotal, tax and total in the invoice's currency.
  * A draft says DRAFT where the number goes; a void invoice says VOID. The document's Title is "Invoice <number>".
+ * Credit notes against it (refunds) are listed under the totals: number, date, reason, amount and tax, status.
  * The standard fonts cover WinAnsi (Latin-1 and €); other characters in names or descriptions print as WinAnsi
  * can (a later font file would lift that).
  */
@@ -75,8 +76,22 @@ export function renderInvoicePdf(invoice: InvoiceJson, options: PdfOptions = {})
   total('Subtotal', invoice.subtotal_cents);
   total('Tax', invoice.tax_cents);
   total('Total', invoice.total_cents, true);
+  creditNotes(doc, invoice, money, left);
   doc.moveDown(2).font('Helvetica').fontSize(8).fillColor('#666');
   doc.text('Tax is added on top of each line, rounded per line half-even to the minor unit. A finalized invoice never changes; corrections are credit notes.', left, doc.y, { width: right - left });
   doc.end();
   return done;
+}
+
+/** The invoice's credit notes under its totals (a finalized invoice never changes: its refunds are these). */
+function creditNotes(doc: PDFKit.PDFDocument, invoice: InvoiceJson, money: (cents: number) => string, left: number): void {
+  if (!invoice.credit_notes.length) return;
+  doc.moveDown(1.5).font('Helvetica-Bold').fontSize(12).text('Credit notes', left, doc.y);
+  doc.font('Helvetica').fontSize(10);
+  for (const n of invoice.credit_notes) {
+    const status = n.status === 'succeeded' ? '' : ` (${n.status})`;
+    doc.text(`${n.number}  ${DATE.format(new Date(n.created_at))}  ${n.reason}: -${money(n.amount_cents)} (tax ${money(n.tax_cents)})${status}`, left, doc.y);
+  }
+  const refunded = invoice.credit_notes.filter((n) => n.status !== 'failed').reduce((s, n) => s + n.amount_cents, 0);
+  doc.font('Helvetica-Bold').text(`Total after credit notes: ${money(invoice.total_cents - refunded)}`, left, doc.y);
 }

@@ -3,6 +3,7 @@ import { refusals } from '../domain/errors';
 import type { Principal } from '../domain/roles';
 import type { Db } from '../infra/db';
 import type { InvoiceStatus, IssuerKind } from './contract';
+import { creditNotesOfInvoice, type CreditNoteJson } from './creditNotes';
 import { invoiceLines, type InvoiceRow } from './invoices';
 
 /**
@@ -26,7 +27,8 @@ export interface InvoiceSummaryJson {
   id: string;
   number: string | null;
   issuer: { kind: IssuerKind; user_id?: string; name: string };
-  customer: { user_id: string; name: string };
+  /** A guest customer (an order without an account) has no user id: their email instead. */
+  customer: { user_id: string | null; name: string; email?: string };
   status: InvoiceStatus;
   subtotal_cents: number;
   tax_cents: number;
@@ -39,8 +41,8 @@ export interface InvoiceSummaryJson {
 
 export interface InvoiceJson extends InvoiceSummaryJson {
   lines: InvoiceLineJson[];
-  /** Credit notes referencing this invoice (refunds; a later step of issue 13). */
-  credit_notes: unknown[];
+  /** Credit notes referencing this invoice (its refunds), oldest first. */
+  credit_notes: CreditNoteJson[];
 }
 
 type NamedRow = InvoiceRow & { issuer_name: string | null; customer_name: string };
@@ -48,15 +50,15 @@ type NamedRow = InvoiceRow & { issuer_name: string | null; customer_name: string
 const withNames = (db: Db) =>
   db('invoices as i')
     .leftJoin('users as iu', 'iu.id', 'i.issuer_user_id')
-    .join('users as cu', 'cu.id', 'i.customer_user_id')
-    .select('i.*', 'iu.name as issuer_name', 'cu.name as customer_name');
+    .leftJoin('users as cu', 'cu.id', 'i.customer_user_id')
+    .select('i.*', 'iu.name as issuer_name', db.raw(`COALESCE(cu.name, i.customer_name, i.customer_email) AS customer_name`));
 
 function summary(r: NamedRow): InvoiceSummaryJson {
   return {
     id: r.id,
     number: r.number,
     issuer: r.issuer_kind === 'platform' ? { kind: 'platform', name: PLATFORM_NAME } : { kind: 'seller', user_id: r.issuer_user_id!, name: r.issuer_name ?? '' },
-    customer: { user_id: r.customer_user_id, name: r.customer_name },
+    customer: r.customer_user_id ? { user_id: r.customer_user_id, name: r.customer_name } : { user_id: null, name: r.customer_name, email: r.customer_email ?? '' },
     status: r.status,
     subtotal_cents: r.subtotal_cents,
     tax_cents: r.tax_cents,
@@ -83,7 +85,7 @@ export async function invoiceView(db: Db, id: string): Promise<InvoiceJson | und
   return {
     ...summary(row),
     lines: lines.map((l) => ({ description: l.description, quantity: l.quantity, unit_amount_cents: l.unit_amount_cents, amount_cents: l.amount_cents, tax_cents: l.tax_cents })),
-    credit_notes: [],
+    credit_notes: await creditNotesOfInvoice(db, id),
   };
 }
 
@@ -103,9 +105,17 @@ export interface InvoiceListQuery {
 }
 
 export async function listMyInvoices(db: Db, caller: Principal, query: InvoiceListQuery): Promise<{ data: InvoiceSummaryJson[]; next_cursor: string | null }> {
+  return invoicePage(db, query, (q) => (query.as === 'seller' ? q.where('i.issuer_user_id', caller.id) : q.where('i.customer_user_id', caller.id).whereNot('i.status', 'draft')));
+}
+
+/** A page of invoices newest first, keyset over (created_at, id), filtered by `where`. */
+async function invoicePage(
+  db: Db,
+  query: Pick<InvoiceListQuery, 'limit' | 'cursor'>,
+  where: (q: ReturnType<typeof withNames>) => unknown,
+): Promise<{ data: InvoiceSummaryJson[]; next_cursor: string | null }> {
   const q = withNames(db).select(db.raw(`${cursorTimeSql('i.created_at')} AS cursor_time`));
-  if (query.as === 'seller') q.where('i.issuer_user_id', caller.id);
-  else q.where('i.customer_user_id', caller.id).whereNot('i.status', 'draft');
+  where(q);
   if (query.cursor) {
     const after = decodeCursor(query.cursor);
     if (!after) throw refusals.invalid([{ path: 'query.cursor', message: 'Invalid cursor.' }]);
@@ -116,4 +126,12 @@ export async function listMyInvoices(db: Db, caller: Principal, query: InvoiceLi
   >;
   const page = keysetPage(rows, query.limit);
   return { data: page.rows.map(summary), next_cursor: page.nextCursor };
+}
+
+/**
+ * GET /v1/me/fees: the platform's fee invoices to the caller (source kind `fees`, one per month), the current
+ * month's draft included (it grows with each charge until the month closes), newest first.
+ */
+export async function listMyFeeInvoices(db: Db, caller: Principal, query: Pick<InvoiceListQuery, 'limit' | 'cursor'>): Promise<{ data: InvoiceSummaryJson[]; next_cursor: string | null }> {
+  return invoicePage(db, query, (q) => q.where({ 'i.customer_user_id': caller.id, 'i.issuer_kind': 'platform', 'i.source_kind': 'fees' }));
 }

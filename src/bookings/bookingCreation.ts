@@ -37,6 +37,7 @@ const BOOKED: readonly BookingStatus[] = ['confirmed', 'completed', 'cancelled',
 const SPENT = ['failed', 'canceled'];
 
 const holdExpired = () => refusals.gone('hold_expired', 'The hold has ended (expired, or used for another booking); hold the slot again if it is still free.');
+const superseded = () => refusals.conflict('payment_superseded', 'Another card was tried on this hold meanwhile; this one was not used. Book again with the card you mean.');
 const alreadyBooked = (bookingId: string) => refusals.conflict('already_booked', 'This hold has already been booked.', { booking_id: bookingId });
 
 export function createBookingCreation(deps: BookingsDeps) {
@@ -159,7 +160,13 @@ export function createBookingCreation(deps: BookingsDeps) {
       const mode = startsIn <= config.BOOKING_AUTHORIZATION_WINDOW ? 'authorize' : 'setup';
       const { attempt, record } = await pay(row, caller, mode, input.paymentMethod);
       const outcome = paymentOutcome(record);
-      if (outcome !== 'held' && outcome !== 'saved') refuse(row, record);
+      if (outcome !== 'held' && outcome !== 'saved') {
+        // Another card overtook this one meanwhile (voiding it as it moved on): that, not this card's state, is the answer.
+        const now = await load(row.id);
+        if (now && BOOKED.includes(now.status)) throw alreadyBooked(row.id);
+        if (now && now.payment_attempt !== attempt) throw superseded();
+        refuse(row, record);
+      }
 
       // held → confirmed is a new index entry, checked by the gate like any other (a deadlock with a racing hold is retried).
       const booked = await throughTheGate(() => db.transaction((trx) => confirm(trx, row, caller, attempt, record, input.notes ?? '')));
@@ -174,7 +181,7 @@ export function createBookingCreation(deps: BookingsDeps) {
           });
         }
         if (now.status === 'held' && new Date(String(now.hold_expires_at)).getTime() > Date.now()) {
-          throw refusals.conflict('payment_superseded', 'Another card was tried on this hold meanwhile; this one was not used. Book again with the card you mean.');
+          throw superseded();
         }
         ended(now);
       }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { makeBookingChargeAvailable } from '../billing/bookingCharges';
 
 /**
  * A booking's lines on the one money ledger (ledger_transactions, booking_id set): the off-session authorization,
@@ -50,12 +51,13 @@ export interface ReleaseResult {
 /**
  * The money a booking's outcome kept (its capture or charge) is released to the provider: one provider_release
  * line with the captured amount, once the outcome's money is settled. Nothing kept (voided, or no fee): nothing
- * to release. Idempotent by `booking:<id>:release`. The billing issue's payouts read these lines when they land.
+ * to release. Idempotent by `booking:<id>:release`. The provider's seller charge becomes available with it, at the
+ * later of now and the booking's end + `payoutDelayMs` (PAYOUT_DELAY_BOOKING).
  */
-export async function releaseToProvider(db: Knex, bookingId: string): Promise<ReleaseResult> {
+export async function releaseToProvider(db: Knex, bookingId: string, payoutDelayMs = 0): Promise<ReleaseResult> {
   return db.transaction(async (trx) => {
-    const row = (await trx('bookings').where({ id: bookingId }).forShare().first('status', 'captured_cents', 'currency', 'money_settled_at')) as
-      | { status: string; captured_cents: string | number; currency: string; money_settled_at: Date | null }
+    const row = (await trx('bookings').where({ id: bookingId }).forShare().first('status', 'captured_cents', 'currency', 'money_settled_at', 'ended_at', 'starts_at')) as
+      | { status: string; captured_cents: string | number; currency: string; money_settled_at: Date | null; ended_at: Date | null; starts_at: Date }
       | undefined;
     if (!row || !row.money_settled_at) return { released: false, amountCents: 0 };
     const amountCents = Number(row.captured_cents);
@@ -75,6 +77,8 @@ export async function releaseToProvider(db: Knex, bookingId: string): Promise<Re
       providerId: kept.provider_id,
       businessKey: bookingMoneyKey(bookingId, 'release'),
     });
+    // The provider's charge (src/billing/bookingCharges.ts) becomes available from here on.
+    await makeBookingChargeAvailable(trx, bookingId, row.ended_at ?? row.starts_at, payoutDelayMs);
     return { released: true, amountCents };
   });
 }

@@ -1,3 +1,4 @@
+import { recordBookingCharge, type BookingChargeSettings } from '../billing/bookingCharges';
 import type { Db } from '../infra/db';
 import type { Logger } from '../logger';
 import { notify } from '../notifications/notify';
@@ -16,10 +17,12 @@ import { bookingNoticeData } from './bookingNotices';
  * all try and the provider acts once:
  *  - an authorization: capture what is kept (a partial capture releases the rest), or void when nothing is;
  *  - a card saved but not yet authorized (a cancellation far ahead): charge a kept fee off-session, else nothing;
- * then `money_settled_at`, `captured_cents` and the ledger line in one transaction.
+ * then `money_settled_at`, `captured_cents`, the ledger line and the provider's seller charge (src/billing/bookingCharges.ts)
+ * in one transaction.
  */
 
 export interface BookingMoneyDeps {
+  config: BookingChargeSettings;
   db: Db;
   payments: PaymentGateway;
   logger: Logger;
@@ -167,6 +170,11 @@ export async function settleOutcomeMoney(deps: BookingMoneyDeps, bookingId: stri
       return { status: now.status, settled: true, capturedCents: now.captured_cents, error: now.money_error };
     }
     if (result.line) await recordBookingLedgerLine(trx, result.line);
+    // What the kept money owes whom (the provider's charge, the platform fee, the customer's receipt), with it.
+    if (result.line && result.captured > 0 && (result.line.kind === 'capture' || result.line.kind === 'charge')) {
+      const paymentKey = result.line.kind === 'capture' ? standing!.businessKey : bookingMoneyKey(bookingId, 'charge');
+      await recordBookingCharge(trx, { bookingId, capturedCents: result.captured, paymentKey, provider: result.line.provider, providerId: result.line.providerId }, deps.config);
+    }
     if (result.error) deps.logger.warn({ bookingId, error: result.error }, 'booking outcome settled without all its money');
     return { status: row.status, settled: true, capturedCents: result.captured, error: result.error };
   });

@@ -25,6 +25,7 @@ export interface BookingJson {
   price_cents: number;
   currency: string;
   customer_id: string;
+  customer_name: string;
   service: ServiceJson;
   provider: ProviderSummary;
   policy: BookingRow['policy'];
@@ -44,7 +45,7 @@ export interface StatusHistoryJson {
   detail: Record<string, unknown>;
 }
 
-function bookingJson(b: BookingRow, service: ServiceJson, provider: ProviderSummary): BookingJson {
+function bookingJson(b: BookingRow, customerName: string, service: ServiceJson, provider: ProviderSummary): BookingJson {
   return {
     id: b.id,
     status: b.status,
@@ -53,6 +54,7 @@ function bookingJson(b: BookingRow, service: ServiceJson, provider: ProviderSumm
     price_cents: b.price_cents,
     currency: b.currency,
     customer_id: b.customer_id,
+    customer_name: customerName,
     service,
     provider,
     policy: b.policy,
@@ -66,13 +68,20 @@ function bookingJson(b: BookingRow, service: ServiceJson, provider: ProviderSumm
   };
 }
 
-/** The services and providers of some bookings, as their own modules render them. */
+/** The customers' names, services and providers of some bookings (the provider needs to know who is coming). */
 async function partsOf(db: Db, bookings: BookingRow[]) {
-  const services = (await db('services').whereIn('id', [...new Set(bookings.map((b) => b.service_id))]).select('*')).map(serviceFromRow);
-  const providers = (await db('providers').whereIn('id', [...new Set(bookings.map((b) => b.provider_id))]).select('*')) as ProviderRow[];
+  const ids = (key: 'customer_id' | 'service_id' | 'provider_id') => [...new Set(bookings.map((b) => b[key]))];
+  // Three independent reads, sent together.
+  const [customers, serviceRows, providers] = await Promise.all([
+    db('users').whereIn('id', ids('customer_id')).select('id', 'name') as Promise<Array<{ id: string; name: string }>>,
+    db('services').whereIn('id', ids('service_id')).select('*'),
+    db('providers').whereIn('id', ids('provider_id')).select('*') as Promise<ProviderRow[]>,
+  ]);
+  const nameById = new Map(customers.map((c) => [c.id, c.name]));
+  const services = serviceRows.map(serviceFromRow);
   const serviceById = new Map(services.map((x) => [x.id, renderService(x)]));
   const providerById = new Map(providers.map((p) => [p.id, renderProviderSummary(p)]));
-  return (b: BookingRow) => bookingJson(b, serviceById.get(b.service_id)!, providerById.get(b.provider_id)!);
+  return (b: BookingRow) => bookingJson(b, nameById.get(b.customer_id) ?? '', serviceById.get(b.service_id)!, providerById.get(b.provider_id)!);
 }
 
 async function statusHistory(db: Db, bookingId: string): Promise<StatusHistoryJson[]> {

@@ -1,4 +1,5 @@
 import type { Metrics } from '../infra/metrics';
+import { repairLog, type RepairRun } from '../operator/repairLog';
 import { createPaymentService } from '../payments/paymentService';
 import { recordBookingLedgerLine } from './bookingLedger';
 import { settleOutcomeMoney } from './bookingMoney';
@@ -36,13 +37,15 @@ export function createBookingReconciliation(deps: BookingReconciliationDeps) {
   const olderThanGrace = () => db.raw(`now() - make_interval(secs => ?)`, [deps.config.RECONCILE_GRACE / 1000]);
 
   /** Runs `repair` on each id; one failing row is logged and left for the next run. How many it repaired. */
-  async function each(ids: string[], kind: string, repair: (id: string) => Promise<boolean>): Promise<number> {
+  async function each(ids: string[], kind: string, run: RepairRun | undefined, repair: (id: string) => Promise<boolean>): Promise<number> {
+    const keep = repairLog(db, logger, run);
     let repaired = 0;
     for (const id of ids) {
       try {
         if (!(await repair(id))) continue;
         repaired++;
         repairs().inc({ kind });
+        await keep({ domain: 'bookings', kind, subject: id });
       } catch (err) {
         logger.error({ err, id, repair: kind }, 'bookings reconciliation could not repair a row; the next run tries again');
       }
@@ -56,9 +59,9 @@ export function createBookingReconciliation(deps: BookingReconciliationDeps) {
      * Rows still `held` past hold_expires_at by more than the grace: their `booking:<id>` timer is gone. Released
      * by the timer's own step (holdRelease.ts): expired, history line, the customer's notice once.
      */
-    async releaseStaleHolds(): Promise<number> {
+    async releaseStaleHolds(run?: RepairRun): Promise<number> {
       const ids = (await db('bookings').where({ status: 'held' }).andWhere('hold_expires_at', '<', olderThanGrace()).orderBy('hold_expires_at').limit(BATCH).pluck('id')) as string[];
-      return each(ids, 'booking_stale_hold', async (id) => (await releaseExpiredHold(deps, id)).status === 'expired');
+      return each(ids, 'booking_stale_hold', run, async (id) => (await releaseExpiredHold(deps, id)).status === 'expired');
     },
 
     /**
@@ -69,7 +72,7 @@ export function createBookingReconciliation(deps: BookingReconciliationDeps) {
      * confirm it yet; once released, the next run voids) and a confirmed booking's off-session authorization (its
      * lifecycle makes the booking stand on it).
      */
-    async voidOrphanedAuthorizations(): Promise<number> {
+    async voidOrphanedAuthorizations(run?: RepairRun): Promise<number> {
       // The booking id of `booking:<id>:authorize...`, NULL for a key that is not one of ours.
       const bookingId = `CASE WHEN split_part(p.business_key, ':', 2) ~ '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' THEN split_part(p.business_key, ':', 2)::uuid END`;
       const keys = (await db('payments as p')
@@ -91,7 +94,7 @@ export function createBookingReconciliation(deps: BookingReconciliationDeps) {
         .limit(BATCH)
         .pluck('p.business_key')) as string[];
       const service = createPaymentService(deps);
-      return each(keys, 'booking_orphaned_authorization', async (businessKey) => {
+      return each(keys, 'booking_orphaned_authorization', run, async (businessKey) => {
         const p = await service.cancelPayment({ businessKey });
         if (p.status !== 'canceled') return false;
         const line = (await db('ledger_transactions').where({ business_key: businessKey, kind: 'authorization' }).first('booking_id', 'amount_cents', 'currency', 'provider', 'provider_id')) as
@@ -110,7 +113,7 @@ export function createBookingReconciliation(deps: BookingReconciliationDeps) {
      * Ended bookings (completed, cancelled, no_show) whose money_settled_at is still NULL after the grace: the
      * request and the workflow both died before settling. The workflow's own settle step (bookingMoney.ts).
      */
-    async settleUnsettledMoney(): Promise<number> {
+    async settleUnsettledMoney(run?: RepairRun): Promise<number> {
       const ids = (await db('bookings')
         .whereIn('status', ENDED)
         .whereNull('money_settled_at')
@@ -118,7 +121,7 @@ export function createBookingReconciliation(deps: BookingReconciliationDeps) {
         .orderBy('ended_at')
         .limit(BATCH)
         .pluck('id')) as string[];
-      return each(ids, 'booking_money_unsettled', async (id) => (await settleOutcomeMoney(deps, id)).settled);
+      return each(ids, 'booking_money_unsettled', run, async (id) => (await settleOutcomeMoney(deps, id)).settled);
     },
   };
 }

@@ -1,4 +1,7 @@
 import type { Knex } from 'knex';
+import { makeCampaignChargesAvailable } from '../billing/charges';
+import { issueAllDeferredPledgeReceipts } from '../billing/pledgeReceipts';
+import type { Config } from '../config';
 import { decideOutcome, settlementFor, statusAtLaunch, type CampaignStatus, type Outcome } from '../domain/campaigns';
 import { refusals } from '../domain/errors';
 import type { Db } from '../infra/db';
@@ -19,6 +22,7 @@ import { lockCampaign, type CampaignRow } from './repository';
  */
 
 export interface CampaignLifecycleStepDeps {
+  config: Pick<Config, 'PAYOUT_DELAY_CAMPAIGN' | 'TAX_RATES_BPS' | 'ISSUE_RECEIPTS'>;
   db: Db;
   redis: RedisClient;
   logger: Logger;
@@ -132,12 +136,24 @@ export function createCampaignLifecycleSteps(deps: CampaignLifecycleStepDeps) {
       return decision;
     },
 
-    /** Every pledge has been collected or voided (or handed to its dropped-pledge window). */
+    /**
+     * Every pledge has been collected or voided (or handed to its dropped-pledge window). The creator's charges
+     * become available PAYOUT_DELAY_CAMPAIGN after settled_at, in the same transaction (see src/billing/pledgeCharges.ts).
+     */
     async markSettled(campaignId: string): Promise<CampaignSnapshot> {
-      const updated = await db('campaigns')
-        .where({ id: campaignId })
-        .whereIn('status', ['succeeded', 'failed', 'cancelled'])
-        .update({ status: 'settled', settled_at: db.fn.now(), updated_at: db.fn.now() });
+      // No collected pledge stays without its receipt: whatever the settlement pages deferred and did not issue
+      // (an attempt that died between its collections and its batch) is issued here, before the campaign settles.
+      await issueAllDeferredPledgeReceipts(db, campaignId, deps.config);
+      const updated = await db.transaction(async (trx) => {
+        const [row] = (await trx('campaigns')
+          .where({ id: campaignId })
+          .whereIn('status', ['succeeded', 'failed', 'cancelled'])
+          .update({ status: 'settled', settled_at: trx.fn.now(), updated_at: trx.fn.now() })
+          .returning('settled_at')) as Array<{ settled_at: Date }>;
+        if (!row) return 0;
+        await makeCampaignChargesAvailable(trx, campaignId, new Date(row.settled_at.getTime() + deps.config.PAYOUT_DELAY_CAMPAIGN));
+        return 1;
+      });
       const now = await currentSnapshot(campaignId);
       if (updated > 0) await announce(campaignId, 'settled');
       return now;

@@ -4,7 +4,7 @@ import type { RedisClient } from '../infra/redis';
 import type { Logger } from '../logger';
 import { queueCampaignEvent } from './events';
 import { queueTotalsDelta } from './liveTotals';
-import { createGroupCommit } from './pledgeGroupCommit';
+import { createGroupCommit } from '../infra/keyedGroupCommit';
 
 /**
  * A campaign's pledged totals: Postgres changes them inside the pledge's own transaction; the Redis counters
@@ -58,7 +58,7 @@ export async function announceTotals(
 type Announcement = { delta: { pledgedCents: number; backerCount: number }; totals: PledgedTotals };
 
 /**
- * announceTotals for a hot campaign, group-committed (pledgeGroupCommit.ts): the announcements that arrive
+ * announceTotals for a hot campaign, group-committed (src/infra/keyedGroupCommit.ts): the announcements that arrive
  * while one is on its way go out together next, deltas summed (the counters stay exact) and the newest totals
  * published (every event carries absolute totals). Many pledges, one Redis round trip.
  */

@@ -1,3 +1,4 @@
+import { recordPledgeCharge } from '../billing/pledgeCharges';
 import type { Config } from '../config';
 import { formatMoney, type PledgeStatus } from '../domain/campaigns';
 import type { Db } from '../infra/db';
@@ -59,6 +60,12 @@ export type CollectOutcome =
   | { kind: 'skipped'; pledgeId: string; status: PledgeStatus };
 
 export type VoidOutcome = { kind: 'voided' | 'skipped' | 'refused'; pledgeId: string; detail?: string };
+
+/**
+ * When a collection's receipt is issued: 'now' in its own transaction (the dropped-pledge window), or 'deferred' to
+ * the settlement page's batch (src/billing/pledgeReceipts.ts), so a page's collections do not queue on the creator.
+ */
+export type ReceiptTiming = 'now' | 'deferred';
 
 type MoneyResult =
   | { ok: true; record: PaymentRecord; ledgerKind: 'capture' | 'charge'; ledgerKey: string; attempt: number }
@@ -159,11 +166,11 @@ export function createCollection(deps: CollectionDeps) {
   }
 
   /**
-   * Marks the pledge collected and records the money in the ledger, once. The campaign's collected_cents is
+   * Marks the pledge collected and records the money in the ledger and as the creator's seller charge, once. The campaign's collected_cents is
    * not touched here: every pledge of a settling campaign would queue on that one row. It is recomputed
    * from the pledge rows by `refreshCollectedCents` after each batch (idempotent, unlike adding deltas).
    */
-  async function recordCollected(p: PledgeRow, m: Extract<MoneyResult, { ok: true }>): Promise<void> {
+  async function recordCollected(p: PledgeRow, m: Extract<MoneyResult, { ok: true }>, receipt: ReceiptTiming): Promise<void> {
     const amount = m.record.capturedCents;
     await db.transaction(async (trx) => {
       const moved = await trx('pledges')
@@ -189,6 +196,22 @@ export function createCollection(deps: CollectionDeps) {
         providerId: m.record.providerPaymentId!,
         businessKey: m.ledgerKey,
       });
+      // What the collection owes whom (seller charge, fee, receipt), committed with the collection itself.
+      await recordPledgeCharge(
+        trx,
+        {
+          pledgeId: p.id,
+          campaignId: p.campaign_id,
+          backerId: p.backer_id,
+          currency: m.record.currency ?? p.currency,
+          capturedCents: amount,
+          paymentKey: m.record.businessKey,
+          provider: m.record.provider,
+          providerId: m.record.providerPaymentId!,
+        },
+        config,
+        receipt,
+      );
     });
   }
 
@@ -224,9 +247,9 @@ export function createCollection(deps: CollectionDeps) {
     });
   }
 
-  async function outcomeOf(p: PledgeRow, m: MoneyResult): Promise<CollectOutcome> {
+  async function outcomeOf(p: PledgeRow, m: MoneyResult, receipt: ReceiptTiming = 'now'): Promise<CollectOutcome> {
     if (m.ok) {
-      await recordCollected(p, m);
+      await recordCollected(p, m, receipt);
       return { kind: 'collected', pledgeId: p.id, campaignId: p.campaign_id, amountCents: m.record.capturedCents };
     }
     const failed = await recordFailed(p, m);
@@ -270,7 +293,7 @@ export function createCollection(deps: CollectionDeps) {
      * Collects an active pledge at settlement. A payment_failed pledge is not charged again here (its
      * window owns retries); it is reported as failed so the caller makes sure the window exists.
      */
-    async collectPledge(p: PledgeRow): Promise<CollectOutcome> {
+    async collectPledge(p: PledgeRow, receipt: ReceiptTiming = 'now'): Promise<CollectOutcome> {
       if (p.status === 'payment_failed') {
         return {
           kind: 'failed',
@@ -283,7 +306,7 @@ export function createCollection(deps: CollectionDeps) {
         };
       }
       if (p.status !== 'active') return { kind: 'skipped', pledgeId: p.id, status: p.status };
-      return outcomeOf(p, await takeMoney(p));
+      return outcomeOf(p, await takeMoney(p), receipt);
     },
 
     /** The window's charge retry, as the window sees it; a collection refreshes the campaign's collected_cents. */

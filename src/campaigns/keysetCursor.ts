@@ -1,3 +1,6 @@
+import type { Knex } from 'knex';
+import { refusals } from '../domain/errors';
+
 /**
  * Opaque keyset cursors over (created_at, id) for the campaign and pledge lists. The timestamp travels as
  * Postgres printed it: a JS Date would round it to milliseconds and skip or repeat rows.
@@ -39,4 +42,26 @@ export function keysetPage<T extends { cursor_time: string; id: string }>(rows: 
   const kept = rows.slice(0, limit);
   const last = kept[kept.length - 1];
   return { rows: kept, nextCursor: rows.length > limit && last ? encodeCursor({ time: last.cursor_time, id: last.id }) : null };
+}
+
+/**
+ * One page of a list newest first, keyset over (time, id) with the opaque cursors of src/campaigns/keysetCursor.ts:
+ * `q` selects the rows; this adds the cursor time, the position after the cursor, the order and the limit.
+ * A cursor these lists did not hand out is a 400 naming `query.cursor`.
+ */
+export async function newestFirstPage<T extends { id: string }>(
+  db: Knex,
+  q: Knex.QueryBuilder,
+  columns: { time: string; id: string },
+  page: { limit: number; cursor?: string },
+): Promise<{ rows: T[]; nextCursor: string | null }> {
+  q.select(db.raw(`${cursorTimeSql(columns.time)} AS cursor_time`));
+  if (page.cursor) {
+    const after = decodeCursor(page.cursor);
+    if (!after) throw refusals.invalid([{ path: 'query.cursor', message: 'Invalid cursor.' }]);
+    q.whereRaw(`(${columns.time}, ${columns.id}) < (?::timestamptz, ?::uuid)`, [after.time, after.id]);
+  }
+  const rows = (await q.orderBy([{ column: columns.time, order: 'desc' }, { column: columns.id, order: 'desc' }]).limit(page.limit + 1)) as Array<T & { cursor_time: string }>;
+  const { rows: kept, nextCursor } = keysetPage(rows, page.limit);
+  return { rows: kept.map(({ cursor_time: _time, ...row }) => row as unknown as T), nextCursor };
 }

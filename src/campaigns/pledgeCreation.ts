@@ -22,7 +22,7 @@ import { loadPledge } from './pledgeStore';
 import { pledgeJson, type PledgeJson } from './pledgeViews';
 import { findCampaign } from './repository';
 import { releaseSlot } from './rewardSlots';
-import { createGroupCommit } from './pledgeGroupCommit';
+import { createGroupCommit } from '../infra/keyedGroupCommit';
 import { activateNewPledges, openPledges, type Activation, type ActivationInput, type OpenedPledge, type OpenPledgeInput } from './pledgeWrites';
 
 /**

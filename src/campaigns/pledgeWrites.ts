@@ -67,8 +67,14 @@ export async function openPledges(db: Conn, inputs: readonly OpenPledgeInput[]):
      ), t AS (
        SELECT id, min_amount_cents FROM reward_tiers WHERE campaign_id = :campaignId AND id IN (SELECT tier_id FROM b)
      ), o AS (
-       SELECT DISTINCT ON (backer_id) backer_id, id, status, amount_cents, reward_tier_id, payment_method FROM pledges
-        WHERE campaign_id = :campaignId AND backer_id IN (SELECT backer_id FROM b) AND status IN (${OPEN_STATUSES_SQL})
+       -- One index lookup per backer (LATERAL): a join over the campaign's open pledges grows with the campaign.
+       SELECT bb.backer_id, x.id, x.status, x.amount_cents, x.reward_tier_id, x.payment_method
+         FROM (SELECT DISTINCT backer_id FROM b) bb
+         CROSS JOIN LATERAL (
+           SELECT id, status, amount_cents, reward_tier_id, payment_method FROM pledges
+            WHERE campaign_id = :campaignId AND backer_id = bb.backer_id AND status IN (${OPEN_STATUSES_SQL})
+            LIMIT 1
+         ) x
      ), ok AS (
        SELECT b.*, CASE WHEN c.ends_at > b.hold_until THEN 'save_card' ELSE 'authorize' END AS mode
          FROM b JOIN c ON c.status = 'live' AND c.ends_at > b.now AND c.owner_id <> b.backer_id
@@ -220,6 +226,10 @@ async function activationStatement(db: Conn, inputs: readonly ActivationInput[])
          CAST(:webhookEvents AS text[]), CAST(:webhookKeys AS text[])
        ) AS b(pledge_id, key, status, captured, refunded, provider_payment_id, provider_customer_id, provider_payment_method,
               event_type, provider, is_authorization, owner_id, title, body, data, dedupe_key, webhook_event, webhook_key)
+     ), keyed AS (
+       -- Each payments row found by its key (LATERAL, one index lookup each): joined on status instead, the planner
+       -- may walk every pending entry of payments_status_idx, dead ones included, which grows with the campaign.
+       SELECT b.*, x.id AS payment_id FROM b CROSS JOIN LATERAL (SELECT id FROM payments WHERE business_key = b.key) x
      ), pay AS (
        UPDATE payments SET status = b.status,
               captured_cents = GREATEST(payments.captured_cents, b.captured), refunded_cents = GREATEST(payments.refunded_cents, b.refunded),
@@ -227,8 +237,8 @@ async function activationStatement(db: Conn, inputs: readonly ActivationInput[])
               provider_customer_id = COALESCE(b.provider_customer_id, payments.provider_customer_id),
               provider_payment_method = COALESCE(b.provider_payment_method, payments.provider_payment_method),
               failure_code = NULL, decline_code = NULL, failure_message = NULL, next_action = NULL, updated_at = now()
-         FROM b
-        WHERE payments.business_key = b.key AND payments.status = 'pending'
+         FROM keyed b
+        WHERE payments.id = b.payment_id AND payments.status = 'pending'
        RETURNING payments.id, b.pledge_id, payments.business_key, payments.captured_cents, payments.refunded_cents,
                  payments.provider_customer_id, payments.provider_payment_method
      ), ev AS (

@@ -51,7 +51,7 @@ export interface TierRow {
 }
 
 // Never `*`: the row also holds the webhook secret and the generated search vector.
-const CAMPAIGN_COLUMNS = [
+export const CAMPAIGN_COLUMNS = [
   'id',
   'owner_id',
   'title',

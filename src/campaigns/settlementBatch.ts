@@ -1,3 +1,4 @@
+import { issueAllDeferredPledgeReceipts, issueDeferredPledgeReceipts } from '../billing/pledgeReceipts';
 import { createCollection, type CollectionDeps } from './collection';
 import { createDroppedPledgeWindow, type DroppedPledgeWindowDeps } from './droppedPledgeWindow';
 
@@ -56,6 +57,9 @@ export class SettlementStoppedError extends Error {
   }
 }
 
+/** Collections between two bulk issues of receipts during a page (each issue is a handful of statements). */
+const RECEIPT_CHUNK = 50;
+
 export type SettlementBatchDeps = CollectionDeps & DroppedPledgeWindowDeps;
 
 /** Runs `work` over `items` with at most `limit` in flight; stops taking new items once `stop()` says so. */
@@ -95,12 +99,30 @@ export function createSettlementBatches(deps: SettlementBatchDeps) {
         tracking.progressed({ ...progress });
       };
 
-      await boundedPool(rows, deps.config.SETTLEMENT_CONCURRENCY, () => tracking.stopped(), async (p, i) => {
+      // Receipts are issued in bulk while the page's collections go on (one issuer at a time, every RECEIPT_CHUNK
+      // collections), so the page ends with only its last few left to issue; an issuer's error fails the page.
+      let sinceIssue = 0;
+      let issuing: Promise<unknown> = Promise.resolve();
+      let issuerBusy = false;
+      const issueSome = () => {
+        if (issuerBusy || sinceIssue < RECEIPT_CHUNK) return;
+        issuerBusy = true;
+        sinceIssue = 0;
+        issuing = issueDeferredPledgeReceipts(deps.db, input.campaignId, deps.config).finally(() => (issuerBusy = false));
+        issuing.catch(() => {}); // awaited (and thrown) below
+      };
+
+      const pool = boundedPool(rows, deps.config.SETTLEMENT_CONCURRENCY, () => tracking.stopped(), async (p, i) => {
         if (input.action === 'collect' && (p.status === 'active' || p.status === 'payment_failed')) {
-          const o = await collection.collectPledge(p);
+          // The receipt is issued with the page's others below, not in this collection's transaction.
+          const o = await collection.collectPledge(p, 'deferred');
           // A failed charge (now or in an earlier pass) is the window's to retry: make sure it is open.
           if (o.kind === 'failed') await droppedPledgeWindow.open(o.pledge, o.dropDeadline);
-          if (o.kind === 'collected') progress.collected++;
+          if (o.kind === 'collected') {
+            progress.collected++;
+            sinceIssue++;
+            issueSome();
+          }
           if (o.kind === 'failed') progress.failed++;
         } else {
           const o = await collection.voidPledge(p);
@@ -109,6 +131,15 @@ export function createSettlementBatches(deps: SettlementBatchDeps) {
         progress.processed++;
         complete(i);
       });
+      try {
+        await pool;
+      } finally {
+        await issuing.catch(() => {}); // never leave an issuer running past the page, even a failed one
+      }
+      await issuing;
+      // The page's last receipts, and whatever an earlier (dead) attempt left deferred; also on a stop, so a
+      // shutdown leaves none behind (markSettled issues any that are left all the same).
+      if (input.action === 'collect') await issueAllDeferredPledgeReceipts(deps.db, input.campaignId, deps.config);
       if (tracking.stopped()) throw new SettlementStoppedError();
       if (progress.collected > 0) await collection.refreshCollectedCents(input.campaignId);
 

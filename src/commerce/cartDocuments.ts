@@ -129,6 +129,29 @@ export async function changeLines(
   return result ? parse(result[0], Number(result[1])) : undefined;
 }
 
+// KEYS[1] cart key; ARGV: owner id, ttl ms. A guest cart (owner null) becomes the owner's, with the owner's TTL;
+// the owner's own cart stays as it is. Returns {document, pttl}; 'other' for another account's cart; nil when gone.
+const CLAIM = new LuaScript(`
+local raw = redis.call('GET', KEYS[1])
+if not raw then return nil end
+local doc = cjson.decode(raw)
+if doc.owner_id == ARGV[1] then return { raw, redis.call('PTTL', KEYS[1]) } end
+if doc.owner_id ~= nil and doc.owner_id ~= cjson.null then return 'other' end
+doc.owner_id = ARGV[1]
+local encoded = cjson.encode(doc)
+redis.call('SET', KEYS[1], encoded, 'PX', tonumber(ARGV[2]))
+return { encoded, redis.call('PTTL', KEYS[1]) }
+`);
+
+/**
+ * Makes a guest cart the signed-in shopper's (its id alone no longer opens it, and it lives as long as a signed-in
+ * shopper's cart); the shopper's own cart is returned as it is. Undefined when gone or another account's.
+ */
+export async function claimCart(redis: RedisClient, cartId: string, ownerId: string, ttlMs: number): Promise<StoredCart | undefined> {
+  const result = (await CLAIM.run(redis, [cartKey(cartId)], [ownerId, String(ttlMs)])) as [string, number] | 'other' | null;
+  return Array.isArray(result) ? parse(result[0], Number(result[1])) : undefined;
+}
+
 /** The document's TTL for this cart's owner. */
 export function cartTtlMs(config: { CART_TTL_GUEST: number; CART_TTL_USER: number }, ownerId: string | null): number {
   return ownerId ? config.CART_TTL_USER : config.CART_TTL_GUEST;

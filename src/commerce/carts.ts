@@ -2,14 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config';
 import { refusals } from '../domain/errors';
 import type { Db } from '../infra/db';
+import { createGroupCommit } from '../infra/keyedGroupCommit';
 import type { RedisClient } from '../infra/redis';
 import type { Logger } from '../logger';
 import { TemporalTimeoutError, type TemporalClientProvider } from '../temporal/client';
-import { cartTtlMs, changeLines, createCart, loadCart, loadCartDoc, type CartDoc, type StoredCart } from './cartDocuments';
+import { cartTtlMs, changeLines, claimCart, createCart, loadCart, loadCartDoc, type CartDoc, type StoredCart } from './cartDocuments';
 import { findStore } from './catalog';
 import { holdSweepersOnce } from './holdSweepers';
 import { HotStock } from './hotStock';
-import { extendCart, heldLines, holdForAdd, InsufficientStockError, releaseCart, setQuantity, UnknownVariantError, type HeldLine } from './reservations';
+import { extendCart, heldLines, holdForAdds, InsufficientStockError, releaseCart, setQuantity, UnknownVariantError, type AddHoldOutcome, type HeldLine } from './reservations';
 
 /**
  * Shoppers' carts: a document per cart in Redis (what the shopper wants, at which price), stock holds in
@@ -52,6 +53,13 @@ export function createCartService(deps: CartDeps) {
   const sweepersRunning = holdSweepersOnce(deps);
   /** Whether a variant is hot, per store and variant: fixed when the variant is made, so read once per process. */
   const hotVariants = new Map<string, boolean>();
+  /**
+   * Group commit of the adds' Postgres statement, per variant: adds arriving while the variant's last
+   * statement runs go in the next one together (one lock of the inventory row, one round trip, one commit).
+   */
+  const holdTogether = createGroupCommit<{ storeId: string; variantId: string; cartId: string; quantity: number }, AddHoldOutcome>((_key, adds) =>
+    holdForAdds(db, adds[0]!.storeId, adds[0]!.variantId, adds, config.RESERVATION_TTL),
+  );
 
   async function accessibleCart(cartId: string, callerId: string | undefined): Promise<StoredCart> {
     const cart = await loadCart(redis, cartId);
@@ -167,12 +175,23 @@ export function createCartService(deps: CartDeps) {
       return render(await createCart(redis, doc, cartTtlMs(config, ownerId)));
     },
 
+    /**
+     * A guest cart made the signed-in caller's, as a shopper signs in with items in it: from then on only their
+     * token opens it. Their own cart answers as it is; another account's, like an unknown id.
+     */
+    async claim(cartId: string, callerId: string) {
+      const cart = await claimCart(redis, cartId, callerId, config.CART_TTL_USER);
+      if (!cart) throw refusals.notFound('cart');
+      return render(cart);
+    },
+
     /** The cart with its lines and how long each is held. */
     read: async (cartId: string, callerId: string | undefined) => render(await accessibleCart(cartId, callerId)),
 
     /**
      * Adds units of a variant to a line, held for RESERVATION_TTL from now: the cart document, for a hot variant
-     * the Redis pre-filter, ONE Postgres statement (holdForAdd), and the document again.
+     * the Redis pre-filter, ONE Postgres statement shared with the variant's other adds queued meanwhile
+     * (holdForAdds), and the document again.
      */
     async addItem(cartId: string, variantId: string, quantity: number, callerId: string | undefined) {
       const cart = await editableCart(cartId, callerId);
@@ -188,7 +207,7 @@ export function createCartService(deps: CartDeps) {
       const pre = hot ? await hotStock.take(storeId, variantId, quantity, holdId) : undefined;
       if (pre?.kind === 'insufficient') throw insufficient(new InsufficientStockError(variantId, pre.available));
       const giveBack = () => (pre?.kind === 'taken' ? hotStock.giveBack(variantId, quantity, holdId) : Promise.resolve());
-      const outcome = await holdForAdd(db, { storeId, cartId: cart.doc.id, variantId, quantity, ttlMs: config.RESERVATION_TTL }).catch(async (err: unknown) => {
+      const outcome = await holdTogether(`${storeId}/${variantId}`, { storeId, variantId, cartId: cart.doc.id, quantity }).catch(async (err: unknown) => {
         await giveBack();
         throw err;
       });

@@ -152,11 +152,15 @@ export function checkVariantPrices(basePriceCents: number, variants: readonly { 
   }
 }
 
-/** Product, variants and their inventory rows in one transaction; returns the product id. */
-export async function insertProduct(db: Db, storeId: string, p: NewProduct): Promise<string> {
+/**
+ * Product, variants and their inventory rows in one transaction; returns the product id. `guard` runs first in
+ * that transaction (the plan's limits, src/billing/planLimits.ts), so what it counts cannot change before the insert.
+ */
+export async function insertProduct(db: Db, storeId: string, p: NewProduct, guard?: (trx: Knex.Transaction) => Promise<void>): Promise<string> {
   checkVariantPrices(p.basePriceCents, p.variants);
   try {
     return await db.transaction(async (trx) => {
+      await guard?.(trx);
       const [product] = (await trx('products')
         .insert({
           id: p.id,

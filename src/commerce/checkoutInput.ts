@@ -17,6 +17,7 @@ export function checkoutInput(config: Pick<Config, 'RESERVATION_TTL' | 'PAYMENT_
     cartId: r.cartId,
     storeId: r.storeId,
     customerId: r.customerId,
+    customerEmail: r.customerEmail ?? null,
     items: r.items.map((i) => ({ variant_id: i.variant_id, quantity: i.quantity, unit_price_cents: i.unit_price_cents })),
     currency: r.currency,
     paymentMethod: r.paymentMethod,

@@ -1,8 +1,10 @@
 import type { Knex } from 'knex';
 import type { Db } from '../infra/db';
+import { orderAmounts, type OrderAmounts } from '../domain/orderAmounts';
 import type { CheckoutLine } from './contract';
 import type { HotStock } from './hotStock';
 import { tellCustomer } from './orderNotices';
+import { recordOrderUsage, type OrderUsageSettings } from './orderUsage';
 import { commitCheckoutHolds, uncommitCheckoutHolds } from './reservations';
 
 /** The checkout's holds ran out (their promise, holdsEndAt) before its order could be placed: nothing was placed. */
@@ -24,8 +26,12 @@ export interface CheckoutOrderRequest {
   cartId: string;
   storeId: string;
   customerId: string | null;
+  /** A guest's email (for the receipt); ignored for a signed-in shopper. */
+  customerEmail?: string | null;
   currency: string;
   items: CheckoutLine[];
+  /** The store owner's tax rate the checkout authorized the order's total with (absent: 0). */
+  taxRateBps?: number;
   shippingAddress: Record<string, unknown>;
   billingAddress: Record<string, unknown> | null;
   paymentKey: string;
@@ -37,8 +43,9 @@ export interface CheckoutOrderRequest {
 }
 
 /**
- * Places the order: the order (confirmed), its items and its history, and the checkout's holds sold to it
- * (commitCheckoutHolds, in a savepoint of this transaction), all committed together or not at all. Returns its id.
+ * Places the order: the order (confirmed), its items (with their tax) and its history, its usage event (GMV, for the
+ * platform fee; once per order), and the checkout's holds sold to it (commitCheckoutHolds, in a savepoint of this
+ * transaction), all committed together or not at all. Returns its id.
  *
  * So an order never exists without its stock sold: holds released or changed, or sold to another checkout of the
  * cart, make the commit refuse (ReservationsLostError) and the order goes with it. Nor is one placed after the
@@ -47,13 +54,15 @@ export interface CheckoutOrderRequest {
  * which runs after giving the holds back (so a later attempt finds them gone). The order rows come first: the
  * inventory rows the commit locks are the hot ones, held only for the commit itself.
  */
-export async function placeCheckoutOrder(db: Db, input: CheckoutOrderRequest): Promise<{ orderId: string; created: boolean }> {
+export async function placeCheckoutOrder(db: Db, input: CheckoutOrderRequest, settings: OrderUsageSettings): Promise<{ orderId: string; created: boolean }> {
   const left = () => Math.floor(input.holdsEndAt - Date.now());
   if (left() <= 0) throw new HoldsRanOutError();
   try {
     return await db.transaction(async (trx) => {
       await trx.raw(`SELECT set_config('statement_timeout', ?, true)`, [`${left()}ms`]);
-      const placed = await insertOrder(trx, input);
+      const amounts = orderAmounts(input.items, input.taxRateBps ?? 0);
+      const placed = await insertOrder(trx, input, amounts);
+      await recordOrderUsage(trx, { storeId: input.storeId, orderId: placed.orderId, currency: input.currency, subtotalCents: amounts.subtotal_cents }, settings);
       await commitCheckoutHolds(trx, {
         storeId: input.storeId,
         reservationIds: input.reservationIds,
@@ -61,8 +70,7 @@ export async function placeCheckoutOrder(db: Db, input: CheckoutOrderRequest): P
         dropId: input.dropId ?? null,
         checkoutKey: input.checkoutKey,
       });
-      const total = input.items.reduce((s, i) => s + i.quantity * i.unit_price_cents, 0);
-      await tellCustomer(trx, { id: placed.orderId, customer_id: input.customerId, total_cents: total, currency: input.currency }, 'confirmed');
+      await tellCustomer(trx, { id: placed.orderId, customer_id: input.customerId, total_cents: amounts.total_cents, currency: input.currency }, 'confirmed');
       if (left() <= 0) throw new HoldsRanOutError();
       return placed;
     });
@@ -74,19 +82,18 @@ export async function placeCheckoutOrder(db: Db, input: CheckoutOrderRequest): P
 }
 
 /** The order with its items (names and SKUs copied from the catalog) and its history, in one statement; once per key. */
-async function insertOrder(trx: Knex.Transaction, input: CheckoutOrderRequest): Promise<{ orderId: string; created: boolean }> {
-  const subtotal = input.items.reduce((s, i) => s + i.quantity * i.unit_price_cents, 0);
+async function insertOrder(trx: Knex.Transaction, input: CheckoutOrderRequest, amounts: OrderAmounts): Promise<{ orderId: string; created: boolean }> {
   const inserted = await trx.raw(
     `WITH o AS (
-       INSERT INTO orders (store_id, customer_id, cart_id, checkout_key, status, currency, subtotal_cents, total_cents,
+       INSERT INTO orders (store_id, customer_id, customer_email, cart_id, checkout_key, status, currency, subtotal_cents, tax_cents, total_cents,
                            shipping_address, billing_address, payment_key)
-       VALUES (?, ?, ?, ?, 'confirmed', ?, ?, ?, ?::jsonb, ?::jsonb, ?)
+       VALUES (?, ?, ?, ?, ?, 'confirmed', ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?)
        ON CONFLICT (checkout_key) DO NOTHING
        RETURNING id
      ), items AS (
-       INSERT INTO order_items (order_id, variant_id, sku, name, quantity, unit_price_cents)
-       SELECT o.id, e.variant_id, coalesce(v.sku, e.variant_id::text), coalesce(p.name, 'Unknown item'), e.quantity, e.unit_price_cents
-         FROM o CROSS JOIN unnest(?::uuid[], ?::int[], ?::bigint[]) AS e(variant_id, quantity, unit_price_cents)
+       INSERT INTO order_items (order_id, variant_id, sku, name, quantity, unit_price_cents, tax_rate_bps, tax_cents)
+       SELECT o.id, e.variant_id, coalesce(v.sku, e.variant_id::text), coalesce(p.name, 'Unknown item'), e.quantity, e.unit_price_cents, ?, e.tax_cents
+         FROM o CROSS JOIN unnest(?::uuid[], ?::int[], ?::bigint[], ?::bigint[]) AS e(variant_id, quantity, unit_price_cents, tax_cents)
          LEFT JOIN variants v ON v.id = e.variant_id AND v.store_id = ?
          LEFT JOIN products p ON p.id = v.product_id AND p.store_id = v.store_id
      ), history AS (
@@ -99,17 +106,21 @@ async function insertOrder(trx: Knex.Transaction, input: CheckoutOrderRequest): 
     [
       input.storeId,
       input.customerId,
+      input.customerId ? null : (input.customerEmail ?? null),
       input.cartId,
       input.checkoutKey,
       input.currency,
-      subtotal,
-      subtotal,
+      amounts.subtotal_cents,
+      amounts.tax_cents,
+      amounts.total_cents,
       JSON.stringify(input.shippingAddress),
       input.billingAddress ? JSON.stringify(input.billingAddress) : null,
       input.paymentKey,
+      amounts.taxRateBps,
       input.items.map((i) => i.variant_id),
       input.items.map((i) => i.quantity),
       input.items.map((i) => i.unit_price_cents),
+      amounts.lines.map((l) => l.tax_cents),
       input.storeId,
     ],
   );

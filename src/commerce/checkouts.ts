@@ -31,6 +31,8 @@ export interface CartCheckoutRequest {
   paymentMethod: string;
   shippingAddress: CheckoutAddress;
   billingAddress?: CheckoutAddress;
+  /** A guest's email, for the receipt (a signed-in caller's account gets it instead). */
+  email?: string;
 }
 
 /** Lines the checkout found repriced take the current price, so the shopper reviews them and checks out again. */
@@ -57,6 +59,7 @@ export async function checkoutCart(deps: { config: Pick<Config, 'RESERVATION_TTL
     cartId: cart.doc.id,
     storeId: cart.doc.store_id,
     customerId: r.caller?.id ?? null,
+    customerEmail: r.caller ? null : (r.email ?? null),
     items: cart.doc.items,
     currency: cart.doc.currency,
     paymentMethod: r.paymentMethod,

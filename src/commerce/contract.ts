@@ -77,6 +77,8 @@ export interface CheckoutInput {
   cartId: string;
   storeId: string;
   customerId: string | null;
+  /** A guest's email (no account), for the order's receipt; null or absent for signed-in shoppers. */
+  customerEmail?: string | null;
   items: Array<{ variant_id: string; quantity: number; unit_price_cents: number }>;
   currency: string;
   paymentMethod: string;
@@ -150,7 +152,15 @@ export interface PriceCheckResult {
 
 /** What a checkout's first step found: holds confirmed (and pushed out), or why the checkout stops here. */
 export type CheckoutConfirmation =
-  | { status: 'held'; reservationIds: string[] }
+  | {
+      status: 'held';
+      reservationIds: string[];
+      /**
+       * The store owner's tax rate (TAX_RATES_BPS), fixed here for the whole checkout: the amount authorized is the
+       * order's total with it. Absent in histories from before tax (then 0).
+       */
+      taxRateBps?: number;
+    }
   | { status: 'price_changed'; items: PriceCheckResult['changed'] }
   | { status: 'insufficient_stock'; items: ConfirmReservationsResult['missing'] };
 
@@ -182,4 +192,6 @@ export interface ReconcileResult {
   /** Hold-expiry sweepers found not running and started. */
   sweepersStarted: number;
   countersCorrected: number;
+  /** Captured orders found without their seller charge (and receipt) and given one. */
+  chargesRecorded: number;
 }

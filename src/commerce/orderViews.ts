@@ -8,26 +8,28 @@ import type { Db } from '../infra/db';
  * and a store's list (newest first, keyset cursor). Callers decide who may see which order.
  */
 
-interface SummaryRow {
+export interface SummaryRow {
   id: string;
   store_id: string;
   customer_id: string | null;
   status: string;
   currency: string;
   subtotal_cents: string | number;
+  tax_cents: string | number;
   total_cents: string | number;
   created_at: Date;
   updated_at: Date;
 }
-const SUMMARY_COLUMNS = ['id', 'store_id', 'customer_id', 'status', 'currency', 'subtotal_cents', 'total_cents', 'created_at', 'updated_at'];
+export const SUMMARY_COLUMNS = ['id', 'store_id', 'customer_id', 'status', 'currency', 'subtotal_cents', 'tax_cents', 'total_cents', 'created_at', 'updated_at'];
 
-const summaryJson = (o: SummaryRow) => ({
+export const summaryJson = (o: SummaryRow) => ({
   id: o.id,
   store_id: o.store_id,
   customer_id: o.customer_id,
   status: o.status,
   currency: o.currency,
   subtotal_cents: Number(o.subtotal_cents),
+  tax_cents: Number(o.tax_cents),
   total_cents: Number(o.total_cents),
   created_at: o.created_at.toISOString(),
   updated_at: o.updated_at.toISOString(),
@@ -54,31 +56,58 @@ export async function orderWithHistory(db: Db, orderId: string) {
   return { ...(await orderSummary(db, orderId)), status_history: await statusHistory(db, orderId) };
 }
 
-/** The whole order: items, addresses, status history and totals; not_found when there is none. */
+/**
+ * The order's receipt (the invoice its store owner issued for the capture), once its charge is recorded. The order's
+ * confirmation is sent when it is placed, before the capture, so the receipt is shown here rather than in it.
+ */
+async function orderReceipt(db: Db, orderId: string) {
+  const row = (await db('seller_charges as c')
+    .join('invoices as i', 'i.id', 'c.invoice_id')
+    .where({ 'c.source_kind': 'order', 'c.source_id': orderId })
+    .first('i.id', 'i.number', 'i.status')) as { id: string; number: string; status: string } | undefined;
+  return row ? { invoice_id: row.id, number: row.number, status: row.status, url: `/v1/invoices/${row.id}`, pdf_url: `/v1/invoices/${row.id}/pdf` } : null;
+}
+
+export interface OrderItemRow {
+  variant_id: string;
+  sku: string;
+  name: string;
+  quantity: number;
+  unit_price_cents: string | number;
+  tax_rate_bps: number;
+  tax_cents: string | number;
+}
+export const ORDER_ITEM_COLUMNS = ['variant_id', 'sku', 'name', 'quantity', 'unit_price_cents', 'tax_rate_bps', 'tax_cents'];
+
+// line_total_cents is before tax (quantity × unit price); the line's tax is added on top.
+export const orderItemJson = (i: OrderItemRow) => ({
+  ...i,
+  unit_price_cents: Number(i.unit_price_cents),
+  line_total_cents: i.quantity * Number(i.unit_price_cents),
+  tax_cents: Number(i.tax_cents),
+});
+
+/** The whole order: items, addresses, status history, totals and receipt; not_found when there is none. */
 export async function orderDetails(db: Db, orderId: string) {
   const order = (await db('orders').where({ id: orderId }).first()) as
     | (SummaryRow & { shipping_address: Record<string, unknown>; billing_address: Record<string, unknown> | null })
     | undefined;
   if (!order) throw refusals.notFound('order');
-  const items = (await db('order_items').where({ order_id: orderId }).orderBy('id').select('variant_id', 'sku', 'name', 'quantity', 'unit_price_cents')) as Array<{
-    variant_id: string;
-    sku: string;
-    name: string;
-    quantity: number;
-    unit_price_cents: string | number;
-  }>;
+  const items = (await db('order_items').where({ order_id: orderId }).orderBy('id').select(ORDER_ITEM_COLUMNS)) as OrderItemRow[];
   return {
     id: order.id,
     store_id: order.store_id,
     customer_id: order.customer_id,
     status: order.status,
     currency: order.currency,
-    items: items.map((i) => ({ ...i, unit_price_cents: Number(i.unit_price_cents), line_total_cents: i.quantity * Number(i.unit_price_cents) })),
+    items: items.map(orderItemJson),
     subtotal_cents: Number(order.subtotal_cents),
+    tax_cents: Number(order.tax_cents),
     total_cents: Number(order.total_cents),
     shipping_address: order.shipping_address,
     billing_address: order.billing_address,
     status_history: await statusHistory(db, orderId),
+    receipt: await orderReceipt(db, orderId),
     created_at: order.created_at.toISOString(),
   };
 }

@@ -1,29 +1,35 @@
 import type { Knex } from 'knex';
+import type { Config } from '../config';
 import type { Db } from '../infra/db';
 import type { Logger } from '../logger';
 import type { PaymentGateway } from '../payments/gateway';
 import { createPaymentService } from '../payments/paymentService';
+import { hasCharge, refundRemaining } from '../billing/refunds';
 import { cancellationRefunds, orderTransitionError, type OrderStatus } from '../domain/orders';
 import { refusals } from '../domain/errors';
 import type { Principal } from '../domain/roles';
 import { findStore } from './catalog';
 import { orderWithHistory } from './orderViews';
+import { makeOrderChargeAvailable } from './orderCharges';
 import { type OrderForNotice, tellCustomer } from './orderNotices';
-import { restockSold } from './reservations';
+import { restockOrderItems } from './orderRestock';
 
 /**
  * Order status changes by a store's owner (or an operator): the order row is locked FOR UPDATE, the rule
  * (src/domain/orders.ts) is checked against the locked status, then the status and an order_status_history row
- * are written together. Cancelling a paid order refunds it first (by the payment's business key, so a retry
- * after a crash never refunds twice, and outside any transaction, see transitionOrder) and restocks its items
- * (sold -= qty) in the same transaction as the status change: either the order is cancelled and restocked, or
- * neither.
+ * are written together. Cancelling a paid order refunds it first (outside any transaction, see transitionOrder):
+ * an order with a seller charge is "refund everything" — what partial refunds left, as one credit note "Order
+ * cancelled" (src/billing/refunds.ts, one key per order so a retry never refunds twice); one without (the
+ * authorization not captured yet) is voided, or refunded by the payment's key. Its items not restocked by refunds
+ * go back on sale (sold -= qty) in the same transaction as the status change: either the order is cancelled and
+ * restocked, or neither.
  */
 
 export interface OrderDeps {
   db: Db;
   payments: PaymentGateway;
   logger: Logger;
+  config: Pick<Config, 'PAYOUT_DELAY_ORDER'>;
 }
 
 export interface OrderRecord {
@@ -32,6 +38,9 @@ export interface OrderRecord {
   status: OrderStatus;
   payment_key: string | null;
 }
+
+/** The credit note of an order's cancellation. */
+export const ORDER_CANCELLED_REASON = 'Order cancelled';
 
 /** The refund (or void) of a cancelled order's payment was refused or failed; nothing was changed. */
 export class OrderRefundError extends Error {
@@ -52,8 +61,21 @@ export interface TransitionRequest {
   reason?: string | null;
 }
 
-/** Gives the money of an order back: a capture is refunded in full, a hold still uncaptured is voided. */
-async function returnPayment(deps: OrderDeps, paymentKey: string): Promise<void> {
+/**
+ * Gives the money of an order back: what is left of its seller charge as a credit note; without a charge, a capture
+ * is refunded in full and a hold still uncaptured is voided.
+ */
+async function returnPayment(deps: OrderDeps, order: OrderRecord, actor: string): Promise<void> {
+  const source = { kind: 'order', id: order.id } as const;
+  if (await hasCharge(deps.db, source)) {
+    try {
+      await refundRemaining(deps, source, ORDER_CANCELLED_REASON, actor === 'system' ? null : actor);
+      return;
+    } catch (err) {
+      throw new OrderRefundError(`The order's payment could not be refunded: ${(err as Error).message}`, err);
+    }
+  }
+  const paymentKey = order.payment_key!;
   const service = createPaymentService(deps);
   try {
     const p = await service.refreshPayment({ businessKey: paymentKey });
@@ -79,10 +101,9 @@ async function returnPayment(deps: OrderDeps, paymentKey: string): Promise<void>
   }
 }
 
-/** Sold stock of the order's items goes back on sale, in the status change's transaction. */
+/** Sold stock of the order's items that refunds have not restocked goes back on sale, in the status change's transaction. */
 async function restock(trx: Knex.Transaction, order: OrderRecord): Promise<void> {
-  const items = (await trx('order_items').where({ order_id: order.id }).select('variant_id', 'quantity')) as Array<{ variant_id: string; quantity: number }>;
-  await restockSold(trx, order.store_id, items);
+  await restockOrderItems(trx, order);
 }
 
 /** The order as its transition sees it: locked, in the caller's transaction. */
@@ -100,9 +121,13 @@ const illegal = (from: OrderStatus, to: OrderStatus) => {
   return error ? refusals.conflict('illegal_transition', error, { from, to }) : undefined;
 };
 
-/** Writes the new status and its history row (and, for a cancellation, the restock) in `trx`. */
-async function applyTransition(trx: Knex.Transaction, order: LockedOrder, req: TransitionRequest): Promise<OrderRecord> {
+/**
+ * Writes the new status and its history row (and, for a cancellation, the restock; for a delivery, the order's
+ * charge made available PAYOUT_DELAY_ORDER from now) in `trx`.
+ */
+async function applyTransition(trx: Knex.Transaction, order: LockedOrder, req: TransitionRequest, config: OrderDeps['config']): Promise<OrderRecord> {
   if (req.to === 'cancelled') await restock(trx, order);
+  if (req.to === 'delivered') await makeOrderChargeAvailable(trx, order.id, config.PAYOUT_DELAY_ORDER);
   await tellCustomer(trx, order, req.to);
   await trx('orders').where({ id: order.id }).update({ status: req.to, cancelling_since: null, updated_at: trx.fn.now() });
   await trx('order_status_history').insert({ order_id: order.id, from_status: order.status, to_status: req.to, actor: req.actor, reason: req.reason ?? null });
@@ -131,7 +156,7 @@ export async function transitionOrder(deps: OrderDeps, req: TransitionRequest, c
       throw refusals.conflict('order_cancelling', 'The order is being cancelled; it cannot change status now.', { from: order.status, to: req.to });
     }
     const refund = req.to === 'cancelled' && cancellationRefunds(order.status) && order.payment_key !== null;
-    if (!refund) return { order: await applyTransition(trx, order, req), refund: false };
+    if (!refund) return { order: await applyTransition(trx, order, req, deps.config), refund: false };
     if (!order.cancelling_since) await trx('orders').where({ id: order.id }).update({ cancelling_since: trx.fn.now() });
     return { order, refund: true };
   });
@@ -139,7 +164,7 @@ export async function transitionOrder(deps: OrderDeps, req: TransitionRequest, c
 
   try {
     // Money first: if the refund fails the order stays as it was, and cancelling again retries it.
-    await returnPayment(deps, marked.order.payment_key!);
+    await returnPayment(deps, marked.order, req.actor);
   } catch (err) {
     await deps.db('orders').where({ id: req.orderId }).update({ cancelling_since: null });
     throw err;
@@ -149,7 +174,7 @@ export async function transitionOrder(deps: OrderDeps, req: TransitionRequest, c
     // A concurrent cancel finished first (its refund was this one, by the same key): already cancelled.
     const refusal = illegal(order.status, req.to);
     if (refusal) throw refusal;
-    return applyTransition(trx, order, req);
+    return applyTransition(trx, order, req, deps.config);
   });
 }
 

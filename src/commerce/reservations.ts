@@ -181,14 +181,17 @@ export async function holdForAdd(db: Db, r: AddHoldRequest): Promise<AddHoldOutc
   return { kind: 'held', priceCents: Number(row.price_cents), lines };
 }
 
-/** holdForAdd's statement: $1 variant, $2 store, $3 cart, $4 units, $5 the holds' duration in seconds. */
-const HOLD_FOR_ADD = {
-  name: 'pledgeflow_hold_for_add_v1',
-  text: `WITH v AS (
+/** The add statements' first CTE: the variant ($1) in the store ($2), its product's status and its price. */
+const VARIANT_FOR_SALE = `WITH v AS (
          SELECT p.status, CAST(p.base_price_cents + v.price_modifier_cents AS int) AS price_cents
            FROM variants v JOIN products p ON p.id = v.product_id AND p.store_id = v.store_id
           WHERE v.id = $1 AND v.store_id = $2
-       ), take AS (
+       ),`;
+
+/** holdForAdd's statement: $1 variant, $2 store, $3 cart, $4 units, $5 the holds' duration in seconds. */
+const HOLD_FOR_ADD = {
+  name: 'pledgeflow_hold_for_add_v1',
+  text: `${VARIANT_FOR_SALE} take AS (
          UPDATE inventory i SET reserved = i.reserved + $4, updated_at = now()
           WHERE i.variant_id = $1 AND i.store_id = $2 AND i.total_stock - i.reserved - i.sold >= $4
             AND EXISTS (SELECT 1 FROM v WHERE v.status = 'active')
@@ -215,6 +218,110 @@ const HOLD_FOR_ADD = {
        SELECT (SELECT status FROM v) AS status, (SELECT price_cents FROM v) AS price_cents,
               (SELECT CAST(GREATEST(0, total_stock - reserved - sold) AS int) FROM inventory WHERE variant_id = $1 AND store_id = $2) AS available,
               (SELECT json_agg(json_build_object('variant_id', variant_id, 'quantity', quantity, 'expires_at', expires_at)) FROM lines) AS lines`,
+};
+
+export interface BatchedAdd {
+  cartId: string;
+  quantity: number;
+}
+
+/**
+ * Adds of one variant by several carts in ONE statement (group commit: see carts.ts), answered in arrival
+ * order as if each had run holdForAdd alone, one after the other: the inventory row is locked once, and the
+ * longest prefix of the adds whose units fit is held (each on its own cart's line, every other held line of
+ * those carts moved to the new expiry). An add the prefix left out but whose units still fit in what is left
+ * (a smaller add behind a larger refused one) runs holdForAdd alone, so no add is refused that would have been
+ * held on its own. A cart's second add in one batch runs alone after the statement (a statement may change
+ * a row once).
+ */
+export async function holdForAdds(db: Db, storeId: string, variantId: string, adds: readonly BatchedAdd[], ttlMs: number): Promise<AddHoldOutcome[]> {
+  if (adds.length === 1) return [await holdForAdd(db, { storeId, variantId, ttlMs, ...adds[0]! })];
+  const seen = new Set<string>();
+  const firsts: number[] = [];
+  const repeats: number[] = [];
+  for (const [i, a] of adds.entries()) {
+    if (seen.has(a.cartId)) repeats.push(i);
+    else (seen.add(a.cartId), firsts.push(i));
+  }
+  if (!repeats.length) return holdDistinct(db, storeId, variantId, adds, ttlMs);
+  const outcomes: AddHoldOutcome[] = new Array(adds.length);
+  const together = await holdDistinct(db, storeId, variantId, firsts.map((i) => adds[i]!), ttlMs);
+  firsts.forEach((i, k) => (outcomes[i] = together[k]!));
+  for (const i of repeats) outcomes[i] = await holdForAdd(db, { storeId, variantId, ttlMs, ...adds[i]! });
+  return outcomes;
+}
+
+async function holdDistinct(db: Db, storeId: string, variantId: string, adds: readonly BatchedAdd[], ttlMs: number): Promise<AddHoldOutcome[]> {
+  const carts = adds.map((a) => a.cartId);
+  const result = await retryOnConflict(() => preparedQuery(db, HOLD_FOR_ADDS, [variantId, storeId, carts, adds.map((a) => a.quantity), ttlMs / 1000]));
+  const row = (result.rows as Array<{ status: string | null; price_cents: number | null; free: number | null; taken: number; lines: Array<{ cart_id: string; variant_id: string; quantity: number; expires_at: string }> | null }>)[0]!;
+  if (row.status === null || row.status === 'draft' || row.free === null) return adds.map(() => ({ kind: 'unknown' }));
+  if (row.status !== 'active') return adds.map(() => ({ kind: 'not_for_sale' }));
+  const byCart = new Map<string, HeldLine[]>();
+  for (const l of row.lines ?? []) {
+    const line = { variant_id: l.variant_id, quantity: l.quantity, expires_at: new Date(l.expires_at) };
+    const held = byCart.get(l.cart_id);
+    if (held) held.push(line);
+    else byCart.set(l.cart_id, [line]);
+  }
+  const left = Math.max(0, Number(row.free) - row.taken);
+  const priceCents = Number(row.price_cents);
+  let units = 0;
+  const outcomes: AddHoldOutcome[] = [];
+  for (const a of adds) {
+    units += a.quantity;
+    // The statement held exactly the prefix whose running total fits (its `taken`); the rest, in order.
+    if (units <= row.taken) outcomes.push({ kind: 'held', priceCents, lines: byCart.get(a.cartId) ?? [] });
+    else if (a.quantity <= left) outcomes.push(await holdForAdd(db, { storeId, variantId, ttlMs, ...a }));
+    else outcomes.push({ kind: 'insufficient', available: left });
+  }
+  return outcomes;
+}
+
+/**
+ * holdForAdds' statement: $1 variant, $2 store, $3 carts (arrival order), $4 their units, $5 the holds' duration
+ * in seconds. `inv` locks the inventory row first (FOR UPDATE reads its latest committed version, so `free` is
+ * what the UPDATE then sees under the lock); the prefix of adds whose running total fits is held.
+ */
+const HOLD_FOR_ADDS = {
+  name: 'pledgeflow_hold_for_adds_v1',
+  text: `${VARIANT_FOR_SALE} inv AS MATERIALIZED (
+         SELECT CAST(i.total_stock - i.reserved - i.sold AS int) AS free
+           FROM inventory i WHERE i.variant_id = $1 AND i.store_id = $2
+            FOR UPDATE
+       ), req AS (
+         SELECT c.cart_id, c.quantity, sum(c.quantity) OVER (ORDER BY c.ord) AS running
+           FROM unnest($3::uuid[], $4::int[]) WITH ORDINALITY AS c(cart_id, quantity, ord)
+       ), fit AS MATERIALIZED (
+         SELECT req.cart_id, req.quantity FROM req, inv
+          WHERE req.running <= inv.free AND EXISTS (SELECT 1 FROM v WHERE v.status = 'active')
+       ), take AS (
+         UPDATE inventory i SET reserved = i.reserved + t.units, updated_at = now()
+           FROM (SELECT CAST(sum(quantity) AS int) AS units FROM fit) t
+          WHERE i.variant_id = $1 AND i.store_id = $2 AND t.units > 0 AND i.total_stock - i.reserved - i.sold >= t.units
+          RETURNING t.units
+       ), hold AS (
+         INSERT INTO reservations (store_id, variant_id, cart_id, quantity, expires_at)
+         SELECT $2, $1, fit.cart_id, fit.quantity, now() + make_interval(secs => $5) FROM fit WHERE EXISTS (SELECT 1 FROM take)
+         ON CONFLICT (cart_id, variant_id) WHERE status = 'held'
+           DO UPDATE SET quantity = reservations.quantity + EXCLUDED.quantity, expires_at = EXCLUDED.expires_at, updated_at = now()
+         RETURNING cart_id, variant_id, quantity, expires_at
+       ), moved AS (
+         UPDATE reservations SET expires_at = now() + make_interval(secs => $5), updated_at = now()
+          WHERE id IN (SELECT id FROM reservations
+                        WHERE cart_id IN (SELECT cart_id FROM fit) AND status = 'held' AND variant_id <> $1 AND EXISTS (SELECT 1 FROM take)
+                          FOR UPDATE SKIP LOCKED)
+          RETURNING id, cart_id, variant_id, quantity, expires_at
+       ), lines AS (
+         SELECT * FROM hold
+         UNION ALL SELECT cart_id, variant_id, quantity, expires_at FROM moved
+         UNION ALL SELECT cart_id, variant_id, quantity, expires_at FROM reservations
+                    WHERE cart_id IN (SELECT cart_id FROM fit) AND status = 'held' AND variant_id <> $1
+                      AND id NOT IN (SELECT id FROM moved) AND EXISTS (SELECT 1 FROM take)
+       )
+       SELECT (SELECT status FROM v) AS status, (SELECT price_cents FROM v) AS price_cents, (SELECT free FROM inv) AS free,
+              COALESCE((SELECT units FROM take), 0) AS taken,
+              (SELECT json_agg(json_build_object('cart_id', cart_id, 'variant_id', variant_id, 'quantity', quantity, 'expires_at', expires_at)) FROM lines) AS lines`,
 };
 
 /**

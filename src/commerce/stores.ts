@@ -29,6 +29,8 @@ import {
   type StoreRow,
 } from './catalog';
 import { JsonBody } from '../infra/jsonBody';
+import type { Config } from '../config';
+import { checkProductLimits } from '../billing/planLimits';
 import { HotStock } from './hotStock';
 import { LiveStock } from './liveStock';
 import { ProductCache, type Cached } from './productCache';
@@ -45,6 +47,8 @@ export interface StoreDeps {
   redis: RedisClient;
   logger: Logger;
   metrics: Metrics;
+  /** The merchant plans, whose limits a subscribed store's new products must keep within. */
+  config: Pick<Config, 'MERCHANT_PLANS'>;
 }
 
 /** A store the caller manages; any other store, or none, is the same not_found. */
@@ -147,7 +151,7 @@ export function createStoreService(deps: StoreDeps) {
           images: p.images,
           status: p.status,
           variants,
-        });
+        }, (trx) => checkProductLimits(trx, deps.config, store.id, variants.filter((v) => v.hot).length));
         return await renderFresh(store.id, id);
       } catch (err) {
         if (err instanceof SkuTakenError) throw refusals.conflict('sku_taken', err.message);

@@ -3,6 +3,7 @@ import { refusals } from '../domain/errors';
 import { canManage, type Principal } from '../domain/roles';
 import { seedCommitment } from '../domain/draw';
 import { findStore } from '../commerce/catalog';
+import { checkDropLimits } from '../billing/planLimits';
 import { DropId, Status, StoreId } from '../temporal/searchAttributes';
 import { DROP_WORKFLOW, type DropMode, type DropWorkflow, dropWorkflowId } from './contract';
 import type { DropsDeps } from './deps';
@@ -36,6 +37,7 @@ export async function createDrop(deps: DropsDeps, caller: Principal, storeId: st
   if (!variant) throw refusals.notFound('variant');
   const seed = randomBytes(32).toString('hex');
   const row = await db.transaction(async (trx) => {
+    await checkDropLimits(trx, config, store.id);
     const [inserted] = (await trx('drops')
       .insert({
         store_id: store.id,

@@ -80,3 +80,6 @@ export async function retryOnConflict<T>(fn: () => Promise<T>, attempts = 5): Pr
     }
   }
 }
+
+/** `s` as literal text inside a LIKE/ILIKE pattern: `\`, `%` and `_` escaped (Postgres' default escape is `\`). */
+export const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);

@@ -12,6 +12,7 @@ import { startLocalMail, type LocalMail } from '../infra/mailpit';
 import { ensureSchedules } from '../workers/schedules';
 import { ensureHoldSweepers } from '../commerce/holdSweepers';
 import { createWorkers, type WorkerSet } from '../workers/worker';
+import { buildWebAppIfStale, WEB_DIST_INDEX } from './webBuild';
 import { isApiProcess, serveApi, startApiCluster, webConcurrency, type ApiCluster } from './cluster';
 import {
   closeServer,
@@ -102,8 +103,11 @@ async function main(): Promise<void> {
       })
     : Promise.resolve();
 
+  // The browser app (served at /) is rebuilt when stale; without it the API still runs, so a failure only warns.
+  const webReady = buildWebAppIfStale(say).catch((err: unknown) => say(`the web app was not built (${errorText(err)}); the API runs without it`));
+
   // Stop whatever did start if a sibling step fails.
-  const results = await Promise.allSettled([temporalReady, databaseReady, bundled, mailReady]);
+  const results = await Promise.allSettled([temporalReady, databaseReady, bundled, mailReady, webReady]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     await devServer?.stop().catch(() => undefined);
@@ -180,6 +184,7 @@ async function main(): Promise<void> {
   const api = displayUrl(config.HOST, config.PORT);
   const rows: [string, string][] = [
     ...(server || apiCluster ? ([['API', api], ['API docs', `${api}/docs`], ['Readiness', `${api}/readyz`]] as [string, string][]) : []),
+    ...((server || apiCluster) && fs.existsSync(WEB_DIST_INDEX) ? ([['Web app', `${api}/`]] as [string, string][]) : []),
     ['Temporal Web UI', temporalUi ? `${temporalUi}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows` : '(none: the Temporal server in use has no local UI)'],
     ['Temporal', `${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}, task queue ${config.TASK_QUEUE})`],
     ['Postgres', redactUrl(config.DATABASE_URL)],

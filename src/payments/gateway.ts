@@ -136,6 +136,23 @@ export interface ConnectedAccountResult {
   onboardingUrl?: string;
 }
 
+export interface TransferInput extends Money {
+  /** The payout's business key: the same key answers the same transfer, never a second one. */
+  idempotencyKey: string;
+  /** The connected account (acct_...) the money goes to. */
+  destinationAccountId: string;
+  metadata?: Record<string, string>;
+}
+
+export interface TransferResult {
+  /** Provider id (tr_...); null when the provider refused the transfer before creating one. */
+  id: string | null;
+  /** paid: the money is on the connected account; failed: it never left the platform (failureCode says why). */
+  status: 'paid' | 'failed';
+  failureCode?: string;
+  failureMessage?: string;
+}
+
 export interface PaymentGateway {
   readonly provider: 'stripe' | 'simulated';
   /** Saves a card for later off-session use (SetupIntent semantics). */
@@ -161,6 +178,12 @@ export interface PaymentGateway {
   createConnectedAccount(input: ConnectedAccountInput): Promise<ConnectedAccountResult>;
   /** The account's readiness now; with `onboardingLink`, a fresh onboarding url while it is still pending. */
   retrieveConnectedAccount(accountId: string, opts?: { onboardingLink?: { returnUrl: string; refreshUrl: string } }): Promise<ConnectedAccountResult>;
+  /**
+   * Moves platform money to a connected account (a seller's payout; Stripe Connect transfer). A refusal (account
+   * closed, transfers not enabled) is an outcome (status failed); an exception means the call itself failed and
+   * may be retried with the same key.
+   */
+  transfer(input: TransferInput): Promise<TransferResult>;
 }
 
 /** The operation is not allowed in the payment's current state (capture after void, refund before capture...). */

@@ -37,5 +37,6 @@ export function withCallRateLimit(
     retrieve: limited((id) => gateway.retrieve(id)),
     createConnectedAccount: limited((i) => gateway.createConnectedAccount(i)),
     retrieveConnectedAccount: limited((id, opts) => gateway.retrieveConnectedAccount(id, opts)),
+    transfer: limited((i) => gateway.transfer(i)),
   };
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../infra/db';
+import { createGroupCommit } from '../infra/keyedGroupCommit';
 import { refundableCents, refundBlocked } from '../domain/payments';
 import {
   PaymentRequestError,
@@ -18,6 +19,8 @@ import {
   type RefundResult,
   type SavePaymentMethodInput,
   type SetupResult,
+  type TransferInput,
+  type TransferResult,
 } from './gateway';
 import { cardBehaviour, type CardOutcome } from './testPaymentMethods';
 import { checkAmount, checkIdempotencyKey, checkPaymentMethod, normaliseCurrency, requestHash } from './validation';
@@ -42,7 +45,7 @@ function randomToken(length: number): string {
   return out;
 }
 
-export const simulatedId = (prefix: 'pi' | 'seti' | 'cus' | 're' | 'pm' | 'acct') => `${prefix}_${randomToken(24)}`;
+export const simulatedId = (prefix: 'pi' | 'seti' | 'cus' | 're' | 'pm' | 'acct' | 'tr') => `${prefix}_${randomToken(24)}`;
 
 interface IntentRow {
   id: string;
@@ -59,6 +62,23 @@ interface IntentRow {
   failure_code: string | null;
   decline_code: string | null;
   failure_message: string | null;
+}
+
+/** A new intent waiting for its key to be claimed (insertIntentOnce). */
+interface IntentClaim {
+  key: string;
+  operation: string;
+  hash: string;
+  row: IntentRow;
+  result: PaymentIntentResult;
+  metadata: string;
+}
+
+/** Each key's first claim, by key (a later twin must replay that one's response, never replace it). */
+function firstClaims(claims: readonly IntentClaim[]): Map<string, IntentClaim> {
+  const first = new Map<string, IntentClaim>();
+  for (const claim of claims) if (!first.has(claim.key)) first.set(claim.key, claim);
+  return first;
 }
 
 interface SetupRow {
@@ -126,6 +146,13 @@ function outcomeColumns(outcome: CardOutcome, success: 'requires_capture' | 'suc
  * simulateAccountOnboarded; every other simulated account is ready at once, as a provider who finished.
  */
 export const PENDING_PAYOUT_EMAIL_MARKER = 'payout-pending';
+
+/**
+ * An account owner whose email contains this gets an account that refuses transfers (`account_closed`), like a
+ * test card that declines, until simulateTransferFailure(id, null); the marker works with the pending one too.
+ */
+export const FAILING_TRANSFERS_EMAIL_MARKER = 'payout-fails';
+export const SIMULATED_TRANSFER_FAILURE = 'account_closed';
 
 interface ConnectedAccountRow {
   id: string;
@@ -288,7 +315,8 @@ export class SimulatedGateway implements PaymentGateway {
     const params = { ownerRef: input.ownerRef, email: input.email, country: input.country };
     const account = await this.idempotent(input.idempotencyKey, 'account.create', params, async (trx) => {
       const row: ConnectedAccountRow = { id: simulatedId('acct'), status: input.email.includes(PENDING_PAYOUT_EMAIL_MARKER) ? 'pending' : 'ready' };
-      await trx('sim_connected_accounts').insert({ ...row, owner_ref: input.ownerRef, email: input.email, country: input.country });
+      const refuses = input.email.includes(FAILING_TRANSFERS_EMAIL_MARKER) ? SIMULATED_TRANSFER_FAILURE : null;
+      await trx('sim_connected_accounts').insert({ ...row, owner_ref: input.ownerRef, email: input.email, country: input.country, transfer_failure_code: refuses });
       return { id: row.id, status: row.status };
     });
     // The link is not part of the replayed response: like Stripe's account links, each ask gets a fresh one.
@@ -301,6 +329,42 @@ export class SimulatedGateway implements PaymentGateway {
     if (!row) throw new PaymentRequestError(`No such account: '${accountId}'.`, 'resource_missing');
     const link = row.status === 'pending' && opts.onboardingLink ? { onboardingUrl: simulatedOnboardingUrl(row.id, opts.onboardingLink.returnUrl) } : {};
     return { id: row.id, status: row.status, ...link };
+  }
+
+  /**
+   * A transfer to a ready account is paid at once; an account that is not ready, or marked to refuse transfers,
+   * fails it (an outcome, recorded under the key like any other). Same key → the first transfer.
+   */
+  async transfer(input: TransferInput): Promise<TransferResult> {
+    const currency = this.checkMoney(input.amountCents, input.currency);
+    const params = { destination: input.destinationAccountId, amountCents: input.amountCents, currency, metadata: input.metadata };
+    return this.idempotent(input.idempotencyKey, 'transfer.create', params, async (trx) => {
+      const account = (await trx('sim_connected_accounts').where({ id: input.destinationAccountId }).first('status', 'transfer_failure_code')) as
+        | { status: ConnectedAccountResult['status']; transfer_failure_code: string | null }
+        | undefined;
+      if (!account) throw new PaymentRequestError(`No such destination: '${input.destinationAccountId}'.`, 'resource_missing');
+      const failureCode = account.transfer_failure_code ?? (account.status === 'ready' ? null : 'account_not_ready');
+      const id = simulatedId('tr');
+      await trx('sim_transfers').insert({
+        id,
+        destination: input.destinationAccountId,
+        amount_cents: input.amountCents,
+        currency,
+        status: failureCode ? 'failed' : 'paid',
+        failure_code: failureCode,
+        business_key: input.idempotencyKey,
+        metadata: JSON.stringify(input.metadata ?? {}),
+      });
+      return failureCode
+        ? { id, status: 'failed' as const, failureCode, failureMessage: `The destination account refused the transfer (${failureCode}).` }
+        : { id, status: 'paid' as const };
+    });
+  }
+
+  /** Test hook, not part of the port: the account refuses transfers from now on with `failureCode` (null: accepts them again). */
+  async simulateTransferFailure(accountId: string, failureCode: string | null): Promise<void> {
+    const changed = await this.db('sim_connected_accounts').where({ id: accountId }).update({ transfer_failure_code: failureCode, updated_at: this.db.fn.now() });
+    if (changed === 0) throw new PaymentRequestError(`No such account: '${accountId}'.`, 'resource_missing');
   }
 
   /** Test hook, not part of the port: the account's owner finishes the hosted onboarding. */
@@ -360,9 +424,10 @@ export class SimulatedGateway implements PaymentGateway {
 
   /**
    * `idempotent` + `insertIntent` as one statement, for an intent that needs nothing read first: the key is
-   * claimed with its response and the intent inserted together (a pledge's hold pays per statement). A
-   * concurrent caller with the same key still waits on the key's row and then replays, in a second statement
-   * (the first one's snapshot predates the row it waited for).
+   * claimed with its response and the intent inserted together (a pledge's hold pays per statement). The calls
+   * that arrive while one statement runs share the next one (group commit: a hot campaign's holds, issue 10).
+   * A key already claimed (a retry, or a concurrent caller that waited on the key's row) is replayed in a second
+   * statement, since the first one's snapshot predates the row it waited for.
    */
   private async insertIntentOnce(
     key: string,
@@ -375,37 +440,71 @@ export class SimulatedGateway implements PaymentGateway {
     const { metadata, ...columns } = fields;
     const id = simulatedId('pi');
     const row: IntentRow = { id, client_secret: `${id}_secret_${randomToken(24)}`, captured_cents: 0, refunded_cents: 0, ...columns };
-    const result = intentResult(row);
-    const { rows } = await this.db.raw<{ rows: unknown[] }>(
-      `WITH claimed AS (
-         INSERT INTO sim_idempotency_keys (key, operation, request_hash, response) VALUES (?, ?, ?, ?::jsonb)
+    const claim: IntentClaim = { key, operation, hash, row, result: intentResult(row), metadata: JSON.stringify({ ...metadata, business_key: key }) };
+    const outcome = await this.claimTogether('intents', claim);
+    if ('failed' in outcome) throw outcome.failed;
+    return outcome.inserted ? claim.result : this.replay<PaymentIntentResult>(this.db, key, operation, hash);
+  }
+
+  /** One statement for a batch of claims; a failed batch goes again one by one, so each caller gets its own answer. */
+  private readonly claimTogether = createGroupCommit<IntentClaim, { inserted: boolean } | { failed: unknown }>(async (_key, batch) => {
+    try {
+      const inserted = await this.insertIntents(batch);
+      // Only a key's first claim in the batch went into the statement; a twin replays the stored response.
+      const first = firstClaims(batch);
+      return batch.map((claim) => ({ inserted: first.get(claim.key) === claim && inserted.has(claim.key) }));
+    } catch (err) {
+      if (batch.length === 1) return [{ failed: err }];
+      return Promise.all(batch.map((claim) => this.insertIntents([claim]).then((inserted) => ({ inserted: inserted.has(claim.key) }), (failed: unknown) => ({ failed }))));
+    }
+  });
+
+  /** Claims the keys (each once, in key order so concurrent statements lock alike) and inserts their intents; the keys claimed. */
+  private async insertIntents(claims: readonly IntentClaim[]): Promise<Set<string>> {
+    const unique = [...firstClaims(claims).values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const column = <T>(pick: (claim: IntentClaim) => T): T[] => unique.map(pick);
+    const { rows } = await this.db.raw<{ rows: Array<{ key: string }> }>(
+      `WITH b AS (
+         SELECT * FROM unnest(
+           CAST(:keys AS text[]), CAST(:operations AS text[]), CAST(:hashes AS text[]), CAST(:responses AS jsonb[]), CAST(:ids AS text[]),
+           CAST(:secrets AS text[]), CAST(:captureMethods AS text[]), CAST(:offSessions AS boolean[]), CAST(:amounts AS bigint[]),
+           CAST(:currencies AS text[]), CAST(:statuses AS text[]), CAST(:paymentMethods AS text[]), CAST(:customerIds AS text[]),
+           CAST(:failureCodes AS text[]), CAST(:declineCodes AS text[]), CAST(:failureMessages AS text[]), CAST(:metadata AS jsonb[])
+         ) AS b(key, operation, request_hash, response, id, client_secret, capture_method, off_session, amount_cents, currency, status,
+                payment_method, customer_id, failure_code, decline_code, failure_message, metadata)
+       ), claimed AS (
+         INSERT INTO sim_idempotency_keys (key, operation, request_hash, response)
+         SELECT key, operation, request_hash, response FROM b
          ON CONFLICT (key) DO NOTHING RETURNING key
+       ), intents AS (
+         INSERT INTO sim_payment_intents (id, client_secret, captured_cents, refunded_cents, capture_method, off_session, amount_cents, currency,
+                                          status, payment_method, customer_id, failure_code, decline_code, failure_message, metadata)
+         SELECT b.id, b.client_secret, 0, 0, b.capture_method, b.off_session, b.amount_cents, b.currency, b.status, b.payment_method,
+                b.customer_id, b.failure_code, b.decline_code, b.failure_message, b.metadata
+           FROM b JOIN claimed ON claimed.key = b.key
        )
-       INSERT INTO sim_payment_intents (id, client_secret, captured_cents, refunded_cents, capture_method, off_session, amount_cents, currency,
-                                        status, payment_method, customer_id, failure_code, decline_code, failure_message, metadata)
-       SELECT ?, ?, 0, 0, ?, ?::boolean, ?::bigint, ?, ?, ?, ?, ?, ?, ?, ?::jsonb FROM claimed
-       RETURNING id`,
-      [
-        key,
-        operation,
-        hash,
-        JSON.stringify(result),
-        row.id,
-        row.client_secret,
-        row.capture_method,
-        row.off_session,
-        row.amount_cents,
-        row.currency,
-        row.status,
-        row.payment_method,
-        row.customer_id,
-        row.failure_code,
-        row.decline_code,
-        row.failure_message,
-        JSON.stringify({ ...metadata, business_key: key }),
-      ],
+       SELECT key FROM claimed`,
+      {
+        keys: column((c) => c.key),
+        operations: column((c) => c.operation),
+        hashes: column((c) => c.hash),
+        responses: column((c) => JSON.stringify(c.result)),
+        ids: column((c) => c.row.id),
+        secrets: column((c) => c.row.client_secret),
+        captureMethods: column((c) => c.row.capture_method),
+        offSessions: column((c) => c.row.off_session),
+        amounts: column((c) => c.row.amount_cents),
+        currencies: column((c) => c.row.currency),
+        statuses: column((c) => c.row.status),
+        paymentMethods: column((c) => c.row.payment_method),
+        customerIds: column((c) => c.row.customer_id),
+        failureCodes: column((c) => c.row.failure_code),
+        declineCodes: column((c) => c.row.decline_code),
+        failureMessages: column((c) => c.row.failure_message),
+        metadata: column((c) => c.metadata),
+      },
     );
-    return rows.length > 0 ? result : this.replay<PaymentIntentResult>(this.db, key, operation, hash);
+    return new Set(rows.map((r) => r.key));
   }
 
   private checkMoney(amountCents: number, currency: string): string {

@@ -14,8 +14,10 @@ import {
   type RefundResult,
   type SavePaymentMethodInput,
   type SetupResult,
+  type TransferInput,
+  type TransferResult,
 } from './gateway';
-import { connectedAccountStatus, toIntentResult, toRefundResult, toSetupResult, translateStripeError } from './stripeMapping';
+import { connectedAccountStatus, toIntentResult, toRefundResult, toSetupResult, toTransferResult, translateStripeError } from './stripeMapping';
 import { checkAmount, checkIdempotencyKey, checkPaymentMethod, normaliseCurrency } from './validation';
 
 /**
@@ -210,6 +212,35 @@ export class StripeGateway implements PaymentGateway {
   async retrieveConnectedAccount(accountId: string, opts: { onboardingLink?: { returnUrl: string; refreshUrl: string } } = {}): Promise<ConnectedAccountResult> {
     const account = await this.call(() => this.stripe.accounts.retrieve(accountId));
     return this.accountResult(account, opts.onboardingLink);
+  }
+
+  /**
+   * A Connect transfer to the seller's account. The business key is the Stripe idempotency key, the transfer group
+   * and metadata.business_key: before creating, the account's transfers in that group are looked at, so a retry
+   * after Stripe's 24 h key expiry still finds the first transfer. A request Stripe refuses (account not able to
+   * receive transfers, platform balance short) moved no money: a failed outcome, not an exception.
+   */
+  async transfer(input: TransferInput): Promise<TransferResult> {
+    checkIdempotencyKey(input.idempotencyKey);
+    checkAmount(input.amountCents);
+    const currency = normaliseCurrency(input.currency);
+    const key = input.idempotencyKey;
+    const earlier = await this.call(() => this.stripe.transfers.list({ destination: input.destinationAccountId, transfer_group: key, limit: 10 }));
+    const found = earlier.data.find((t) => t.metadata?.business_key === key);
+    if (found) return toTransferResult(found);
+    try {
+      const created = await this.stripe.transfers.create(
+        { amount: input.amountCents, currency, destination: input.destinationAccountId, transfer_group: key, metadata: { ...input.metadata, business_key: key } },
+        { idempotencyKey: key },
+      );
+      return toTransferResult(created);
+    } catch (err) {
+      const translated = translateStripeError(err);
+      if (translated instanceof PaymentRequestError && translated.code !== 'idempotency_key_reused') {
+        return { id: null, status: 'failed', failureCode: translated.code, failureMessage: translated.message };
+      }
+      throw translated;
+    }
   }
 
   private async accountResult(account: Stripe.Account, link?: { returnUrl: string; refreshUrl: string }): Promise<ConnectedAccountResult> {

@@ -8,6 +8,7 @@ import {
   type PaymentIntentStatus,
   type RefundResult,
   type SetupResult,
+  type TransferResult,
 } from './gateway';
 
 /** Translation between Stripe's objects and errors and the port's vocabulary; shared by the adapter and webhooks. */
@@ -80,6 +81,11 @@ export function toRefundResult(r: Stripe.Refund): RefundResult {
 /** A connected account can receive payouts once its owner submitted their details and Stripe enabled payouts. */
 export function connectedAccountStatus(account: Stripe.Account): ConnectedAccountResult['status'] {
   return account.details_submitted && account.payouts_enabled ? 'ready' : 'pending';
+}
+
+/** A transfer to a connected account is paid once created; a reversed one gave the money back to the platform. */
+export function toTransferResult(t: Stripe.Transfer): TransferResult {
+  return t.reversed ? { id: t.id, status: 'failed', failureCode: 'transfer_reversed', failureMessage: 'The transfer was reversed.' } : { id: t.id, status: 'paid' };
 }
 
 /**

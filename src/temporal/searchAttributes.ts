@@ -12,5 +12,7 @@ export const DropId = defineSearchAttributeKey('DropId', SearchAttributeType.KEY
 export const CustomerId = defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD);
 export const Status = defineSearchAttributeKey('Status', SearchAttributeType.KEYWORD);
 export const ProviderId = defineSearchAttributeKey('ProviderId', SearchAttributeType.KEYWORD);
+export const SellerId = defineSearchAttributeKey('SellerId', SearchAttributeType.KEYWORD);
+export const InvoiceId = defineSearchAttributeKey('InvoiceId', SearchAttributeType.KEYWORD);
 
-export const platformSearchAttributes = [CampaignId, CampaignStatus, StoreId, OrderId, DropId, CustomerId, Status, ProviderId];
+export const platformSearchAttributes = [CampaignId, CampaignStatus, StoreId, OrderId, DropId, CustomerId, Status, ProviderId, SellerId, InvoiceId];

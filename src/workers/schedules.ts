@@ -2,6 +2,7 @@ import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type Schedu
 import type { Config } from '../config';
 import { RECONCILE_COMMERCE_WORKFLOW } from '../commerce/contract';
 import { RECONCILE_BOOKINGS_WORKFLOW } from '../bookings/reconciliation';
+import { CLOSE_FEE_INVOICES_WORKFLOW, PAYOUT_RUN_WORKFLOW, RECONCILE_BILLING_WORKFLOW } from '../billing/contract';
 
 /**
  * Recurring jobs are Temporal Schedules (visible, pausable and triggerable in the Web UI), created once and
@@ -44,6 +45,44 @@ export async function ensureSchedules(client: Client, config: Config): Promise<s
         taskQueue: config.TASK_QUEUE,
         workflowId: `${config.TASK_QUEUE}:bookings-reconcile`,
         staticSummary: 'Release stale holds, void orphaned booking authorizations, settle unsettled booking money',
+      },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    },
+    {
+      // Weekly by default: pays every seller what is available (one `payouts:<seller>` per seller with money due).
+      scheduleId: `${config.TASK_QUEUE}:payouts`,
+      spec: { cronExpressions: [config.PAYOUT_SCHEDULE_CRON] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: PAYOUT_RUN_WORKFLOW,
+        taskQueue: config.TASK_QUEUE,
+        workflowId: `${config.TASK_QUEUE}:payouts`,
+        staticSummary: "Pay out every seller's available balance",
+      },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    },
+    {
+      // Monthly, just after midnight UTC on the 1st: the platform's fee invoices of the month that ended are finalized.
+      scheduleId: `${config.TASK_QUEUE}:close-fee-invoices`,
+      spec: { cronExpressions: ['5 0 1 * *'] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: CLOSE_FEE_INVOICES_WORKFLOW,
+        taskQueue: config.TASK_QUEUE,
+        workflowId: `${config.TASK_QUEUE}:close-fee-invoices`,
+        staticSummary: "Finalize last month's platform fee invoices",
+      },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    },
+    {
+      scheduleId: `${config.TASK_QUEUE}:billing-reconcile`,
+      spec: { cronExpressions: ['30 3 * * *'] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: RECONCILE_BILLING_WORKFLOW,
+        taskQueue: config.TASK_QUEUE,
+        workflowId: `${config.TASK_QUEUE}:billing-reconcile`,
+        staticSummary: 'Prove ledger = invoices = gateway records; report any difference',
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
     },

@@ -9,3 +9,7 @@ export * from './drops/drop';
 export * from './bookings/providerOnboarding';
 export * from './bookings/booking';
 export * from './bookings/reconcileBookings';
+export * from './billing/payouts';
+export * from './billing/subscription';
+export * from './billing/reconcileBilling';
+export * from './billing/closeFeeInvoices';

@@ -37,6 +37,7 @@ it('shows a booking with its service, provider, frozen policy and history to its
       price_cents: 9_900,
       currency: 'EUR',
       customer_id: b.customer.id,
+      customer_name: b.customer.name,
       service: { id: scene.service.id, title: 'Boiler service', duration_minutes: 60 },
       provider: { id: scene.provider.id, time_zone: 'Europe/Berlin', rating_count: 0 },
       policy: { free_until_hours: 12, late_fee_percent: 30, no_show_fee_percent: 80 },
@@ -100,6 +101,8 @@ it('lists the customer’s and the provider’s bookings, latest start first, by
   // The provider's list: every customer's bookings of that provider; its owner and operators only.
   const providerList = await get(`/v1/providers/${scene.provider.id}/bookings?status=confirmed`, scene.provider.owner.auth);
   expect(ids(providerList)).toEqual([someoneElses, mine[4], mine[3], mine[2], mine[0]].map((x) => x!.id));
+  // Each with its customer's name: the provider needs to know who is coming.
+  expect(providerList.body.data.map((x: { customer_name: string }) => x.customer_name)).toEqual([someoneElses.customer.name, ...[1, 2, 3, 4].map(() => customer.name)]);
   expect(ids(await get(`/v1/providers/${scene.provider.id}/bookings?limit=1`, operator.auth))).toEqual([someoneElses.id]);
   expectProblem(await get(`/v1/providers/${scene.provider.id}/bookings`, other.provider.owner.auth), 404, 'not_found');
   expectProblem(await get(`/v1/providers/${scene.provider.id}/bookings`, customer.auth), 404, 'not_found');

@@ -113,9 +113,9 @@ export async function bookingMoney(deps: AppDeps, id: string) {
   return { ...r, fee_cents: Number(r.fee_cents), refund_cents: Number(r.refund_cents), captured_cents: Number(r.captured_cents) };
 }
 
-/** The booking's ledger lines, by business key. */
+/** The booking's money-movement ledger lines, by business key (the platform fee line of its charge is billing's: tests/billing). */
 export async function ledgerLines(deps: AppDeps, id: string) {
-  const rows = (await deps.db('ledger_transactions').where({ booking_id: id }).orderBy('id').select('kind', 'amount_cents', 'business_key')) as Array<{
+  const rows = (await deps.db('ledger_transactions').where({ booking_id: id }).whereNot('kind', 'platform_fee').orderBy('id').select('kind', 'amount_cents', 'business_key')) as Array<{
     kind: string;
     amount_cents: string | number;
     business_key: string;

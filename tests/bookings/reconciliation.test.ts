@@ -35,9 +35,11 @@ afterAll(async () => {
   await database?.drop();
 });
 
+let lastRunId = '';
 async function reconcile(): Promise<ReconcileBookingsResult> {
   const client = await ctx.deps.temporal.client();
-  return client.workflow.execute('reconcileBookings', { taskQueue: ctx.deps.config.TASK_QUEUE, workflowId: `${ctx.deps.config.TASK_QUEUE}:reconcile-bookings-${randomUUID()}` });
+  lastRunId = `${ctx.deps.config.TASK_QUEUE}:reconcile-bookings-${randomUUID()}`;
+  return client.workflow.execute('reconcileBookings', { taskQueue: ctx.deps.config.TASK_QUEUE, workflowId: lastRunId });
 }
 
 /** An authorization of the booking's attempt key, as the booking request makes it. */
@@ -107,6 +109,15 @@ it('voids orphaned authorizations, releases a hold whose timer was lost and sett
   expect(metrics.text).toMatch(/reconciliation_repairs_total\{kind="booking_orphaned_authorization"\} 2\b/);
   expect(metrics.text).toMatch(/reconciliation_repairs_total\{kind="booking_stale_hold"\} 1\b/);
   expect(metrics.text).toMatch(/reconciliation_repairs_total\{kind="booking_money_unsettled"\} 1\b/);
+  // Each repair is kept for the operators' "needs attention" list, with the run that made it.
+  const kept = await db('reconciliation_repairs').where({ workflow_id: lastRunId }).orderBy(['kind', 'subject']).select('domain', 'kind', 'subject', 'count');
+  expect(kept).toEqual(
+    [
+      { domain: 'bookings', kind: 'booking_money_unsettled', subject: cancelled.id, count: 1 },
+      ...[crashedKey, secondKey].sort().map((subject) => ({ domain: 'bookings', kind: 'booking_orphaned_authorization', subject, count: 1 })),
+      { domain: 'bookings', kind: 'booking_stale_hold', subject: crashed.id, count: 1 },
+    ],
+  );
 
   // Nothing left to repair: a second run changes nothing.
   expect(await reconcile()).toEqual({ holdsReleased: 0, authorizationsVoided: 0, moneySettled: 0 });

@@ -21,3 +21,22 @@ export async function createStore(ctx: TestContext, owner: { auth: string }, nam
   expect(res.status).toBe(201);
   return res.body.id;
 }
+
+/** An order placed as a shopper would: a cart with these lines, then checkout with a card that is accepted. */
+export async function placeOrder(
+  ctx: TestContext,
+  shopper: { auth: string },
+  storeId: string,
+  lines: Array<[string, number]>,
+): Promise<{ id: string; status: string; total_cents: number }> {
+  const cart = await ctx.http.post('/v1/carts').set('Authorization', shopper.auth).send({ store_id: storeId });
+  expect(cart.status).toBe(201);
+  for (const [v, n] of lines) expect((await ctx.http.post(`/v1/carts/${cart.body.id}/items`).set('Authorization', shopper.auth).send({ variant_id: v, quantity: n })).status).toBe(200);
+  const res = await ctx.http
+    .post('/v1/checkout')
+    .set('Authorization', shopper.auth)
+    .set('Idempotency-Key', randomUUID())
+    .send({ cart_id: cart.body.id, shipping_address: { line1: '1 Main St', city: 'Berlin', postal_code: '10115', country: 'DE' }, payment_method: 'pm_card_visa' });
+  expect(res.status).toBe(201);
+  return res.body;
+}

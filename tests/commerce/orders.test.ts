@@ -3,7 +3,7 @@ import { createTestContext, startTestWorker, testConfig, type TestContext } from
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { expectProblem } from '../helpers/problems';
 import { eventually } from '../helpers/wait';
-import { createStore, createVariant, inventoryOf } from './fixtures';
+import { createStore, createVariant, inventoryOf, placeOrder } from './fixtures';
 
 /** Order management: the status path with history, illegal transitions, cancel = refund + restock, tenancy, list. */
 describe('orders', () => {
@@ -12,24 +12,13 @@ describe('orders', () => {
   let owner: TestUser;
   let storeId: string;
 
-  const address = { line1: '1 Main St', city: 'Berlin', postal_code: '10115', country: 'DE' };
-
   const variant = (stock: number, price?: number) => createVariant(ctx, owner, storeId, stock, price);
   const inventory = (v: string) => inventoryOf(ctx, v);
 
   async function order(lines: Array<[string, number]>): Promise<{ id: string; total_cents: number }> {
-    const shopper = await makeUser(ctx.deps);
-    const cart = await ctx.http.post('/v1/carts').set('Authorization', shopper.auth).send({ store_id: storeId });
-    expect(cart.status).toBe(201);
-    for (const [v, n] of lines) expect((await ctx.http.post(`/v1/carts/${cart.body.id}/items`).set('Authorization', shopper.auth).send({ variant_id: v, quantity: n })).status).toBe(200);
-    const res = await ctx.http
-      .post('/v1/checkout')
-      .set('Authorization', shopper.auth)
-      .set('Idempotency-Key', randomUUID())
-      .send({ cart_id: cart.body.id, shipping_address: address, payment_method: 'pm_card_visa' });
-    expect(res.status).toBe(201);
-    expect(res.body.status).toBe('confirmed');
-    return res.body;
+    const placed = await placeOrder(ctx, await makeUser(ctx.deps), storeId, lines);
+    expect(placed.status).toBe('confirmed');
+    return placed;
   }
   const setStatus = (orderId: string, body: object, auth = owner.auth) =>
     ctx.http.post(`/v1/orders/${orderId}/status`).set('Authorization', auth).send(body);

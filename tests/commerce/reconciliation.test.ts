@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { holdExpiryWorkflowId } from '../../src/commerce/contract';
 import { hotStockKey } from '../../src/commerce/hotStock';
 import { createPaymentService } from '../../src/payments/paymentService';
-import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
+import { createTestContext, startTestWorker, testConfig, uniqueEmail, type TestContext } from '../helpers/context';
 import { makeUser, type TestUser } from '../helpers/fixtures';
 import { ownDatabase } from './ownDatabase';
 
@@ -17,13 +17,16 @@ describe('commerce reconciliation', () => {
   let owner: TestUser;
   let storeId: string;
   let database: Awaited<ReturnType<typeof ownDatabase>>;
+  let operator: TestUser;
+  const operatorEmail = uniqueEmail('operator');
 
   beforeAll(async () => {
     database = await ownDatabase('recon');
     // Grace of 10 minutes: what the tests plant as old is an hour old; what they make now stays young on a slow machine.
-    ctx = createTestContext(testConfig({ RECONCILE_GRACE: '600', DATABASE_URL: database.url }));
+    ctx = createTestContext(testConfig({ RECONCILE_GRACE: '600', DATABASE_URL: database.url, OPERATOR_EMAILS: operatorEmail }));
     worker = await startTestWorker(ctx.deps);
     owner = await makeUser(ctx.deps, { role: 'merchant' });
+    operator = await makeUser(ctx.deps, { email: operatorEmail });
     storeId = (await ctx.http.post('/v1/stores').set('Authorization', owner.auth).send({ name: 'Recon', slug: `r-${randomUUID().slice(0, 8)}`, currency: 'EUR' })).body.id;
   });
   afterAll(async () => {
@@ -42,13 +45,11 @@ describe('commerce reconciliation', () => {
   }
   const inventory = (v: string) => ctx.deps.db('inventory').where({ variant_id: v }).first('total_stock', 'reserved', 'sold');
 
+  let lastRunId = '';
   async function reconcile(scope: { storeId: string; paymentKeyPrefix: string }) {
     const client = await ctx.deps.temporal.client();
-    return client.workflow.execute('reconcileCommerce', {
-      taskQueue: ctx.deps.config.TASK_QUEUE,
-      workflowId: `${ctx.deps.config.TASK_QUEUE}:reconcile-${randomUUID()}`,
-      args: [scope],
-    });
+    lastRunId = `${ctx.deps.config.TASK_QUEUE}:reconcile-${randomUUID()}`;
+    return client.workflow.execute('reconcileCommerce', { taskQueue: ctx.deps.config.TASK_QUEUE, workflowId: lastRunId, args: [scope] });
   }
 
   it('voids an orphaned authorization, releases a stale reservation, starts the missing hold sweepers and corrects a drifted hot counter, once', async () => {
@@ -85,7 +86,7 @@ describe('commerce reconciliation', () => {
 
     const first = await reconcile(scope);
     const shards = ctx.deps.config.HOLD_EXPIRY_SHARDS;
-    expect(first).toEqual({ authorizationsVoided: 1, reservationsReleased: 1, sweepersStarted: shards, countersCorrected: 1 });
+    expect(first).toEqual({ authorizationsVoided: 1, reservationsReleased: 1, sweepersStarted: shards, countersCorrected: 1, chargesRecorded: 0 });
 
     const payment = await db('payments').where({ business_key: businessKey }).first('status', 'provider_payment_id');
     expect(payment.status).toBe('canceled');
@@ -109,8 +110,29 @@ describe('commerce reconciliation', () => {
       expect((await client.workflow.getHandle(holdExpiryWorkflowId(ctx.deps.config.TASK_QUEUE, shard)).describe()).status.name).toBe('RUNNING');
     }
 
+    // Each repair is kept for the operators with the run that made it, and listed under "needs attention" linked to that run.
+    const firstRun = lastRunId;
+    const kept = (await db('reconciliation_repairs').orderBy('kind').select('domain', 'kind', 'subject', 'count', 'workflow_id')) as Array<{ kind: string; subject: string; count: number }>;
+    expect(kept).toEqual([
+      { domain: 'commerce', kind: 'hold_sweeper_missing', subject: expect.stringMatching(/^shard\(s\) /), count: shards, workflow_id: firstRun },
+      { domain: 'commerce', kind: 'hot_counter_drift', subject: hot, count: 1, workflow_id: firstRun },
+      { domain: 'commerce', kind: 'orphaned_authorization', subject: businessKey, count: 1, workflow_id: firstRun },
+      { domain: 'commerce', kind: 'stale_reservation', subject: '1 variant(s)', count: 1, workflow_id: firstRun },
+    ]);
+    const attention = await ctx.http.get('/v1/operator/attention').query({ kind: 'reconciliation_repair' }).set('Authorization', operator.auth);
+    expect(attention.status).toBe(200);
+    expect(attention.body.data).toHaveLength(4);
+    expect(attention.body.data.find((i: { detail: string }) => i.detail === businessKey)).toMatchObject({
+      kind: 'reconciliation_repair',
+      title: 'commerce reconciliation: orphaned authorization',
+      workflow_id: firstRun,
+      amount_cents: null,
+    });
+    expect((await ctx.http.get('/v1/operator/overview').set('Authorization', operator.auth)).body.attention.reconciliation_repair).toBe(4);
+
     // Nothing left to repair: a second run changes nothing.
-    expect(await reconcile(scope)).toEqual({ authorizationsVoided: 0, reservationsReleased: 0, sweepersStarted: 0, countersCorrected: 0 });
+    expect(await reconcile(scope)).toEqual({ authorizationsVoided: 0, reservationsReleased: 0, sweepersStarted: 0, countersCorrected: 0, chargesRecorded: 0 });
+    expect(Number((await db('reconciliation_repairs').count({ n: '*' }).first())!.n)).toBe(4);
     expect(await inventory(v)).toEqual({ total_stock: 10, reserved: 0, sold: 0 });
     expect(Number(await redis.get(hotStockKey(hot)))).toBe(7);
   });
@@ -127,7 +149,7 @@ describe('commerce reconciliation', () => {
     await db('inventory').where({ variant_id: v }).increment('reserved', 1);
 
     const result = await reconcile({ storeId, paymentKeyPrefix: `checkout:${checkoutKey}` });
-    expect(result).toEqual({ authorizationsVoided: 0, reservationsReleased: 0, sweepersStarted: 0, countersCorrected: 0 });
+    expect(result).toEqual({ authorizationsVoided: 0, reservationsReleased: 0, sweepersStarted: 0, countersCorrected: 0, chargesRecorded: 0 });
     expect((await db('payments').where({ business_key: businessKey }).first('status')).status).toBe('requires_capture');
     expect(await db('reservations').where({ cart_id: cartId }).pluck('status')).toEqual(['held']);
     // Clean up the planted hold so nothing else trips over it.

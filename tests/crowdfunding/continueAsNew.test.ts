@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ledgerSummary } from '../../src/campaigns/ledger';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
-import { bearer, makePledges, makeUsers, takenByPledge } from '../helpers/fixtures';
+import { bearer, makePledges, setDraftDeadline, makeUsers, takenByPledge } from '../helpers/fixtures';
 import { CONTINUE_AS_NEW_SUGGESTED_AT } from '../helpers/testEnv';
 import { eventually } from '../helpers/wait';
 
@@ -33,7 +33,7 @@ describe('campaign settlement across continue-as-new', () => {
         category: 'technology',
         goal_cents: 1_000,
         currency: 'USD',
-        ends_at: new Date(Date.now() + 8_000).toISOString(),
+        ends_at: new Date(Date.now() + 3_600_000).toISOString(),
         reward_tiers: [{ title: 'Thanks', min_amount_cents: 500 }],
       });
     expect(created.status).toBe(201);
@@ -41,6 +41,7 @@ describe('campaign settlement across continue-as-new', () => {
     // 30 batches of 3: far more history than the server lets one run keep before suggesting a new one.
     const backers = await makeUsers(ctx.deps, 90);
     const pledgeIds = await makePledges(ctx.deps, campaign, backers.map((backerId) => ({ backerId, amountCents: 700, mode: 'save_card' as const })));
+    await setDraftDeadline(ctx.deps, campaign.id, 5_000);
     const launched = await ctx.http.post(`/v1/campaigns/${campaign.id}/launch`).set('Authorization', bearer(ctx.deps, creatorId!)).send({});
     expect(launched.status).toBe(200);
 

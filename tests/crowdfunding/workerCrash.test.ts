@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ledgerSummary } from '../../src/campaigns/ledger';
 import { createTestContext, startTestWorker, testConfig, type TestContext } from '../helpers/context';
-import { bearer, makePledges, makeUsers, takenByPledge } from '../helpers/fixtures';
+import { bearer, makePledges, setDraftDeadline, makeUsers, takenByPledge } from '../helpers/fixtures';
 import { eventually } from '../helpers/wait';
 import { startWorkerProcess, type Running } from '../startup/processHelpers';
 
@@ -41,7 +41,7 @@ describe('worker crash during settlement', () => {
         category: 'technology',
         goal_cents: 10_000,
         currency: 'USD',
-        ends_at: new Date(Date.now() + 20_000).toISOString(),
+        ends_at: new Date(Date.now() + 3_600_000).toISOString(),
         reward_tiers: [{ title: 'Thanks', min_amount_cents: 500 }],
       });
     expect(created.status).toBe(201);
@@ -53,6 +53,7 @@ describe('worker crash during settlement', () => {
       campaign,
       backers.map((backerId, i) => ({ backerId, amountCents: 500 + i, mode: 'save_card' as const })),
     );
+    await setDraftDeadline(ctx.deps, campaign.id, 8_000);
     const launched = await ctx.http.post(`/v1/campaigns/${campaign.id}/launch`).set('Authorization', bearer(ctx.deps, creatorId!)).send({});
     expect(launched.status).toBe(200);
 

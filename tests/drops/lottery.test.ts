@@ -42,7 +42,8 @@ describe('lottery drop: entries and the draw', () => {
 
   it('draws exactly 20 winners of 500 entrants; the published draw recomputes and the verifier catches tampering, consistent tampering against the values published earlier', async () => {
     const users = await makeUsers(ctx.deps, 500);
-    const drop = await createDrop(ctx, shop, { quantity: 20, opensIn: 1, closesIn: 25, claimWindowSeconds: 120 });
+    // Registration stays open 40 s: 500 entries (each saves a card) must all get in first, on a loaded CI too.
+    const drop = await createDrop(ctx, shop, { quantity: 20, opensIn: 1, closesIn: 40, claimWindowSeconds: 120 });
     await untilOpen(drop);
 
     const entries = await inBatches(users, 16, async (userId) => {

@@ -143,7 +143,8 @@ describe('lottery drop: claims, expiries and promotions', () => {
   }, 60_000);
 
   it('refuses a claim that reaches its hold only after the window ended (410): the promoted entrant gets the unit', async () => {
-    const { drop, entrants } = await drawnLottery(2, 1, 5);
+    // A window of 10 s: long enough that the claim gets its first check in while the window is open, even on a loaded CI.
+    const { drop, entrants } = await drawnLottery(2, 1, 10);
     const [late, next] = entrants;
     const stockBefore = await inventoryOf(ctx, shop.variantId);
     // The late claim passes its first check inside the window, then waits for the stock row past the window's

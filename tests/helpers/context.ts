@@ -64,6 +64,13 @@ export function createTestDeps(config: Config = testConfig()): AppDeps {
 
 export async function closeDeps(deps: AppDeps): Promise<void> {
   await deps.temporal.close();
+  // QUIT lets replies still in flight arrive (a bare disconnect rejects them with "Connection is closed.", which
+  // surfaced once as an unhandled rejection after the Redis outage test); bounded, since Redis may be gone.
+  if (deps.redis.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([deps.redis.quit().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]);
+    clearTimeout(timer);
+  }
   deps.redis.disconnect();
   await deps.db.destroy();
 }

@@ -143,6 +143,18 @@ export async function makeCampaign(deps: Pick<AppDeps, 'config' | 'db'>, spec: C
 }
 
 /** The totals on the campaign row (the truth the live counters cache). */
+/**
+ * Brings a draft campaign's deadline to `endsInMs` from now, just before the test launches it: the pledges a
+ * settlement test needs take longer to make than a short deadline can wait under load, and a draft has no
+ * workflow or timer yet that could hold the old deadline.
+ */
+export async function setDraftDeadline(deps: Pick<AppDeps, 'db'>, campaignId: string, endsInMs: number): Promise<void> {
+  const moved = await deps.db('campaigns')
+    .where({ id: campaignId, status: 'draft' })
+    .update({ ends_at: new Date(Date.now() + endsInMs) });
+  if (moved !== 1) throw new Error(`campaign ${campaignId} is not a draft`);
+}
+
 export async function campaignTotals(deps: Pick<AppDeps, 'db'>, campaignId: string): Promise<{ pledged_cents: number; backer_count: number }> {
   const row = (await deps.db('campaigns').where({ id: campaignId }).first('pledged_cents', 'backer_count')) as {
     pledged_cents: number;

@@ -8,6 +8,7 @@ import { createRedis } from '../../src/infra/redis';
 import { startDevServer } from '../../src/temporal/devServer';
 import { startStripeMock } from './stripeMock';
 import { startMailpit } from '../../src/infra/mailpit';
+import { buildWebAppIfStale } from '../../src/main/webBuild';
 import { freePort } from './server';
 import { CONTINUE_AS_NEW_SUGGESTED_AT, TEST_ENV_FILE, type TestEnvironment } from './testEnv';
 import pg from 'pg';
@@ -15,8 +16,8 @@ import pg from 'pg';
 /**
  * Once per `jest` run: a fresh test database with every migration applied (proving they run from scratch),
  * a clean Redis database, one Temporal dev server with the platform's search attributes, one stripe-mock,
- * one Mailpit (SMTP server whose HTTP API shows what was sent) and the workflow bundle built once for every
- * test file's worker.
+ * one Mailpit (SMTP server whose HTTP API shows what was sent), the workflow bundle built once for every
+ * test file's worker, and the web app's build when it is missing or stale.
  */
 export default async function globalSetup(): Promise<void> {
   const started = Date.now();
@@ -53,6 +54,8 @@ export default async function globalSetup(): Promise<void> {
     startStripeMock(),
     (async () => startMailpit({ smtpPort: await freePort(), uiPort: await freePort(), explicitPath: process.env.MAILPIT_PATH }))(),
     bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }),
+    // Once, before any file: the browser tests and `npm start` (tests/startup) then find web/dist current.
+    buildWebAppIfStale((m) => console.log(m)),
   ]);
   const workflowBundlePath = path.join(os.tmpdir(), `pledgeflow-workflows-${process.pid}.js`);
   fs.writeFileSync(workflowBundlePath, bundle.code);

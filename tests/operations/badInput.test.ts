@@ -102,7 +102,8 @@ describe('bad input on every route', () => {
   it('rejects garbage path and query parameters', async () => {
     for (const { method, path, op } of operations) {
       if (path.includes('{')) {
-        const res = await call(method, path.replace(/\{[^}]+\}/g, 'not-a-uuid')).send({});
+        // Neither a uuid nor a slug (GET /v1/stores/by-slug/{slug} takes lowercase letters, digits and dashes).
+        const res = await call(method, path.replace(/\{[^}]+\}/g, 'Not_A_Uuid!')).send({});
         expectRejected(res, `${method} ${path} with a malformed id`);
       }
       for (const param of (op.parameters ?? []).filter((p) => p.in === 'query')) {
@@ -110,6 +111,22 @@ describe('bad input on every route', () => {
         if (value === Symbol.for('skip') || typeof value !== 'string') continue;
         const res = await call(method, `${concrete(path)}?${param.name}=${encodeURIComponent(value)}`);
         expectRejected(res, `${method} ${path}?${param.name}`);
+      }
+    }
+  });
+
+  it('answers a NUL character in any text query parameter with a 4xx problem, never a 500 (Postgres text cannot hold it)', async () => {
+    for (const { method, path, op } of operations) {
+      for (const param of (op.parameters ?? []).filter((p) => p.in === 'query')) {
+        const schema = param.schema as (Schema & { enum?: unknown[]; format?: string; pattern?: string }) | undefined;
+        const type = Array.isArray(schema?.type) ? schema?.type[0] : schema?.type;
+        // Free text only: enums, formats and patterns already refuse anything unexpected.
+        if (type !== 'string' || schema?.enum || schema?.format || schema?.pattern) continue;
+        const res = await call(method, `${concrete(path)}?${param.name}=${encodeURIComponent('a\u0000b')}`);
+        // 400 where the parameter is checked first; an unknown id in the path may answer 404 before it is read.
+        const label = `${method} ${path}?${param.name} with NUL`;
+        expect({ label, clientError: res.status >= 400 && res.status < 500 }).toEqual({ label, clientError: true });
+        expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
       }
     }
   });

@@ -36,6 +36,10 @@ function recordingGateway(calls: number[]): PaymentGateway {
       calls.push(Date.now());
       return { id: 'acct_x', status: 'ready' };
     },
+    transfer: async () => {
+      calls.push(Date.now());
+      return { id: 'tr_x', status: 'paid' };
+    },
   };
 }
 
@@ -74,7 +78,8 @@ describe('payment provider call rate limit', () => {
     await g.cancel({ idempotencyKey: 'd', paymentIntentId: 'pi_x' });
     expect((await g.refund({ idempotencyKey: 'e', paymentIntentId: 'pi_x' })).id).toBe('re_x');
     expect((await g.retrieve('pi_x')).id).toBe('pi_x');
-    expect(calls).toHaveLength(6);
+    expect(await g.transfer({ idempotencyKey: 'f', destinationAccountId: 'acct_x', amountCents: 100, currency: 'usd' })).toEqual({ id: 'tr_x', status: 'paid' });
+    expect(calls).toHaveLength(7);
     expect(g.provider).toBe('stripe');
   });
 });

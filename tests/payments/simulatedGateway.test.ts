@@ -160,6 +160,26 @@ describe('SimulatedGateway: idempotency', () => {
     expect(await gatewayIntentCount({ db }, k)).toBe(1);
   });
 
+  it('concurrent holds under many keys (sharing statements) each get their own answer: one intent per key, twins replay, a reused key is refused', async () => {
+    const keys = Array.from({ length: 12 }, (_, i) => key(`batch-${i}`));
+    const calls = [
+      ...keys.map((k, i) => authorize(i === 3 ? 'pm_card_chargeDeclined' : 'pm_card_visa', 1000 + i, k)),
+      authorize('pm_card_visa', 1000, keys[0]), // a twin: same key, same request
+      authorize('pm_card_visa', 9999, keys[1]), // same key, another amount
+    ];
+    const settled = await Promise.allSettled(calls);
+    const value = (i: number) => (settled[i] as PromiseFulfilledResult<Awaited<ReturnType<typeof authorize>>>).value;
+    expect(settled.slice(0, 13).every((s) => s.status === 'fulfilled')).toBe(true);
+    expect(new Set(keys.map((_, i) => value(i).id)).size).toBe(keys.length);
+    expect(value(12)).toEqual(value(0));
+    expect(value(3)).toMatchObject({ status: 'failed', declineCode: 'generic_decline' });
+    expect(value(5)).toMatchObject({ status: 'requires_capture', amountCents: 1005 });
+    expect(settled[13]).toMatchObject({ status: 'rejected', reason: { code: 'idempotency_key_reused' } });
+    for (const k of keys) expect(await gatewayIntentCount({ db }, k)).toBe(1);
+    // Each key's stored response is the answer its caller got.
+    expect(await authorize('pm_card_visa', 1007, keys[7])).toEqual(value(7));
+  });
+
   it('a repeated declined key replays the decline, not a new attempt', async () => {
     const k = key('authorize');
     const first = await authorize('pm_card_chargeDeclined', 900, k);

@@ -41,7 +41,7 @@ describe('worker wiring', () => {
   it('creates the maintenance and reconciliation schedules once and leaves existing ones alone', async () => {
     const client = await ctx.deps.temporal.client();
     const first = await ensureSchedules(client, ctx.deps.config);
-    expect(first).toEqual([`${ctx.deps.config.TASK_QUEUE}:maintenance-purge`, `${ctx.deps.config.TASK_QUEUE}:commerce-reconcile`, `${ctx.deps.config.TASK_QUEUE}:bookings-reconcile`]);
+    expect(first).toEqual([`${ctx.deps.config.TASK_QUEUE}:maintenance-purge`, `${ctx.deps.config.TASK_QUEUE}:commerce-reconcile`, `${ctx.deps.config.TASK_QUEUE}:bookings-reconcile`, `${ctx.deps.config.TASK_QUEUE}:payouts`, `${ctx.deps.config.TASK_QUEUE}:close-fee-invoices`, `${ctx.deps.config.TASK_QUEUE}:billing-reconcile`]);
     const handle = client.schedule.getHandle(first[0]!);
     await handle.pause('operator pause must survive a redeploy');
     expect(await ensureSchedules(client, ctx.deps.config)).toEqual([]);

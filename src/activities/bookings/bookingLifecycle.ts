@@ -54,6 +54,6 @@ export function createBookingLifecycleActivities(deps: Pick<ActivityDeps, 'db' |
     },
 
     /** The dispute window is over: what the booking kept goes to the provider (a ledger line, once). */
-    releaseBookingFunds: (input: { bookingId: string }) => releaseToProvider(db, input.bookingId),
+    releaseBookingFunds: (input: { bookingId: string }) => releaseToProvider(db, input.bookingId, deps.config.PAYOUT_DELAY_BOOKING),
   };
 }

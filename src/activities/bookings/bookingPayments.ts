@@ -6,7 +6,7 @@ import type { ActivityDeps } from '../../workers/deps';
  * refusals are outcomes these return (recorded on the row); only infrastructure failures throw, and the retry
  * repeats the call under the same business keys (src/bookings/bookingMoney.ts).
  */
-export function createBookingPaymentActivities(deps: Pick<ActivityDeps, 'db' | 'payments' | 'logger'>) {
+export function createBookingPaymentActivities(deps: Pick<ActivityDeps, 'config' | 'db' | 'payments' | 'logger'>) {
   return {
     /** Captures or voids what an ended booking's outcome decided, if a request left it undone. */
     settleBookingMoney: (input: { bookingId: string }) => settleOutcomeMoney(deps, input.bookingId),

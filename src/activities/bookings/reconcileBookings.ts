@@ -1,4 +1,5 @@
 import { createBookingReconciliation } from '../../bookings/reconciliation';
+import { thisRun } from '../repairRun';
 import type { ActivityDeps } from '../../workers/deps';
 
 /**
@@ -9,14 +10,14 @@ import type { ActivityDeps } from '../../workers/deps';
 export function createBookingReconciliationActivities(deps: ActivityDeps) {
   const reconciliation = createBookingReconciliation(deps);
   return {
-    releaseStaleBookingHolds: () => reconciliation.releaseStaleHolds(),
+    releaseStaleBookingHolds: () => reconciliation.releaseStaleHolds(thisRun()),
   };
 }
 
 export function createBookingReconciliationPaymentActivities(deps: ActivityDeps) {
   const reconciliation = createBookingReconciliation(deps);
   return {
-    voidOrphanedBookingAuthorizations: () => reconciliation.voidOrphanedAuthorizations(),
-    settleUnsettledBookingMoney: () => reconciliation.settleUnsettledMoney(),
+    voidOrphanedBookingAuthorizations: () => reconciliation.voidOrphanedAuthorizations(thisRun()),
+    settleUnsettledBookingMoney: () => reconciliation.settleUnsettledMoney(thisRun()),
   };
 }

@@ -3,14 +3,16 @@ import { removeCartLines, releaseCartLines } from '../../commerce/cartRelease';
 import { cancelPlacedOrder, HoldsRanOutError, placeCheckoutOrder, type CheckoutOrderRequest } from '../../commerce/checkoutOrders';
 import { confirmCheckout } from '../../commerce/checkoutConfirmation';
 import { HotStock } from '../../commerce/hotStock';
+import { recordOrderCharge, type OrderChargeResult } from '../../commerce/orderCharges';
+import { storeTaxRate } from '../../commerce/orderUsage';
 import { ReservationsLostError } from '../../commerce/reservations';
 import type { ActivityDeps } from '../../workers/deps';
-import { type CheckoutLine, HOLDS_RAN_OUT, RESERVATIONS_LOST } from '../../commerce/contract';
+import { type CheckoutConfirmation, type CheckoutLine, HOLDS_RAN_OUT, RESERVATIONS_LOST } from '../../commerce/contract';
 
 /**
  * The checkout workflow's database and Redis steps, run as local activities by the workflow's worker, as
  * adapters over src/commerce: prices and holds (checkoutPrices.ts, reservations.ts), the order and its sale
- * (checkoutOrders.ts) and the cart document (cartRelease.ts). Every step is idempotent there (a local activity
+ * (checkoutOrders.ts), the cart document (cartRelease.ts) and the order's charge after its capture (orderCharges.ts). Every step is idempotent there (a local activity
  * may run again after a crash); here, lost holds become the workflow's non-retryable RESERVATIONS_LOST. Payment
  * steps are the payment activities on the payments task queue.
  */
@@ -27,15 +29,28 @@ async function failingOnLostHolds<T>(step: () => Promise<T>): Promise<T> {
 }
 
 export function createCheckoutActivities(deps: ActivityDeps) {
-  const { db, redis, logger } = deps;
+  const { db, redis, logger, config } = deps;
   const hotStock = new HotStock(redis, db, logger);
 
   return {
-    /** Prices as checked out, then every line still held as checked out, the holds pushed out by holdMs. */
-    confirmCheckout: (input: { cartId: string; storeId: string; dropId?: string | null; items: CheckoutLine[]; holdMs: number }) => confirmCheckout(db, input),
+    /**
+     * Prices as checked out, then every line still held as checked out, the holds pushed out by holdMs; and the
+     * store owner's tax rate, which the checkout's amount is computed with from here on.
+     */
+    async confirmCheckout(input: { cartId: string; storeId: string; dropId?: string | null; items: CheckoutLine[]; holdMs: number }): Promise<CheckoutConfirmation> {
+      const held = await confirmCheckout(db, input);
+      return held.status === 'held' ? { ...held, taxRateBps: await storeTaxRate(db, config.TAX_RATES_BPS, input.storeId) } : held;
+    },
 
-    /** The order, once per checkout key, and the holds sold to it, in one transaction (or nothing, RESERVATIONS_LOST). */
-    placeCheckoutOrder: (input: CheckoutOrderRequest) => failingOnLostHolds(() => placeCheckoutOrder(db, input)),
+    /** The order, once per checkout key, its usage event and the holds sold to it, in one transaction (or nothing, RESERVATIONS_LOST). */
+    placeCheckoutOrder: (input: CheckoutOrderRequest) => failingOnLostHolds(() => placeCheckoutOrder(db, input, config)),
+
+    /** After the capture: the order's ledger capture line and its seller charge with the receipt, once per order. */
+    async recordOrderCharge(input: { orderId: string }): Promise<OrderChargeResult> {
+      const result = await recordOrderCharge(db, input.orderId, config);
+      if (result.status !== 'recorded') logger.warn({ orderId: input.orderId, result: result.status }, 'no charge recorded for the order after its capture');
+      return result;
+    },
 
     /** Compensation of the placed order: cancelled and its stock given back (unless its merchant cancelled it first). */
     cancelPlacedOrder: (input: { checkoutKey: string; storeId: string; reservationIds: string[]; dropId?: string | null; reason: string }) =>

@@ -5,6 +5,7 @@ import { requirePrincipal } from '../../accounts/authorization';
 import { INVOICE_STATUSES, ISSUER_KINDS } from '../../billing/contract';
 import { renderInvoicePdf } from '../../billing/invoicePdf';
 import { invoiceFor, listMyInvoices } from '../../billing/invoiceViews';
+import { CreditNoteSchema } from './refundRoutes';
 
 /**
  * Invoices (API.md, "Billing"): the caller's invoices (as buyer; `?as=seller` for those the caller issued), one
@@ -42,10 +43,10 @@ const InvoiceSchema = z
         tax_cents: z.number().int().openapi({ description: 'amount × the issuer’s rate, rounded half-even, added on top' }),
       }),
     ),
-    credit_notes: z.array(z.unknown()).openapi({ description: 'Credit notes referencing this invoice (refunds)' }),
+    credit_notes: z.array(CreditNoteSchema).openapi({ description: 'Credit notes referencing this invoice (its refunds), oldest first' }),
   })
   .openapi('Invoice');
-const InvoiceListSchema = z.object({ data: z.array(InvoiceSummarySchema), next_cursor: z.string().nullable() }).openapi('InvoiceList');
+export const InvoiceListSchema = z.object({ data: z.array(InvoiceSummarySchema), next_cursor: z.string().nullable() }).openapi('InvoiceList');
 
 const ListQuery = z.object({
   as: z.enum(['buyer', 'seller']).default('buyer').openapi({ description: '`buyer` (default): invoices issued to you; `seller`: invoices you issued, drafts included' }),

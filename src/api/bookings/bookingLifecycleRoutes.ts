@@ -26,6 +26,7 @@ const bookingFields = {
   price_cents: z.number().int(),
   currency: z.string(),
   customer_id: z.uuid(),
+  customer_name: z.string().openapi({ description: "The customer's name, so the provider knows who is coming" }),
   service: ServiceSchema,
   provider: ProviderSummarySchema,
   policy: z

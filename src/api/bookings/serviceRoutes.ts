@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { pageQuery, uuidParam, type Api } from '../http/api';
 import type { AppDeps } from '../deps';
+import { text } from '../http/text';
 import { MAX_RADIUS_KM, SEARCH_SORTS, searchServices } from '../../bookings/search';
 import { createQuote, listSlots, slotWindow } from '../../bookings/slotListing';
 import { MAX_SLOT_WINDOW_DAYS } from '../../domain/slots';
@@ -14,8 +15,8 @@ import { ProviderSummarySchema, ServiceSchema } from './providerRoutes';
 const described = (description: string) => ({ description });
 
 const SearchQuery = z.object({
-  q: z.string().trim().min(1).max(200).optional().openapi({ description: 'Words (web search syntax) in the service or its provider' }),
-  category: z.string().min(1).max(100).optional(),
+  q: text(1, 200).optional().openapi({ description: 'Words (web search syntax) in the service or its provider' }),
+  category: text(1, 100).optional(),
   near: z.string().max(100).optional().openapi({ description: '"lat,lng"; results carry distance_km', example: '52.52,13.405' }),
   radius_km: z.coerce.number().min(1).max(MAX_RADIUS_KM).optional().openapi({ description: 'With near (default 50)' }),
   min_rating: z.coerce.number().min(1).max(5).optional(),

@@ -63,7 +63,7 @@ const CreatedCampaignSchema = CampaignSchema.extend({
   }),
 }).openapi('CreatedCampaign');
 
-const CampaignListSchema = z.object({ data: z.array(CampaignSchema), next_cursor: z.string().nullable() }).openapi('CampaignList');
+export const CampaignListSchema = z.object({ data: z.array(CampaignSchema), next_cursor: z.string().nullable() }).openapi('CampaignList');
 
 const dateTime = z.iso.datetime({ offset: true });
 

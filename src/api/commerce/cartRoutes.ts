@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { uuidParam, type Api } from '../http/api';
 import type { AppDeps } from '../deps';
+import { requirePrincipal } from '../../accounts/authorization';
 import { createCartService, MAX_LINE_QUANTITY } from '../../commerce/carts';
 
 /**
@@ -71,6 +72,23 @@ export function registerCartRoutes(api: Api, deps: AppDeps): void {
       responses: { 200: { description: 'The cart', schema: CartSchema }, 404: described('No such cart, expired, or not yours') },
     },
     async ({ params, principal }) => ({ status: 200, body: await carts.read(params.cart_id, principal?.id) }),
+  );
+
+  api.route(
+    {
+      method: 'post',
+      path: '/v1/carts/{cart_id}/claim',
+      operationId: 'claimCart',
+      summary: 'Make a guest cart the signed-in shopper’s (as they sign in with items in it): then only their token opens it',
+      tags: ['carts'],
+      auth: 'user',
+      params: uuidParam('cart_id'),
+      responses: {
+        200: { description: 'The cart, now the caller’s (the caller’s own cart answers as it is)', schema: CartSchema },
+        404: described('No such cart, expired, or another account’s'),
+      },
+    },
+    async ({ params, principal }) => ({ status: 200, body: await carts.claim(params.cart_id, requirePrincipal(principal).id) }),
   );
 
   api.route(

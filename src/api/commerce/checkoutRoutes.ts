@@ -19,6 +19,7 @@ const CheckoutBody = z
     shipping_address: Address,
     payment_method: PaymentMethodToken,
     billing_address: Address.optional(),
+    email: z.email().max(320).optional().openapi({ description: "A guest's email: the order's receipt is issued to it (ignored when signed in: the account gets it)" }),
   })
   .openapi('CheckoutRequest');
 
@@ -57,6 +58,7 @@ export function registerCheckoutRoutes(api: Api, deps: AppDeps): void {
         paymentMethod: body.payment_method,
         shippingAddress: body.shipping_address,
         billingAddress: body.billing_address,
+        email: body.email,
       });
       return checkoutAnswer(result, 'cart', (orderId) => orderDetails(db, orderId));
     },

@@ -35,6 +35,7 @@ const orderFields = {
   status: z.enum(ORDER_STATUSES),
   currency: z.string(),
   subtotal_cents: z.number().int(),
+  tax_cents: z.number().int().openapi({ description: "The store owner's tax, per line half-even, added on top: total_cents = subtotal_cents + tax_cents" }),
   total_cents: z.number().int(),
   created_at: z.iso.datetime(),
 };
@@ -51,11 +52,17 @@ export const OrderSchema = z
         name: z.string(),
         quantity: z.number().int(),
         unit_price_cents: z.number().int(),
-        line_total_cents: z.number().int(),
+        line_total_cents: z.number().int().openapi({ description: 'quantity × unit_price_cents, before tax' }),
+        tax_rate_bps: z.number().int(),
+        tax_cents: z.number().int(),
       }),
     ),
     shipping_address: z.record(z.string(), z.unknown()),
     billing_address: z.record(z.string(), z.unknown()).nullable(),
     status_history: z.array(StatusHistoryEntrySchema),
+    receipt: z
+      .object({ invoice_id: z.uuid(), number: z.string(), status: z.string(), url: z.string(), pdf_url: z.string() })
+      .nullable()
+      .openapi({ description: 'The receipt the store owner issued for the payment, once it is captured and recorded (null until then, or for a guest who gave no email)' }),
   })
   .openapi('Order');

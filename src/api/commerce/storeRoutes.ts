@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { pageQuery, uuidParam, type Api } from '../http/api';
 import type { AppDeps } from '../deps';
 import { PRODUCT_STATUSES } from '../../commerce/catalog';
-import { createStoreService } from '../../commerce/stores';
+import { createStoreService, managedStore } from '../../commerce/stores';
+import { listOwnStores, storeInventory } from '../../commerce/merchantReads';
+import { requirePrincipal } from '../../accounts/authorization';
 import { NUL_MESSAGE, noNul, text } from '../http/text';
 
 /**
@@ -160,6 +162,17 @@ const InventorySchema = z
   .object({ variant_id: z.uuid(), total_stock: z.number().int(), reserved: z.number().int(), sold: z.number().int(), available: z.number().int() })
   .openapi('Inventory');
 
+const OwnStoreSchema = StoreSchema.extend({ product_count: z.number().int().openapi({ description: 'Every product: active, draft and archived' }) }).openapi('OwnStore');
+const OwnStoreListSchema = z.object({ data: z.array(OwnStoreSchema), next_cursor: z.string().nullable() }).openapi('OwnStoreList');
+
+const StockLineSchema = InventorySchema.extend({
+  sku: z.string(),
+  attributes: VariantSchema.shape.attributes,
+  hot: z.boolean(),
+  product: z.object({ id: z.uuid(), name: z.string(), status: z.enum(PRODUCT_STATUSES) }),
+}).openapi('StockLine');
+const StockListSchema = z.object({ data: z.array(StockLineSchema), next_cursor: z.string().nullable() }).openapi('StockList');
+
 const described = (description: string) => ({ description });
 
 export function registerStoreRoutes(api: Api, deps: AppDeps): void {
@@ -181,6 +194,38 @@ export function registerStoreRoutes(api: Api, deps: AppDeps): void {
 
   api.route(
     {
+      method: 'get',
+      path: '/v1/me/stores',
+      operationId: 'listMyStores',
+      summary: 'Your own stores, newest first (merchants and operators)',
+      tags: ['stores'],
+      auth: ['merchant'],
+      query: z.object(pageQuery),
+      responses: { 200: { description: 'A page of your stores', schema: OwnStoreListSchema } },
+    },
+    async ({ query, principal }) => ({ status: 200, body: await listOwnStores(deps.db, requirePrincipal(principal), query) }),
+  );
+
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/stores/{store_id}/inventory',
+      operationId: 'listStoreInventory',
+      summary: "The store's variants with their stock: total, reserved, sold and available, by sku (store owner)",
+      tags: ['stores'],
+      auth: ['merchant'],
+      params: uuidParam('store_id'),
+      query: z.object(pageQuery),
+      responses: { 200: { description: 'A page of stock lines', schema: StockListSchema }, 404: described('No such store, or not yours') },
+    },
+    async ({ params, query, principal }) => {
+      const store = await managedStore(deps.db, params.store_id, principal);
+      return { status: 200, body: await storeInventory(deps.db, store.id, query) };
+    },
+  );
+
+  api.route(
+    {
       method: 'post',
       path: '/v1/stores/{store_id}/products',
       operationId: 'createProduct',
@@ -192,7 +237,7 @@ export function registerStoreRoutes(api: Api, deps: AppDeps): void {
       responses: {
         201: { description: 'Created, with variants and `available` per variant', schema: ProductSchema },
         404: described('No such store, or not yours'),
-        409: described('`sku_taken`: a variant of this store already has that sku'),
+        409: described('`sku_taken`: a variant of this store already has that sku; `plan_limit_reached`: the store\'s plan allows no more `products` or `hot_variants`'),
         422: described('`invalid_variant_price`: base + modifier must be above 0'),
       },
     },

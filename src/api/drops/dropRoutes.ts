@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { uuidParam, type Api } from '../http/api';
+import { pageQuery, uuidParam, type Api } from '../http/api';
 import { Address, OrderSummarySchema } from '../commerce/orderSchemas';
 import { checkoutAnswer } from '../commerce/checkoutAnswers';
 import { checkoutRuns } from '../commerce/checkoutRuns';
@@ -11,6 +11,8 @@ import { createDrop } from '../../drops/creation';
 import { createDropEntries } from '../../drops/entries';
 import { publishedDraw } from '../../drops/lottery';
 import { renderDrop } from '../../drops/repository';
+import { listStoreDrops } from '../../drops/storeDrops';
+import { managedStore } from '../../commerce/stores';
 import { PaymentMethodToken } from '../http/paymentMethodToken';
 
 /**
@@ -105,6 +107,8 @@ const DrawSchema = z
   })
   .openapi('DropDraw');
 
+const DropListSchema = z.object({ data: z.array(DropSchema), next_cursor: z.string().nullable() }).openapi('DropList');
+
 const described = (description: string) => ({ description });
 
 export function registerDropRoutes(api: Api, deps: AppDeps): void {
@@ -125,10 +129,29 @@ export function registerDropRoutes(api: Api, deps: AppDeps): void {
       responses: {
         201: { description: 'The drop, scheduled, with its seed commitment', schema: DropSchema },
         404: described('No such store of yours, or no such variant in it'),
+        409: described('`plan_limit_reached` (limit `drops_per_month` of the store\'s plan), or `subscription_past_due` (the plan is past due or unpaid)'),
         503: described('`workflow_unavailable`: nothing was created; retry'),
       },
     },
     async ({ params, body, principal }) => ({ status: 201, body: await createDrop(deps, requirePrincipal(principal), params.store_id, body) }),
+  );
+
+  api.route(
+    {
+      method: 'get',
+      path: '/v1/stores/{store_id}/drops',
+      operationId: 'listStoreDrops',
+      summary: "The store's drops, newest first (store owner)",
+      tags: ['drops'],
+      auth: ['merchant'],
+      params: uuidParam('store_id'),
+      query: z.object(pageQuery),
+      responses: { 200: { description: 'A page of drops', schema: DropListSchema }, 404: described('No such store, or not yours') },
+    },
+    async ({ params, query, principal }) => {
+      const store = await managedStore(db, params.store_id, principal);
+      return { status: 200, body: await listStoreDrops(db, store.id, query) };
+    },
   );
 
   api.route(

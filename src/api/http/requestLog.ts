@@ -26,6 +26,26 @@ declare module 'express-serve-static-core' {
   }
 }
 
+const BASE_LOGGER = Symbol('requestLog.logger');
+const CHILD_LOGGER = Symbol('requestLog.child');
+type LoggedRequest = Request & { [BASE_LOGGER]?: Logger; [CHILD_LOGGER]?: Logger };
+
+/**
+ * `req.log` as a getter on the app's request prototype, installed once: the child logger is made on first use
+ * (most requests never log anything of their own), without defining a property on every request object.
+ */
+function installLogGetter(proto: object): void {
+  if (Object.prototype.hasOwnProperty.call(proto, 'log')) return;
+  Object.defineProperty(proto, 'log', {
+    configurable: true,
+    enumerable: false,
+    get(this: LoggedRequest): Logger | undefined {
+      const base = this[BASE_LOGGER];
+      return base && (this[CHILD_LOGGER] ??= base.child({ reqId: this.id }));
+    },
+  });
+}
+
 type Observer = { inc(): void; observe(seconds: number): void };
 
 export function requestLog(logger: Logger, metrics: Metrics) {
@@ -51,13 +71,8 @@ export function requestLog(logger: Logger, metrics: Metrics) {
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', id);
     req.id = id;
-    // Made on first use: most requests never log anything of their own.
-    let child: Logger | undefined;
-    Object.defineProperty(req, 'log', {
-      configurable: true,
-      enumerable: false,
-      get: () => (child ??= logger.child({ reqId: id })),
-    });
+    (req as LoggedRequest)[BASE_LOGGER] = logger;
+    installLogGetter(Object.getPrototypeOf(req) as object);
 
     const log = (ms: number, aborted: boolean) => {
       const status = res.statusCode;

@@ -5,6 +5,7 @@ import type { AppDeps } from '../deps';
 import { processStripeEvent, verifyStripeEvent, WebhookSignatureError } from '../../payments/webhookEvents';
 import { connectedAccountStatus } from '../../payments/stripeMapping';
 import { payoutAccountReported } from '../../bookings/providerPayouts';
+import { sellerPayoutAccountReported } from '../../billing/payoutAccounts';
 import type Stripe from 'stripe';
 
 const WebhookAck = z
@@ -42,10 +43,13 @@ export function registerWebhookRoutes(api: Api, deps: AppDeps): void {
         if (err instanceof WebhookSignatureError) throw new Problem(400, 'invalid_signature', 'Invalid signature', err.message);
         throw err;
       }
-      // A connected account's state (a provider's payout details) first: it is idempotent, and if it fails the
-      // event is not yet recorded as processed, so Stripe's redelivery carries it again.
+      // A connected account's state (a provider's or another seller's payout details) first: it is idempotent, and if
+      // it fails the event is not yet recorded as processed, so Stripe's redelivery carries it again.
       const object = event.data.object as { object?: string };
-      if (object.object === 'account') await payoutAccountReported(deps, { id: (object as Stripe.Account).id, status: connectedAccountStatus(object as Stripe.Account) });
+      if (object.object === 'account') {
+        const account = { id: (object as Stripe.Account).id, status: connectedAccountStatus(object as Stripe.Account) };
+        if (!(await sellerPayoutAccountReported(deps, account))) await payoutAccountReported(deps, account);
+      }
       const outcome = await processStripeEvent(deps.db, event, log);
       log.info({ eventId: event.id, type: event.type, ...outcome }, 'stripe webhook');
       return { status: 200, body: { received: true, duplicate: outcome.duplicate } };

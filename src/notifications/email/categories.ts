@@ -8,7 +8,7 @@ export type EmailCategory = (typeof EMAIL_CATEGORIES)[number];
 
 export type EmailClass = { essential: true } | { essential: false; category: EmailCategory };
 
-const ESSENTIAL_KINDS = new Set(['payment_failed', 'payment_reminder', 'pledge_dropped', 'verify_email', 'password_reset', 'password_changed']);
+const ESSENTIAL_KINDS = new Set(['payment_failed', 'payment_reminder', 'pledge_dropped', 'pledge_collected', 'verify_email', 'password_reset', 'password_changed']);
 
 export function classify(kind: string): EmailClass {
   // Receipts, order confirmations and status changes are transactional whatever their exact kind.
@@ -17,6 +17,8 @@ export function classify(kind: string): EmailClass {
   // rate it is not. A provider's onboarding decisions concern their account.
   if (kind === 'booking_feedback_requested') return { essential: false, category: 'other' };
   if (kind.startsWith('booking_') || kind.startsWith('provider_')) return { essential: true };
+  // A seller's payouts (paid, failed, an account to finish) are about money owed to them.
+  if (kind.startsWith('payout_')) return { essential: true };
   if (kind === 'pledge_received') return { essential: false, category: 'pledge_activity' };
   if (kind.startsWith('campaign_')) return { essential: false, category: 'campaign_updates' };
   if (kind.startsWith('drop_')) return { essential: false, category: 'drops' };

@@ -1,6 +1,7 @@
 import type { ActivityDeps } from '../../workers/deps';
 import type { AccountEmailPayload } from '../accountEmail';
 import type { NotificationJson } from '../push';
+import { invoicePdfAttachment } from '../../billing/invoicePdfAttachment';
 import { errorText } from '../../infra/dependencies';
 import { retryDelay, startPollLoop, type PollLoop } from '../pollLoop';
 import { classify, type EmailClass } from './categories';
@@ -112,7 +113,7 @@ export function createEmailSender(deps: ActivityDeps, mailer: Mailer, options: E
     const cls: EmailClass = classify(n.type);
     if (!cls.essential && user.opted_out.includes(cls.category)) return { result: 'skipped', note: `opted out of ${cls.category}` };
     const unsubscribe = cls.essential ? undefined : { url: `${apiUrl}/v1/email/unsubscribe?token=${unsubscribeToken(config.JWT_SECRET, user.id, cls.category)}`, category: cls.category };
-    const content = render(notificationMessage(n, appUrl), { appUrl, recipientName: user.name, unsubscribe });
+    const content = render(notificationMessage(n, appUrl, apiUrl), { appUrl, recipientName: user.name, unsubscribe });
     // RFC 2369 / RFC 8058: mail clients show their own unsubscribe button and may POST to it in one click.
     const headers: Record<string, string> = unsubscribe ? { 'List-Unsubscribe': `<${unsubscribe.url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } : {};
     return { kind: n.type, email: envelope(r, user.email, content, headers) };
@@ -132,6 +133,8 @@ export function createEmailSender(deps: ActivityDeps, mailer: Mailer, options: E
     const composed = compose(r, users);
     if ('result' in composed) return composed;
     try {
+      const receipt = await receiptAttachment(db, r.payload.notification?.data?.invoice_id);
+      if (receipt) composed.email.attachments = [receipt];
       await mailer.send(composed.email);
       return { result: 'delivered' };
     } catch (err) {
@@ -210,6 +213,11 @@ export async function deliverEmailsOnce(deps: ActivityDeps, options: EmailLaneOp
   } finally {
     if (!options.mailer) sender.close();
   }
+}
+
+/** The PDF of the receipt a notification names, when it names a finalized one. */
+async function receiptAttachment(db: ActivityDeps['db'], invoiceId: unknown) {
+  return typeof invoiceId === 'string' && UUID.test(invoiceId) ? invoicePdfAttachment(db, invoiceId) : undefined;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -10,6 +10,8 @@ export interface OutgoingEmail {
   /** Stable per email, so a receiver can recognise a resend (see emailLane.ts). */
   messageId: string;
   headers: Record<string, string>;
+  /** Files sent with it (an invoice's PDF with the notification that issued it). */
+  attachments?: Array<{ filename: string; content: Buffer; contentType: string }>;
 }
 
 export interface Mailer {
@@ -32,7 +34,7 @@ export function createSmtpMailer(smtpUrl: string): Mailer {
   });
   return {
     async send(m) {
-      await transport.sendMail({ from: m.from, to: m.to, subject: m.subject, text: m.text, html: m.html, messageId: m.messageId, headers: m.headers });
+      await transport.sendMail({ from: m.from, to: m.to, subject: m.subject, text: m.text, html: m.html, messageId: m.messageId, headers: m.headers, attachments: m.attachments });
     },
     close: () => transport.close(),
   };

@@ -48,8 +48,28 @@ function money(data: Record<string, unknown>, amountKey: string): string | undef
   return amount !== undefined && currency ? formatMoney(amount, currency) : undefined;
 }
 
+/**
+ * A notification caused by a charge carries its receipt (`invoice_id`, `invoice_number`): the email names the
+ * receipt and links its PDF (`/v1/invoices/{id}/pdf` on the API; the lane also attaches it).
+ */
+function withReceipt(m: Message, d: Record<string, unknown>, apiUrl: string | undefined): Message {
+  const number = str(d.invoice_number);
+  const id = str(d.invoice_id);
+  if (!number || !id) return m;
+  const pdf = apiUrl ? `${link(apiUrl, 'v1', 'invoices', id)}/pdf` : undefined;
+  return {
+    ...m,
+    paragraphs: [...m.paragraphs, pdf ? `Your receipt is ${number}: ${pdf}` : `Your receipt is ${number}.`],
+    facts: [...(m.facts ?? []), ['Receipt', number]],
+  };
+}
+
 /** What a notification of each kind says by email; unknown kinds say their title and body. */
-export function notificationMessage(n: NotificationJson, appUrl: string): Message {
+export function notificationMessage(n: NotificationJson, appUrl: string, apiUrl?: string): Message {
+  return withReceipt(kindMessage(n, appUrl), n.data ?? {}, apiUrl);
+}
+
+function kindMessage(n: NotificationJson, appUrl: string): Message {
   const d = n.data ?? {};
   const campaign = link(appUrl, 'campaigns', str(d.campaign_id));
   const drop = link(appUrl, 'drops', str(d.drop_id));
@@ -64,6 +84,8 @@ export function notificationMessage(n: NotificationJson, appUrl: string): Messag
     case 'campaign_cancelled':
     case 'pledge_dropped':
       return { ...base, ...action('View the campaign', campaign) };
+    case 'pledge_collected':
+      return { ...base, ...action('View the campaign', campaign), facts: fact('Charged', money(d, 'amount_cents')) };
     case 'payment_failed':
     case 'payment_reminder':
       return { ...base, ...action('Update your payment method', link(appUrl, 'pledges', str(d.pledge_id))), facts: fact('Update before', formatInstant(d.drop_deadline)) };
@@ -94,6 +116,9 @@ export function notificationMessage(n: NotificationJson, appUrl: string): Messag
     default: {
       if (n.type.startsWith('booking_')) return bookingMessage(n, base, appUrl);
       if (n.type.startsWith('provider_')) return { ...base, ...action('Open your provider page', link(appUrl, 'provider')) };
+      if (n.type.startsWith('payout_')) {
+        return { ...base, ...action('View your payouts', link(appUrl, 'payouts')), facts: [...fact('Amount', money(d, 'amount_cents')), ...fact('Reason', str(d.failure_code))] };
+      }
       if (n.type.startsWith('order_')) {
         const total = money(d, 'total_cents') ?? money(d, 'amount_cents');
         const status = str(d.status);

@@ -16,11 +16,14 @@ import type { Activities, PaymentQueueActivities } from '../../activities';
 import { OrderId } from '../../temporal/searchAttributes';
 import { paymentsTaskQueue } from '../../temporal/taskQueues';
 import { CHECKOUT_FAILED, HOLDS_RAN_OUT, type CheckoutInput, type CheckoutResult, checkoutAnswerUpdate, checkoutPaymentKey } from '../../commerce/contract';
+import { orderAmounts } from '../../domain/orderAmounts';
 
 /**
  * One checkout (`checkout:<key>`, the key being the caller-scoped Idempotency-Key): confirm the cart's prices and
  * holds → authorize → place the order (order created and holds sold, one transaction) and take the lines out of the
- * cart → answer the shopper (the `answer` Update) → capture. A compensation is registered before each risky step
+ * cart → answer the shopper (the `answer` Update) → capture → record the charge (ledger line, seller charge, receipt).
+ * What is authorized and captured is the order's total: its subtotal plus the store owner's tax, added on top per
+ * line (src/domain/orderAmounts.ts, at the rate the first step read). A compensation is registered before each risky step
  * and they run newest first when a later step fails. A declined card (or one that needs authentication) voids
  * what was done but keeps the holds, so the shopper can retry within the TTL.
  *
@@ -39,6 +42,9 @@ import { CHECKOUT_FAILED, HOLDS_RAN_OUT, type CheckoutInput, type CheckoutResult
 // Each database step is one short transaction, retried in the worker at once for a transient error.
 const dbSteps: LocalActivityOptions = { startToCloseTimeout: '15 seconds', retry: { initialInterval: '200 ms', maximumInterval: '10 seconds' } };
 const { confirmCheckout, placeCheckoutOrder, cancelPlacedOrder, releaseCheckoutHolds, emptyCheckoutCart } = proxyLocalActivities<Activities>(dbSteps);
+// The money is captured by then: recording it is never compensated, only retried (without end, backing off) until
+// it is done; the commerce reconciliation records a charge this step never got to (a workflow terminated, say).
+const { recordOrderCharge } = proxyLocalActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { initialInterval: '1 second', maximumInterval: '5 minutes' } });
 
 const DEFAULT_HOLD_MS = 15 * 60_000;
 const DEFAULT_PAYMENT_STEP_MS = 2 * 60_000;
@@ -95,7 +101,8 @@ async function saga(input: CheckoutInput, answerConfirmed: (result: CheckoutResu
   });
 
   const paymentKey = checkoutPaymentKey(input.checkoutKey);
-  const amountCents = input.items.reduce((s, i) => s + i.quantity * i.unit_price_cents, 0);
+  // The subtotal until the first step says the tax rate; the order's total (what is authorized) after it.
+  let amountCents = input.items.reduce((s, i) => s + i.quantity * i.unit_price_cents, 0);
   const variantIds = input.items.map((i) => i.variant_id);
   let orderId: string | null = null;
   const step = (name: string) =>
@@ -115,6 +122,8 @@ async function saga(input: CheckoutInput, answerConfirmed: (result: CheckoutResu
     return held;
   }
   const holdsEndAt = Date.now() + holdMs;
+  const amounts = orderAmounts(input.items, held.taxRateBps ?? 0);
+  amountCents = amounts.total_cents;
 
   // Newest first; each is idempotent and tolerant of a step that never happened.
   const compensations: Array<{ name: string; run: () => Promise<unknown> }> = [];
@@ -160,8 +169,10 @@ async function saga(input: CheckoutInput, answerConfirmed: (result: CheckoutResu
       cartId: input.cartId,
       storeId: input.storeId,
       customerId: input.customerId,
+      customerEmail: input.customerEmail ?? null,
       currency: input.currency,
       items: input.items,
+      taxRateBps: amounts.taxRateBps,
       shippingAddress: { ...input.shippingAddress },
       billingAddress: input.billingAddress ? { ...input.billingAddress } : null,
       paymentKey,
@@ -237,6 +248,8 @@ async function saga(input: CheckoutInput, answerConfirmed: (result: CheckoutResu
     throw err;
   }
 
+  step('recording the charge');
+  await recordOrderCharge({ orderId: orderId! });
   step('confirmed');
   return { status: 'confirmed', orderId: orderId! };
 }

@@ -74,6 +74,9 @@ function mocks(over: ActivityMocks = {}) {
     placeCheckoutOrder: jest.fn(async (_: ActivityInput<'placeCheckoutOrder'>) => ({ orderId: 'order-1', created: true })),
     emptyCheckoutCart: jest.fn(async (_: ActivityInput<'emptyCheckoutCart'>) => undefined),
     capturePayment: jest.fn(async (_: ActivityInput<'capturePayment'>) => paymentRecord('succeeded')),
+    recordOrderCharge: jest.fn(
+      async (_: ActivityInput<'recordOrderCharge'>): Promise<ActivityResult<'recordOrderCharge'>> => ({ status: 'recorded', chargeId: 'charge-1', invoiceId: 'invoice-1', created: true }),
+    ),
     // Compensations and the expiry step.
     cancelPayment: jest.fn(async (_: ActivityInput<'cancelPayment'>) => paymentRecord('canceled')),
     cancelPlacedOrder: jest.fn(async (_: ActivityInput<'cancelPlacedOrder'>) => ({ cancelled: true })),
@@ -82,9 +85,11 @@ function mocks(over: ActivityMocks = {}) {
   return Object.assign(defaults, over) as typeof defaults;
 }
 
-const FORWARD: ActivityName[] = ['confirmCheckout', 'authorizePayment', 'placeCheckoutOrder', 'emptyCheckoutCart', 'capturePayment'];
+const FORWARD: ActivityName[] = ['confirmCheckout', 'authorizePayment', 'placeCheckoutOrder', 'emptyCheckoutCart', 'capturePayment', 'recordOrderCharge'];
+/** Up to the capture: what runs before the saga can still be undone. */
+const THROUGH_CAPTURE = FORWARD.slice(0, 5);
 /** The database and Redis steps: local activities, never scheduled through the server. */
-const LOCAL: ActivityName[] = ['confirmCheckout', 'placeCheckoutOrder', 'emptyCheckoutCart', 'cancelPlacedOrder', 'releaseCheckoutHolds'];
+const LOCAL: ActivityName[] = ['confirmCheckout', 'placeCheckoutOrder', 'emptyCheckoutCart', 'cancelPlacedOrder', 'releaseCheckoutHolds', 'recordOrderCharge'];
 
 describe('checkout workflow (mocked activities)', () => {
   let t: WorkflowTestEnv;
@@ -140,8 +145,10 @@ describe('checkout workflow (mocked activities)', () => {
       cartId: input.cartId,
       storeId: input.storeId,
       customerId: 'customer-1',
+      customerEmail: null,
       currency: 'USD',
       items: input.items,
+      taxRateBps: 0,
       shippingAddress: address,
       billingAddress: null,
       paymentKey,
@@ -150,6 +157,7 @@ describe('checkout workflow (mocked activities)', () => {
       holdsEndAt: expect.any(Number),
     });
     expect(m.capturePayment).toHaveBeenCalledWith({ businessKey: paymentKey });
+    expect(m.recordOrderCharge).toHaveBeenCalledWith({ orderId: 'order-1' });
     expect(m.emptyCheckoutCart).toHaveBeenCalledWith({ cartId: input.cartId, variantIds: ['v1', 'v2'] });
     // Nothing was compensated.
     for (const c of [m.cancelPayment, m.cancelPlacedOrder, m.releaseCheckoutHolds]) expect(c).not.toHaveBeenCalled();
@@ -169,7 +177,7 @@ describe('checkout workflow (mocked activities)', () => {
     // Only the payment steps went through the server as activity tasks; the database steps are local (markers).
     const events = await historyEventTypes(t.client, id);
     expect(events.filter((e) => e === 'ACTIVITY_TASK_SCHEDULED')).toHaveLength(2);
-    expect(events.filter((e) => e === 'MARKER_RECORDED')).toHaveLength(3);
+    expect(events.filter((e) => e === 'MARKER_RECORDED')).toHaveLength(4);
   });
 
   it('answers the shopper confirmed once the order is placed, before the capture; a retry gets the same answer', async () => {
@@ -350,7 +358,7 @@ describe('checkout workflow (mocked activities)', () => {
       message: 'This PaymentIntent could not be captured because it has a status of canceled.',
     });
     const id = checkoutWorkflowId(input.checkoutKey);
-    expect(t.callNames(id)).toEqual([...FORWARD, 'cancelPlacedOrder', 'cancelPayment']);
+    expect(t.callNames(id)).toEqual([...THROUGH_CAPTURE, 'cancelPlacedOrder', 'cancelPayment']);
     expect(m.emptyCheckoutCart).toHaveBeenCalledWith({ cartId: input.cartId, variantIds: ['v1', 'v2'] });
   });
 
@@ -426,5 +434,33 @@ describe('checkout workflow (mocked activities)', () => {
     // The order's compensation runs too: an attempt of a worker thought gone may have placed it meanwhile.
     expect(t.callNames(handle.workflowId)).toEqual(['confirmCheckout', 'authorizePayment', 'releaseCheckoutHolds', 'cancelPlacedOrder', 'cancelPayment']);
     expect(m.placeCheckoutOrder).not.toHaveBeenCalled();
+  });
+
+  it('authorizes the order total with the tax on top: the rate the first step read, per line half-even', async () => {
+    // 2 × 1 255 = 2 510 at 8.25 % = 207.075 → 207; 1 × 200 = 200 at 8.25 % = 16.5 → 16 (a tie goes to the even cent).
+    const input = checkoutInput({ items: [{ variant_id: 'v1', quantity: 2, unit_price_cents: 1_255 }, { variant_id: 'v2', quantity: 1, unit_price_cents: 200 }] });
+    const m = mocks({ confirmCheckout: async () => ({ status: 'held', reservationIds: ['r1', 'r2'], taxRateBps: 825 }) });
+    const handle = await start(input, m);
+
+    await expect(handle.result()).resolves.toEqual({ status: 'confirmed', orderId: 'order-1' });
+    expect(m.authorizePayment).toHaveBeenCalledWith(expect.objectContaining({ amountCents: 2_710 + 207 + 16 }));
+    expect(m.placeCheckoutOrder).toHaveBeenCalledWith(expect.objectContaining({ taxRateBps: 825 }));
+  });
+
+  it('a failing charge step after the capture is retried until it is done, never compensated', async () => {
+    const input = checkoutInput();
+    let attempts = 0;
+    const m = mocks({
+      recordOrderCharge: async () => {
+        if (++attempts < 3) throw new Error('database unavailable');
+        return { status: 'recorded', chargeId: 'charge-1', invoiceId: 'invoice-1', created: true };
+      },
+    });
+    const handle = await start(input, m);
+
+    await expect(handle.result()).resolves.toEqual({ status: 'confirmed', orderId: 'order-1' });
+    expect(attempts).toBe(3);
+    expect(t.callNames(handle.workflowId)).toEqual([...THROUGH_CAPTURE, 'recordOrderCharge', 'recordOrderCharge', 'recordOrderCharge']);
+    for (const c of [m.cancelPayment, m.cancelPlacedOrder, m.releaseCheckoutHolds]) expect(c).not.toHaveBeenCalled();
   });
 });

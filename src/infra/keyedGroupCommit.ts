@@ -1,7 +1,8 @@
 /**
- * Group commit in one process: per key (a campaign), one batch runs at a time, and whatever arrives while it
- * runs becomes the next batch. An idle campaign's request runs at once and alone (no timer, no added wait);
- * a hot campaign's requests share one statement or one round trip, as many as queued behind the last one.
+ * Group commit in one process: per key (a campaign, a gateway operation), one batch runs at a time, and
+ * whatever arrives while it runs becomes the next batch. An idle key's request runs at once and alone (no
+ * timer, no added wait); a hot key's requests share one statement or one round trip, as many as queued behind
+ * the last one (up to maxBatch). Used by new pledges (issue 10) and the simulated gateway's holds.
  */
 export function createGroupCommit<I, O>(run: (key: string, items: I[]) => Promise<O[]>, maxBatch = 64): (key: string, item: I) => Promise<O> {
   type Waiter = { item: I; resolve: (out: O) => void; reject: (err: unknown) => void };
