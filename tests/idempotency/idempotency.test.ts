@@ -347,3 +347,79 @@ describe('a request stuck in progress past IDEMPOTENCY_LOCK_TIMEOUT_SECONDS', ()
     await stuck;
   });
 });
+
+describe('claims and responses arriving together (one statement each per batch)', () => {
+  const statementsDuring = async <T>(fn: () => Promise<T>) => {
+    let statements = 0;
+    const onQuery = (q: { sql: string }) => {
+      if (/idempotency_keys/.test(q.sql)) statements++;
+    };
+    deps.db.on('query', onQuery);
+    try {
+      return { result: await fn(), statements };
+    } finally {
+      deps.db.off('query', onQuery);
+    }
+  };
+
+  it('claims, runs and stores 40 concurrent requests with distinct keys exactly once each, in fewer statements than requests', async () => {
+    const guard = new PostgresIdempotencyGuard(deps.db, deps.config, deps.metrics);
+    const scope = `test:${randomUUID()}`;
+    let runs = 0;
+    const { result, statements } = await statementsDuring(() =>
+      Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          guard.execute({ scope, key: `k${i}`, fingerprint: `POST /b {"i":${i}}` }, async () => {
+            runs++;
+            return { status: 201, body: { i, quote: 'a "quoted" \\ value' }, headers: { Location: `/b/${i}` } };
+          }),
+        ),
+      ),
+    );
+    expect(runs).toBe(40);
+    expect(result.map((r) => (r.body as { i: number }).i)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    // 40 claims and 40 responses, alone: 80 statements. Together they share.
+    expect(statements).toBeLessThan(80);
+    const rows = await deps.db('idempotency_keys').where({ scope }).orderBy('key');
+    expect(rows).toHaveLength(40);
+    expect(rows.every((r) => r.state === 'completed' && r.lock_token === null && r.response_status === 201)).toBe(true);
+    // Every response is replayed as it was stored (the body's exact JSON text, its headers).
+    const replays = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => guard.execute({ scope, key: `k${i}`, fingerprint: `POST /b {"i":${i}}` }, async () => ({ status: 500 }))),
+    );
+    replays.forEach((r, i) => {
+      expect(r).toMatchObject({ status: 201, body: { i, quote: 'a "quoted" \\ value' }, headers: { Location: `/b/${i}`, 'Idempotent-Replayed': 'true' } });
+    });
+  });
+
+  it('lets a key sent twice in one batch run once: the second waits (409) or replays, never runs', async () => {
+    const guard = new PostgresIdempotencyGuard(deps.db, deps.config, deps.metrics);
+    const request = { scope: `test:${randomUUID()}`, key: randomUUID(), fingerprint: 'POST /twice {}' };
+    let runs = 0;
+    // Another request in flight first, so the twins queue behind its claim and share the next batch.
+    const ahead = guard.execute({ ...request, key: randomUUID() }, async () => ({ status: 201 }));
+    const settled = await Promise.allSettled(
+      [0, 1].map(() =>
+        guard.execute(request, async () => {
+          runs++;
+          return { status: 201, body: { ok: true } };
+        }),
+      ),
+    );
+    await ahead;
+    expect(runs).toBe(1);
+    expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(1);
+    expect(settled.find((s) => s.status === 'rejected')).toMatchObject({ reason: { status: 409, code: 'request_in_progress' } });
+  });
+
+  it('keeps one bad claim from failing the others it was batched with', async () => {
+    const guard = new PostgresIdempotencyGuard(deps.db, deps.config, deps.metrics);
+    const scope = `test:${randomUUID()}`;
+    // A key the table refuses (longer than 255; the API refuses it before the guard, a direct caller might not).
+    const outcomes = await Promise.allSettled(
+      ['a', 'x'.repeat(300), 'b', 'c'].map((key) => guard.execute({ scope, key, fingerprint: 'POST /z {}' }, async () => ({ status: 201, body: { key } }))),
+    );
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((await deps.db('idempotency_keys').where({ scope }).pluck('key')).sort()).toEqual(['a', 'b', 'c']);
+  });
+});

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../../config';
 import type { Db } from '../../infra/db';
+import { createGroupCommit } from '../../infra/keyedGroupCommit';
 import type { Metrics } from '../../infra/metrics';
 import type { HandlerResult, IdempotencyGuard, IdempotencyRequest } from './api';
 import { asProblem, Problem, problems } from './problem';
@@ -23,6 +24,30 @@ function isFinal(status: number): boolean {
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
+interface Claim {
+  scope: string;
+  key: string;
+  fingerprint: string;
+  lockToken: string;
+}
+
+interface Completion {
+  scope: string;
+  key: string;
+  lockToken: string;
+  result: HandlerResult;
+}
+
+/** Whether the row was claimed (or stored), or the error of this request's own statement. */
+type Outcome = boolean | { error: unknown };
+
+function settled(outcome: Outcome): boolean {
+  if (typeof outcome === 'boolean') return outcome;
+  throw outcome.error;
+}
+
+const slot = (scope: string, key: string) => `${scope}\u0000${key}`;
+
 /**
  * The Idempotency-Key contract (API.md), stored in Postgres so that every API replica sees the same keys.
  *
@@ -39,6 +64,9 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
  */
 export class PostgresIdempotencyGuard implements IdempotencyGuard {
   private readonly outcomes;
+  /** Claims and completions arriving together share one statement each (issue 10: two of a pledge's ~3.6). */
+  private readonly claimTogether = createGroupCommit<Claim, Outcome>((_, claims) => this.oneByOneIfFailed(claims, (c) => this.claimAll(c)));
+  private readonly completeTogether = createGroupCommit<Completion, Outcome>((_, done) => this.oneByOneIfFailed(done, (d) => this.completeAll(d)));
 
   constructor(
     private readonly db: Db,
@@ -85,27 +113,55 @@ export class PostgresIdempotencyGuard implements IdempotencyGuard {
 
   /** True when this call now owns the key: it was free, expired, or held by a lock that ran out. */
   private async claim(request: IdempotencyRequest, fingerprint: string, lockToken: string): Promise<boolean> {
-    const { rows } = await this.db.raw<{ rows: unknown[] }>(
+    return settled(await this.claimTogether('claim', { scope: request.scope, key: request.key, fingerprint, lockToken }));
+  }
+
+  /**
+   * One upsert for a batch of claims, in key order (two replicas' batches lock shared keys in the same order).
+   * A key twice in one batch is claimed by its first request only: the later one loses as if it had come after
+   * (ON CONFLICT DO UPDATE may not touch a row twice in one statement).
+   */
+  private async claimAll(claims: Claim[]): Promise<boolean[]> {
+    const firsts = new Map<string, Claim>();
+    for (const c of claims) if (!firsts.has(slot(c.scope, c.key))) firsts.set(slot(c.scope, c.key), c);
+    const sorted = [...firsts.values()].sort((a, b) => (a.scope === b.scope ? (a.key < b.key ? -1 : 1) : a.scope < b.scope ? -1 : 1));
+    const { rows } = await this.db.raw<{ rows: { lock_token: string }[] }>(
       `INSERT INTO idempotency_keys AS k (scope, key, fingerprint, state, lock_token, locked_until, expires_at)
-       VALUES (:scope, :key, :fingerprint, 'in_progress', :lockToken,
-               now() + make_interval(secs => :lockSeconds), now() + make_interval(hours => :ttlHours))
+       SELECT c.scope, c.key, c.fingerprint, 'in_progress', c.lock_token,
+              now() + make_interval(secs => :lockSeconds), now() + make_interval(hours => :ttlHours)
+         FROM unnest(:scopes::text[], :keys::text[], :fingerprints::text[], :tokens::uuid[]) WITH ORDINALITY
+              AS c(scope, key, fingerprint, lock_token, n)
+        ORDER BY c.n
        ON CONFLICT (scope, key) DO UPDATE SET
          fingerprint = EXCLUDED.fingerprint, state = 'in_progress', lock_token = EXCLUDED.lock_token,
          locked_until = EXCLUDED.locked_until, response_status = NULL, response_headers = NULL,
          response_body = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
        WHERE k.expires_at <= now()
           OR (k.state = 'in_progress' AND k.locked_until <= now() AND k.fingerprint = EXCLUDED.fingerprint)
-       RETURNING 1`,
+       RETURNING k.lock_token`,
       {
-        scope: request.scope,
-        key: request.key,
-        fingerprint,
-        lockToken,
+        scopes: sorted.map((c) => c.scope),
+        keys: sorted.map((c) => c.key),
+        fingerprints: sorted.map((c) => c.fingerprint),
+        tokens: sorted.map((c) => c.lockToken),
         lockSeconds: this.leaseSeconds,
         ttlHours: this.config.IDEMPOTENCY_KEY_TTL_HOURS,
       },
     );
-    return rows.length === 1;
+    const won = new Set(rows.map((r) => r.lock_token));
+    return claims.map((c) => won.has(c.lockToken));
+  }
+
+  /** A batch that failed as a whole goes again one by one, so one request's trouble (its error) is its own. */
+  private async oneByOneIfFailed<T>(items: T[], run: (items: T[]) => Promise<boolean[]>): Promise<Outcome[]> {
+    try {
+      return await run(items);
+    } catch (err) {
+      if (items.length === 1) return [{ error: err }];
+      const out: Outcome[] = [];
+      for (const item of items) out.push(await run([item]).then(([ok]) => ok!, (error: unknown) => ({ error })));
+      return out;
+    }
   }
 
   /** Never longer than the most a live request may hold its key. */
@@ -156,20 +212,35 @@ export class PostgresIdempotencyGuard implements IdempotencyGuard {
   }
 
   private async complete(request: IdempotencyRequest, lockToken: string, result: HandlerResult): Promise<void> {
-    const updated = await this.db('idempotency_keys')
-      .where({ scope: request.scope, key: request.key, lock_token: lockToken })
-      .update({
-        state: 'completed',
-        lock_token: null,
-        locked_until: null,
-        response_status: result.status,
-        response_headers: JSON.stringify(result.headers ?? {}),
-        response_body: result.body === undefined ? null : JSON.stringify(result.body),
-        // Retention counts from the response, so a slow handler does not shorten the replay window.
-        expires_at: this.db.raw('now() + make_interval(hours => ?)', [this.config.IDEMPOTENCY_KEY_TTL_HOURS]),
-      });
-    // Zero rows: the lock ran out and another request took the key over; its result is the one kept.
-    this.outcomes.inc({ outcome: updated === 1 ? 'stored' : 'lock_lost' });
+    const stored = settled(await this.completeTogether('complete', { scope: request.scope, key: request.key, lockToken, result }));
+    // Not stored: the lock ran out and another request took the key over; its result is the one kept.
+    this.outcomes.inc({ outcome: stored ? 'stored' : 'lock_lost' });
+  }
+
+  /** One UPDATE for a batch of responses; a row counts only while this request's lock token is still on it. */
+  private async completeAll(done: Completion[]): Promise<boolean[]> {
+    const { rows } = await this.db.raw<{ rows: { token: string }[] }>(
+      `UPDATE idempotency_keys k SET
+         state = 'completed', lock_token = NULL, locked_until = NULL,
+         response_status = d.status, response_headers = d.headers::jsonb, response_body = d.body::json,
+         -- Retention counts from the response, so a slow handler does not shorten the replay window.
+         expires_at = now() + make_interval(hours => :ttlHours)
+        FROM unnest(:scopes::text[], :keys::text[], :tokens::uuid[], :statuses::int[], :headers::text[], :bodies::text[])
+             AS d(scope, key, token, status, headers, body)
+       WHERE k.scope = d.scope AND k.key = d.key AND k.lock_token = d.token
+       RETURNING d.token`,
+      {
+        scopes: done.map((d) => d.scope),
+        keys: done.map((d) => d.key),
+        tokens: done.map((d) => d.lockToken),
+        statuses: done.map((d) => d.result.status),
+        headers: done.map((d) => JSON.stringify(d.result.headers ?? {})),
+        bodies: done.map((d) => (d.result.body === undefined ? null : JSON.stringify(d.result.body))),
+        ttlHours: this.config.IDEMPOTENCY_KEY_TTL_HOURS,
+      },
+    );
+    const stored = new Set(rows.map((r) => r.token));
+    return done.map((d) => stored.has(d.lockToken));
   }
 
   private async release(request: IdempotencyRequest, lockToken: string): Promise<void> {
