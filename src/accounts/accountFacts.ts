@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config';
 import type { Db } from '../infra/db';
+import { createGroupCommit } from '../infra/keyedGroupCommit';
 import type { RedisClient } from '../infra/redis';
 import type { Logger } from '../logger';
 import type { OperatorFacts } from './authorization';
@@ -95,7 +96,22 @@ interface FactsRow {
   revoked_sessions: string[];
 }
 
-async function readFacts(db: Db, userId: string, accessTokenTtlSeconds: number): Promise<AccountFacts | undefined> {
+/**
+ * Misses arriving while a read runs share the next one (`WHERE u.id = ANY(...)`): a crowd of first requests (a
+ * drop opening, a campaign's launch) costs a statement per batch, not per account (issue 10).
+ */
+const readers = new WeakMap<Db, (ttlSeconds: string, userId: string) => Promise<AccountFacts | undefined>>();
+
+function readFacts(db: Db, userId: string, accessTokenTtlSeconds: number): Promise<AccountFacts | undefined> {
+  let read = readers.get(db);
+  if (!read) {
+    read = createGroupCommit((ttl: string, ids: string[]) => readFactsOf(db, ids, Number(ttl)), 256);
+    readers.set(db, read);
+  }
+  return read(String(accessTokenTtlSeconds), userId);
+}
+
+async function readFactsOf(db: Db, userIds: string[], accessTokenTtlSeconds: number): Promise<Array<AccountFacts | undefined>> {
   const { rows } = await db.raw<{ rows: FactsRow[] }>(
     `SELECT u.id, u.email, u.base_role,
             u.email_verified_at IS NOT NULL AS email_verified,
@@ -103,19 +119,22 @@ async function readFacts(db: Db, userId: string, accessTokenTtlSeconds: number):
             u.tokens_valid_after,
             ARRAY(SELECT s.id::text FROM auth_sessions s
                   WHERE s.user_id = u.id AND s.revoked_at > now() - make_interval(secs => ?)) AS revoked_sessions
-     FROM users u WHERE u.id = ?`,
+     FROM users u WHERE u.id = ANY(?::uuid[])`,
     // A minute of margin for clock skew between API processes and Postgres.
-    [accessTokenTtlSeconds + 60, userId],
+    [accessTokenTtlSeconds + 60, [...new Set(userIds)]],
   );
-  const row = rows[0];
-  if (!row) return undefined;
-  return {
-    id: row.id,
-    email: row.email,
-    baseRole: row.base_role,
-    emailVerified: row.email_verified,
-    operatorGranted: row.operator_granted,
-    tokensValidAfterMs: row.tokens_valid_after ? row.tokens_valid_after.getTime() : null,
-    revokedSessions: row.revoked_sessions,
-  };
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return userIds.map((id) => {
+    const row = byId.get(id.toLowerCase());
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      email: row.email,
+      baseRole: row.base_role,
+      emailVerified: row.email_verified,
+      operatorGranted: row.operator_granted,
+      tokensValidAfterMs: row.tokens_valid_after ? row.tokens_valid_after.getTime() : null,
+      revokedSessions: row.revoked_sessions,
+    };
+  });
 }
