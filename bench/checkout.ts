@@ -1,5 +1,6 @@
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { temporal } from '@temporalio/proto';
+import { startWorker, stopWorker } from './soakWorkers';
 import {
   allPass,
   benchEnvironment,
@@ -129,20 +130,33 @@ async function main(): Promise<void> {
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error('BENCH_CHECKOUT_WARMUP must be a whole number');
   const total = timed + warmup + throughputTimed;
 
+  // The layout: everything in this process (default), or as production runs it (`npm run api` with
+  // WEB_CONCURRENCY = BENCH_API_PROCESSES, and with BENCH_WORKER_PROCESS=1 the workers in a process of their own).
+  const apiProcesses = Number(process.env.BENCH_API_PROCESSES ?? 0);
+  if (!Number.isInteger(apiProcesses) || apiProcesses < 0) throw new Error('BENCH_API_PROCESSES must be 0 (in this process) or a number of processes');
+  const workerProcess = process.env.BENCH_WORKER_PROCESS === '1';
+  // Two payment activities per checkout: the platform's 20/s would cap the runs at 10 checkouts/s.
+  const platformSettings = {
+    PAYMENTS_ACTIVITIES_PER_SECOND: '1000',
+    ...settingsFromEnv(['PAYMENTS_ACTIVITIES_PER_SECOND', 'STRIPE_CALLS_PER_SECOND', 'RESERVATION_TTL']),
+  };
   const env = await benchEnvironment({
     temporal: true,
-    // Two payment activities per checkout: the platform's 20/s would cap the runs at 10 checkouts/s.
-    settings: {
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-      PAYMENTS_ACTIVITIES_PER_SECOND: '1000',
-      ...settingsFromEnv(['PAYMENTS_ACTIVITIES_PER_SECOND', 'STRIPE_CALLS_PER_SECOND', 'RESERVATION_TTL']),
-    },
+    apiProcesses: apiProcesses || undefined,
+    settings: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...platformSettings },
   });
   let workers: { stop(): Promise<void> } | undefined;
   try {
     const { services, baseUrl, config } = env;
     const { db } = services;
-    workers = await startBenchWorkers(services);
+    if (workerProcess) {
+      // Its readiness line is logged at info, so LOG_LEVEL stays the process default.
+      const worker = startWorker(config, platformSettings);
+      workers = { stop: () => stopWorker(worker) };
+      await worker.ready;
+    } else {
+      workers = await startBenchWorkers(services);
+    }
 
     // ---- Setup (not timed): a store, its variants, and one held cart per customer, all through the API ----
     const setupStarted = performance.now();
@@ -282,6 +296,7 @@ async function main(): Promise<void> {
       no_oversell: inventory.every((r) => r.reserved + r.sold <= r.total_stock),
     };
     report('checkout', {
+      layout: { api_processes: apiProcesses === 0 ? 'in the bench process' : apiProcesses, workers: workerProcess ? 'a process of their own' : 'in the bench process' },
       warmup_checkouts: warmup,
       variants: variantCount,
       units_bought: unitsBought,

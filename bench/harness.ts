@@ -62,7 +62,7 @@ export async function benchEnvironment(opts: { temporal?: boolean; settings?: Re
 
   let devServer: DevServer | undefined;
   if (opts.temporal || opts.apiProcesses) {
-    devServer = await startDevServer({ cliPath: process.env.TEMPORAL_CLI_PATH, namespace: 'default' });
+    devServer = await startDevServer({ cliPath: process.env.TEMPORAL_CLI_PATH, namespace: 'default', extraArgs: (process.env.BENCH_DEV_ARGS ?? '').split(' ').filter(Boolean) });
   }
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -150,6 +150,8 @@ async function startApiProcesses(config: Config, processes: number, settings: Re
     JWT_SECRET: config.JWT_SECRET,
     LOGIN_MAX_ATTEMPTS_PER_IP: String(config.LOGIN_MAX_ATTEMPTS_PER_IP),
     ...settings,
+    // Its readiness line ("api listening") is logged at info, whatever level the bench runs at.
+    LOG_LEVEL: 'info',
     HOST: '127.0.0.1',
     PORT: String(port),
     WEB_CONCURRENCY: String(processes),
