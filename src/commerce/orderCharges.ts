@@ -78,9 +78,13 @@ async function receiptLines(trx: Knex.Transaction, orderId: string): Promise<Sel
 
 /** The order's platform fee: its usage event's (written when it was placed; written now for an order placed before billing). */
 async function orderFee(trx: Knex.Transaction, order: OrderRow, settings: OrderUsageSettings): Promise<number> {
+  const usageOf = async () =>
+    (await trx('usage_events').where({ store_id: order.store_id, kind: 'gmv', source_id: order.id }).first('fee_cents')) as { fee_cents: string | number } | undefined;
+  // Placed under billing, the order's transaction wrote its event: read it (no plan lookup, no second insert).
+  const placed = await usageOf();
+  if (placed) return Number(placed.fee_cents);
   await recordOrderUsage(trx, { storeId: order.store_id, orderId: order.id, currency: order.currency, subtotalCents: Number(order.subtotal_cents) }, settings);
-  const usage = (await trx('usage_events').where({ store_id: order.store_id, kind: 'gmv', source_id: order.id }).first('fee_cents')) as { fee_cents: string | number };
-  return Number(usage.fee_cents);
+  return Number((await usageOf())!.fee_cents);
 }
 
 /**

@@ -363,6 +363,23 @@ describe('order billing', () => {
       expect(metrics.text).toMatch(/reconciliation_repairs_total\{kind="order_charge_missing"\} 1\b/);
     });
 
+    it('records, for an order without its usage event (placed before billing), the event with the charge, from the store’s plan', async () => {
+      const { orderId, checkoutRun } = await capturedOrder(3_000);
+      await checkoutRun.terminate('test: the checkout never records its charge');
+      await worker.stop();
+      worker = await startTestWorker(ctx.deps);
+      const [placed] = await usageOf(orderId);
+      // As an order placed before billing existed: no usage event.
+      await ctx.deps.db('usage_events').where({ kind: 'gmv', source_id: orderId }).delete();
+      await ctx.deps.db.raw(`DROP TRIGGER IF EXISTS ${trigger} ON seller_charges`);
+
+      expect(await recordOrderCharge(ctx.deps.db, orderId, ctx.deps.config)).toMatchObject({ status: 'recorded', created: true });
+      const [recorded] = await usageOf(orderId);
+      expect(recorded).toMatchObject({ plan_id: placed.plan_id, fee_bps: placed.fee_bps, amount_cents: placed.amount_cents, fee_cents: placed.fee_cents });
+      expect(Number((await chargeOf(orderId)).fee_cents)).toBe(Number(placed.fee_cents));
+      expect(await counts(orderId)).toEqual(ONCE);
+    });
+
     it('records no sale for an order cancelled and refunded before its charge, and waits while a cancellation is under way', async () => {
       const { orderId, order, checkoutRun } = await capturedOrder(1_000);
       // (The planted fault stays: what follows must decide before any charge is written.)
